@@ -1,0 +1,118 @@
+"""The named interface through which the control plane (tenants/) seeds a tenant's schema.
+
+A preset is data, not code: a JSON file under booking/presets/ listing services, places and opening
+patterns. Applying it is an upsert keyed on codes, so applying the same preset twice changes nothing.
+The caller has already switched the connection to the tenant's schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from booking.models import OpeningPattern, Place, Service, Weekday
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+PRESETS = {path.stem: path for path in PRESET_DIR.glob("*.json")}
+WEEKDAY_CODES = {"mon": Weekday.MON, "tue": Weekday.TUE, "wed": Weekday.WED, "thu": Weekday.THU,
+                 "fri": Weekday.FRI, "sat": Weekday.SAT, "sun": Weekday.SUN}
+
+
+class PresetError(ValueError):
+    pass
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    try:
+        path = PRESETS[name]
+    except KeyError as exc:
+        raise PresetError(f"unknown preset {name!r}") from exc
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _time(value: str, where: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise PresetError(f"{where}: {value!r} is not a time (HH:MM)") from exc
+
+
+def _date(value: str | None, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise PresetError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _pattern_fields(schedule: dict[str, Any], where: str) -> dict[str, Any]:
+    try:
+        weekdays = sorted(int(WEEKDAY_CODES[code]) for code in schedule["weekdays"])
+    except KeyError as exc:
+        raise PresetError(f"{where}: unknown weekday {exc.args[0]!r}") from exc
+    return {
+        "weekdays": weekdays,
+        "opens_at": _time(schedule["opens"], where),
+        "closes_at": _time(schedule["closes"], where),
+        "last_reception_at": _time(schedule["last_reception"], where),
+        "slot_minutes": int(schedule["slot_minutes"]),
+    }
+
+
+@transaction.atomic
+def apply_preset(name: str) -> str:
+    """Upsert the preset's services, places and opening patterns; return a one-line summary."""
+    data = load_preset(name)
+    services: dict[str, Service] = {}
+    for order, item in enumerate(data["services"]):
+        service, _ = Service.objects.update_or_create(
+            code=item["code"],
+            defaults={
+                "name": item["name"],
+                "name_en": item.get("name_en", ""),
+                "web_bookable": item["web_bookable"],
+                "needs_reservation_number": item["needs_reservation_number"],
+                "display_order": order,
+            },
+        )
+        services[service.code] = service
+
+    schedules = data["schedules"]
+    pattern_count = 0
+    for order, item in enumerate(data["places"]):
+        where = f"preset {name}, place {item.get('code')!r}"
+        place, _ = Place.objects.update_or_create(
+            code=item["code"],
+            defaults={
+                "name": item["name"],
+                "name_en": item.get("name_en", ""),
+                "kind": item["kind"],
+                "address": item["address"],
+                "starts_on": _date(item.get("starts_on"), where),
+                "ends_on": _date(item.get("ends_on"), where),
+                "display_order": order,
+            },
+        )
+        try:
+            entries = data["service_sets"][item["service_set"]]
+        except KeyError as exc:
+            raise PresetError(f"{where}: unknown service set {item.get('service_set')!r}") from exc
+        for entry in entries:
+            try:
+                schedule = schedules[entry["schedule"]]
+                service = services[entry["service"]]
+            except KeyError as exc:
+                raise PresetError(f"{where}: unknown schedule or service {exc.args[0]!r}") from exc
+            fields = _pattern_fields(schedule, where)
+            _, created = OpeningPattern.objects.get_or_create(
+                place=place, service=service, weekdays=fields["weekdays"], opens_at=fields["opens_at"],
+                defaults={**fields, "capacity": int(entry["capacity"])},
+            )
+            pattern_count += 1
+    return f"{len(services)} services, {len(data['places'])} places, {pattern_count} opening patterns"

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from booking import views
+
+app_name = "booking"
+
+urlpatterns = [
+    path("", views.top_page, name="top"),
+]

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from console.selectors import latest_heartbeat
+from tenants.selectors import customer_tenants
+
+
+@staff_member_required(login_url="admin:login")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "console/dashboard.html",
+        {"tenants": customer_tenants(), "heartbeat": latest_heartbeat()},
+    )

@@ -1,0 +1,86 @@
+"""Request routing by host, and security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import set_urlconf
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_tenant_domain_model
+
+HEALTH_PATH = "/healthz"
+
+
+class TenantHostMiddleware(TenantMainMiddleware):
+    """Route each request to its tenant's schema by host; any host that is not a known domain gets the 404 page.
+
+    This is the host allow-list: ALLOWED_HOSTS is "*" because the allowed hosts are the Domain rows
+    (which change at run time) and no request reaches a view unless its host is one of them.
+    """
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        connection.set_schema_to_public()
+        if request.path == HEALTH_PATH:
+            # Probes come with the pod's address as host; they get the public schema's health check.
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            set_urlconf(request.urlconf)
+            return None
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return unknown_host_response(request)
+        domain_model = get_tenant_domain_model()
+        try:
+            tenant = self.get_tenant(domain_model, hostname)
+        except domain_model.DoesNotExist:
+            return unknown_host_response(request)
+        tenant.domain_url = hostname
+        request.tenant = tenant
+        connection.set_tenant(tenant)
+        self.setup_url_routing(request)
+        return None
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        host = request.get_host().split(":")[0].rstrip(".").lower()
+        return host[4:] if host.startswith("www.") else host
+
+
+def unknown_host_response(request: HttpRequest) -> HttpResponse:
+    request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+    set_urlconf(request.urlconf)
+    return render(request, "404.html", {"unknown_host": True}, status=404)
+
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class SecurityHeadersMiddleware:
+    """Headers Django does not set itself (IPA 安全なウェブサイトの作り方: clickjacking, XSS mitigation)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if "text/html" in response.headers.get("Content-Type", ""):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

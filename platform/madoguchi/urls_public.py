@@ -1,0 +1,19 @@
+"""URLs on the platform's own host (BASE_DOMAIN): the vendor console."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from madoguchi import views
+
+admin.site.site_header = "Madoguchi 運用コンソール"
+admin.site.site_title = "Madoguchi"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("console.urls")),
+]
+
+handler404 = "madoguchi.views.page_not_found"
+handler500 = "madoguchi.views.server_error"

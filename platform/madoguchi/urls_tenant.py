@@ -1,0 +1,14 @@
+"""URLs on a tenant's host (e.g. yoyaku.city.kyoto.lg.jp, locally kyoto.localhost)."""
+
+from django.urls import include, path
+
+from madoguchi import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("booking.urls")),
+]
+
+handler404 = "madoguchi.views.page_not_found"
+handler500 = "madoguchi.views.server_error"

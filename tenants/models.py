@@ -1,0 +1,39 @@
+"""The tenant (municipality) and its domains. These live in the public schema (the control plane)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Municipality(TenantMixin):
+    """One customer municipality; all its data lives in the PostgreSQL schema named `schema_name`."""
+
+    name = models.CharField("名称", max_length=100)
+    name_en = models.CharField("名称（英語）", max_length=100, blank=True)
+    # The preset that seeded the tenant's schema; empty until the preset has been applied in full.
+    preset = models.CharField("プリセット", max_length=20, blank=True)
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+
+    auto_create_schema = True
+    auto_drop_schema = False  # a schema is only dropped by the offboarding procedure, never by a delete
+
+    class Meta:
+        verbose_name = "自治体"
+        verbose_name_plural = "自治体"
+        ordering = ["schema_name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.schema_name})"
+
+
+class Domain(DomainMixin):
+    """A host name that routes to a tenant, e.g. yoyaku.city.kyoto.lg.jp or kyoto.localhost."""
+
+    class Meta:
+        verbose_name = "ドメイン"
+        verbose_name_plural = "ドメイン"
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain

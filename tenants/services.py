@@ -1,0 +1,143 @@
+"""Writes on the control plane: provisioning tenants. Runs in the public schema.
+
+The tenant's own schema is only touched through booking.provisioning, the named interface the
+control plane uses to seed a tenant's data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from booking import provisioning
+from tenants.models import Domain, Municipality
+
+SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+RESERVED_SCHEMA_NAMES = {"public", "information_schema"}
+
+
+class ProvisioningError(Exception):
+    """A provisioning request that cannot be carried out as asked; the message says why (ja / en)."""
+
+
+@dataclass
+class ProvisionResult:
+    tenant: Municipality
+    created: bool
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def normalise_host(host: str) -> str:
+    return host.strip().rstrip(".").lower()
+
+
+def validate_host(host: str) -> str:
+    host = normalise_host(host)
+    labels = host.split(".")
+    if not host or len(host) > 253 or not all(HOST_LABEL_RE.match(label) for label in labels):
+        raise ProvisioningError(
+            f"ドメイン名が正しくありません: {host!r}（英小文字・数字・ハイフンとドットのみ）/ "
+            f"invalid host name: {host!r} (letters, digits, hyphens and dots only)"
+        )
+    return host
+
+
+def validate_schema_name(schema_name: str) -> str:
+    if (
+        not SCHEMA_NAME_RE.match(schema_name)
+        or schema_name in RESERVED_SCHEMA_NAMES
+        or schema_name.startswith("pg_")
+    ):
+        raise ProvisioningError(
+            f"スキーマ名が正しくありません: {schema_name!r}（英小文字で始まる2〜40文字の英小文字・数字・_）/ "
+            f"invalid schema name: {schema_name!r} (2-40 of a-z, 0-9, _, starting with a letter; "
+            "not public or pg_*)"
+        )
+    return schema_name
+
+
+def ensure_public_tenant() -> ProvisionResult:
+    """The public schema's tenant row and the vendor console's domain (BASE_DOMAIN)."""
+    public_name = get_public_schema_name()
+    changes = []
+    tenant = Municipality.objects.filter(schema_name=public_name).first()
+    created = tenant is None
+    if tenant is None:
+        tenant = Municipality(schema_name=public_name, name="Madoguchi platform", name_en="Madoguchi platform")
+        tenant.save()
+        changes.append(f"created the public tenant (schema {public_name})")
+    base_domain = validate_host(settings.BASE_DOMAIN)
+    if not Domain.objects.filter(domain=base_domain).exists():
+        Domain.objects.create(domain=base_domain, tenant=tenant, is_primary=True)
+        changes.append(f"routed {base_domain} to the vendor console")
+    return ProvisionResult(tenant=tenant, created=created, changes=changes)
+
+
+def do_provision_tenant(schema_name: str, *, name: str, domain: str, preset: str = "blank") -> ProvisionResult:
+    """Create the tenant, its schema, its domain and its preset data; idempotent.
+
+    Running it again with the same arguments changes nothing. A half-finished earlier run (schema
+    made, preset not yet applied) is completed.
+    """
+    schema_name = validate_schema_name(schema_name.strip())
+    host = validate_host(domain)
+    name = name.strip()
+    if not name:
+        raise ProvisioningError("名称を指定してください / --name must not be empty")
+    if preset not in provisioning.PRESETS:
+        raise ProvisioningError(
+            f"プリセット {preset!r} はありません / unknown preset {preset!r} "
+            f"(choose from: {', '.join(sorted(provisioning.PRESETS))})"
+        )
+
+    public = ensure_public_tenant()
+    changes = list(public.changes)
+
+    owner = Domain.objects.filter(domain=host).select_related("tenant").first()
+    if owner is not None and owner.tenant.schema_name != schema_name:
+        raise ProvisioningError(
+            f"ドメイン {host} は既に {owner.tenant.schema_name} に割り当てられています / "
+            f"domain {host} already belongs to tenant {owner.tenant.schema_name}"
+        )
+
+    tenant = Municipality.objects.filter(schema_name=schema_name).first()
+    created = tenant is None
+    if tenant is None:
+        # Creating the schema runs the tenant migrations; it cannot share one transaction with the rows.
+        tenant = Municipality(schema_name=schema_name, name=name)
+        tenant.save(verbosity=0)
+        changes.append(f"created tenant {schema_name} ({name}) and its schema")
+    elif tenant.name != name:
+        raise ProvisioningError(
+            f"テナント {schema_name} は別の名称（{tenant.name}）で既に存在します / "
+            f"tenant {schema_name} already exists with the name {tenant.name!r}; rename it in the console"
+        )
+
+    with transaction.atomic():
+        if owner is None:
+            is_first = not tenant.domains.exists()
+            Domain.objects.create(domain=host, tenant=tenant, is_primary=is_first)
+            changes.append(f"routed {host} to {schema_name}")
+
+        if tenant.preset and tenant.preset != preset:
+            raise ProvisioningError(
+                f"テナント {schema_name} には既にプリセット {tenant.preset} が適用されています / "
+                f"tenant {schema_name} was already seeded with preset {tenant.preset!r}"
+            )
+        if not tenant.preset:
+            with schema_context(tenant.schema_name):
+                summary = provisioning.apply_preset(preset)
+            tenant.preset = preset
+            tenant.save(update_fields=["preset"])
+            changes.append(f"applied preset {preset}: {summary}")
+
+    return ProvisionResult(tenant=tenant, created=created, changes=changes)
