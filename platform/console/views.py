@@ -4,8 +4,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.selectors import latest_heartbeat
-from tenants.selectors import customer_tenants
+from console.queries import latest_heartbeat
+from tenants.queries import customer_tenants
 
 
 @staff_member_required(login_url="admin:login")

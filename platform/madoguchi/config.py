@@ -11,7 +11,7 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-DEV_SECRET_KEY_PREFIX = "django-insecure-"
+DEV_SECRET_KEY_PREFIX = "django-insecure-"  # noqa: S105 - the marker Django itself uses for dev keys
 MIN_SECRET_KEY_LENGTH = 50
 
 _TRUE = {"1", "true", "yes", "on"}

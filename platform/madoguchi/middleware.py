@@ -6,25 +6,26 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
+from tenants.db import tenant_connection
+
 HEALTH_PATH = "/healthz"
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
-    """Route each request to its tenant's schema by host; any host that is not a known domain gets the 404 page.
+    """Route each request to its tenant's schema by host; a host that is no known domain gets the 404 page.
 
     This is the host allow-list: ALLOWED_HOSTS is "*" because the allowed hosts are the Domain rows
     (which change at run time) and no request reaches a view unless its host is one of them.
     """
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        connection.set_schema_to_public()
+        tenant_connection().set_schema_to_public()
         if request.path == HEALTH_PATH:
             # Probes come with the pod's address as host; they get the public schema's health check.
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
@@ -40,8 +41,8 @@ class TenantHostMiddleware(TenantMainMiddleware):
         except domain_model.DoesNotExist:
             return unknown_host_response(request)
         tenant.domain_url = hostname
-        request.tenant = tenant
-        connection.set_tenant(tenant)
+        request.tenant = tenant  # type: ignore[attr-defined]  # the attribute django-tenants defines
+        tenant_connection().set_tenant(tenant)
         self.setup_url_routing(request)
         return None
 

@@ -129,6 +129,9 @@ USE_TZ = True
 # --- static files ---
 STATIC_URL = "/static/"
 STATIC_ROOT = REPO_ROOT / ".local" / "static"
+# Locally and in tests whitenoise serves from the apps' static folders; production uses collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -173,8 +176,12 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "Madoguchi API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
 
 # --- mail ---
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend" if DEBUG else
-                        "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"no-reply@{BASE_DOMAIN}")
 

@@ -15,7 +15,8 @@ from booking.models import OpeningPattern, Place, Weekday
 @dataclass(frozen=True)
 class PlaceHours:
     place: Place
-    lines: list[str]  # one line per service and pattern, e.g. "マイナンバーカードの交付: 月・水 17:00〜19:00（最終受付 18:45）"
+    # one line per service and pattern, e.g. "マイナンバーカードの交付: 月・水 17:00〜19:00（最終受付 18:45）"
+    lines: list[str]
 
 
 def describe_weekdays(weekdays: list[int]) -> str:

@@ -1,0 +1,99 @@
+"""Tenants are reached on their own hosts; any other host gets a clean 404 page (MT-02, SO-18)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.conftest import KYOTO_HOST, KYOTO_PUBLIC_HOST, MIHON_HOST, Tenants
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        KYOTO_HOST,
+        KYOTO_PUBLIC_HOST,
+        f"{KYOTO_HOST}:8000",
+        "KYOTO.LOCALHOST",
+        f"www.{KYOTO_PUBLIC_HOST}",
+        f"{KYOTO_PUBLIC_HOST}.",
+    ],
+)
+def test_kyoto_hosts_reach_kyoto(tenants: Tenants, host: str) -> None:
+    response = Client(HTTP_HOST=host).get("/")
+    assert response.status_code == 200
+    assert "京都市 マイナンバーカード交付等予約" in response.content.decode()
+
+
+def test_second_tenant_has_its_own_top_page(tenants: Tenants) -> None:
+    response = Client(HTTP_HOST=MIHON_HOST).get("/")
+    assert response.status_code == 200
+    assert "見本市 マイナンバーカード交付等予約" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "unknown.localhost",
+        "kyoto.localhost.evil.example",
+        "evil.example.com",
+        "yoyaku.city.osaka.lg.jp",
+        "127.0.0.1",
+        "bad_host!.localhost",
+        "[::1]",
+    ],
+)
+def test_unknown_host_gets_the_404_page(tenants: Tenants, host: str) -> None:
+    response = Client(HTTP_HOST=host).get("/")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "ページが見つかりません" in body
+    assert "このアドレスで提供しているサービスはありません" in body
+    assert "<html" in body  # the site's page, not a bare error
+
+
+def test_unknown_path_on_a_tenant_gets_the_404_page(kyoto_client: Client) -> None:
+    response = kyoto_client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "お探しのページは" in response.content.decode()
+
+
+def test_vendor_console_is_on_the_base_domain_and_needs_login(tenants: Tenants) -> None:
+    response = Client(HTTP_HOST="localhost").get("/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+    # and it is not reachable on a tenant's host
+    assert Client(HTTP_HOST=KYOTO_HOST).get("/admin/").status_code == 404
+
+
+def test_vendor_console_lists_tenants_for_our_staff(tenants: Tenants, django_user_model: Any) -> None:
+    operator = django_user_model.objects.create_user("ops", password="x-Very-Long-Pass-1", is_staff=True)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(operator)
+    body = client.get("/").content.decode()
+    assert "kyoto" in body and KYOTO_PUBLIC_HOST in body and "mihon" in body
+
+
+def test_health_check_answers_on_any_host(tenants: Tenants) -> None:
+    for host in ["10.1.2.3:8000", KYOTO_HOST, "localhost"]:
+        response = Client(HTTP_HOST=host).get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+
+
+def test_security_headers_on_tenant_pages(kyoto_client: Client) -> None:
+    response = kyoto_client.get("/")
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_english_is_switchable(kyoto_client: Client) -> None:
+    response = kyoto_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    assert 'lang="en"' in kyoto_client.get("/").content.decode()

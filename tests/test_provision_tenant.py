@@ -1,0 +1,95 @@
+"""`manage.py provision_tenant` creates a tenant, its schema and domain, idempotently (MT-01, MT-03)."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_tenants.utils import schema_context, schema_exists
+
+from booking.models import OpeningPattern, Place
+from tenants.db import tenant_connection
+from tenants.models import Domain, Municipality
+from tests.conftest import KYOTO_HOST, Tenants
+
+pytestmark = pytest.mark.django_db
+
+
+def provision(*args: str) -> str:
+    out = StringIO()
+    call_command("provision_tenant", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_creates_schema_domain_and_preset_then_changes_nothing(tenants: Tenants) -> None:
+    first = provision("uji", "--name", "宇治市", "--domain", "uji.localhost", "--preset", "kyoto")
+    assert "created tenant uji" in first
+    assert schema_exists("uji")
+    assert Domain.objects.get(domain="uji.localhost").tenant.schema_name == "uji"
+    with schema_context("uji"):
+        places, patterns = Place.objects.count(), OpeningPattern.objects.count()
+    assert places == 21 and patterns > 21
+
+    second = provision("uji", "--name", "宇治市", "--domain", "uji.localhost", "--preset", "kyoto")
+    assert "nothing changed" in second
+    with schema_context("uji"):
+        assert (Place.objects.count(), OpeningPattern.objects.count()) == (places, patterns)
+    assert Municipality.objects.filter(schema_name="uji").count() == 1
+    assert Domain.objects.filter(tenant__schema_name="uji").count() == 1
+
+
+def test_adds_a_second_domain_to_an_existing_tenant(tenants: Tenants) -> None:
+    out = provision("kyoto", "--name", "京都市", "--domain", "kyoto-test.example.jp", "--preset", "kyoto")
+    assert "routed kyoto-test.example.jp to kyoto" in out
+    assert not Domain.objects.get(domain="kyoto-test.example.jp").is_primary
+
+
+def test_creates_the_public_tenant_on_a_freshly_migrated_database(tenants: Tenants) -> None:
+    # A database that has only been through migrate_schemas has no tenant rows at all.
+    Domain.objects.all().delete()
+    Municipality.objects.filter(schema_name="public").delete()
+    out = provision("nara", "--name", "奈良市", "--domain", "nara.localhost")
+    assert "created the public tenant" in out
+    assert Domain.objects.get(domain="localhost").tenant.schema_name == "public"
+
+
+def test_completes_a_tenant_whose_preset_was_not_applied(tenants: Tenants) -> None:
+    provision("otsu", "--name", "大津市", "--domain", "otsu.localhost", "--preset", "blank")
+    Municipality.objects.filter(schema_name="otsu").update(preset="")  # as if the run stopped half way
+    out = provision("otsu", "--name", "大津市", "--domain", "otsu.localhost", "--preset", "blank")
+    assert "applied preset blank" in out
+    assert Municipality.objects.get(schema_name="otsu").preset == "blank"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["mihon", "--name", "別の名前", "--domain", "mihon.localhost"], "already exists with the name"),
+        (["other", "--name", "他市", "--domain", KYOTO_HOST], "already belongs to tenant kyoto"),
+        (["Bad-Name", "--name", "x", "--domain", "bad.localhost"], "invalid schema name"),
+        (["public", "--name", "x", "--domain", "p.localhost"], "invalid schema name"),
+        (["pg_evil", "--name", "x", "--domain", "p.localhost"], "invalid schema name"),
+        (["good", "--name", "x", "--domain", "bad host.localhost"], "invalid host name"),
+        (["good", "--name", "   ", "--domain", "good.localhost"], "--name must not be empty"),
+        (["mihon", "--name", "見本市", "--domain", "mihon.localhost", "--preset", "kyoto"], "already seeded"),
+    ],
+)
+def test_refuses_bad_or_conflicting_requests_and_changes_nothing(
+    tenants: Tenants, args: list[str], message: str
+) -> None:
+    before = (Municipality.objects.count(), Domain.objects.count())
+    with pytest.raises(CommandError, match=message):
+        provision(*args)
+    assert (Municipality.objects.count(), Domain.objects.count()) == before
+    assert not schema_exists("good")
+
+
+def test_unknown_preset_is_refused_by_the_command_line(tenants: Tenants) -> None:
+    with pytest.raises(CommandError, match="invalid choice"):
+        provision("good", "--name", "x", "--domain", "good.localhost", "--preset", "osaka")
+
+
+def test_connection_is_back_on_public_after_provisioning(tenants: Tenants) -> None:
+    provision("kusatsu", "--name", "草津市", "--domain", "kusatsu.localhost")
+    assert tenant_connection().schema_name == "public"
