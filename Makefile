@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format manage shell clean-local lock
+.PHONY: run test lint format manage shell clean-local lock messages
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -44,6 +44,12 @@ lock:
 	.lock-venv/bin/python -m pip install --quiet '.[local,dev]'
 	.lock-venv/bin/python -m pip freeze --exclude madoguchi > constraints.txt
 	rm -rf .lock-venv
+
+## messages: extract translatable text, fill English from infra/i18n/fill_en.py, compile (needs gettext)
+messages: $(STAMP)
+	DEBUG=true $(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=.local --ignore=tests
+	$(BIN)/python infra/i18n/fill_en.py
+	msgfmt --check-format -o locale/en/LC_MESSAGES/django.mo locale/en/LC_MESSAGES/django.po
 
 clean-local:
 	@echo "This deletes the local database and Redis data in .local/ (stop make run first)."

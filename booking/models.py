@@ -5,24 +5,39 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 
 class Weekday(models.IntegerChoices):
     """Python's numbering (date.weekday()): Monday is 0."""
 
-    MON = 0, "月"
-    TUE = 1, "火"
-    WED = 2, "水"
-    THU = 3, "木"
-    FRI = 4, "金"
-    SAT = 5, "土"
-    SUN = 6, "日"
+    MON = 0, _("月")
+    TUE = 1, _("火")
+    WED = 2, _("水")
+    THU = 3, _("木")
+    FRI = 4, _("金")
+    SAT = 5, _("土")
+    SUN = 6, _("日")
 
 
 SLOT_MINUTES_CHOICES = [(60, "60分"), (30, "30分"), (20, "20分"), (15, "15分"), (10, "10分")]
 
 
-class Service(models.Model):
+class LocalisedNameMixin:
+    """`label` is the name in the request's language: the English name where there is one."""
+
+    name: str
+    name_en: str
+
+    @property
+    def label(self) -> str:
+        if self.name_en and (get_language() or "ja").startswith("en"):
+            return self.name_en
+        return self.name
+
+
+class Service(LocalisedNameMixin, models.Model):
     """What a resident comes for (BK-11): card issuance, or an e-certificate service booked by phone."""
 
     code = models.SlugField("コード", max_length=40, unique=True)
@@ -40,7 +55,7 @@ class Service(models.Model):
         return self.name
 
 
-class Place(models.Model):
+class Place(LocalisedNameMixin, models.Model):
     """A counter where cards are handed over or certificates renewed (BK-12, AD-07)."""
 
     class Kind(models.TextChoices):

@@ -50,7 +50,7 @@ def places_in_service(on: dt.date | None = None) -> list[PlaceHours]:
     return [
         PlaceHours(
             place=place,
-            lines=[f"{p.service.name}: {describe_pattern(p)}" for p in place.opening_patterns.all()],
+            lines=[f"{p.service.label}: {describe_pattern(p)}" for p in place.opening_patterns.all()],
         )
         for place in places
     ]

@@ -96,4 +96,8 @@ def test_security_headers_on_tenant_pages(kyoto_client: Client) -> None:
 def test_english_is_switchable(kyoto_client: Client) -> None:
     response = kyoto_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert response.status_code == 302
-    assert 'lang="en"' in kyoto_client.get("/").content.decode()
+    page = kyoto_client.get("/").content.decode()
+    assert 'lang="en"' in page
+    assert "Places and opening hours" in page
+    assert "Kita Ward Office" in page
+    assert "My Number Card issuance: Mon・Tue・Wed・Thu・Fri 9:00–17:00 (last reception 16:45)" in page
