@@ -45,11 +45,11 @@ lock:
 	.lock-venv/bin/python -m pip freeze --exclude madoguchi > constraints.txt
 	rm -rf .lock-venv
 
-## messages: extract translatable text, fill English from infra/i18n/fill_en.py, compile (needs gettext)
+## messages: extract translatable text into locale/en/LC_MESSAGES/django.po (translate there), then compile
+## (needs GNU gettext; the compiled .mo is committed so that a new machine needs none)
 messages: $(STAMP)
 	DEBUG=true $(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=.local --ignore=tests
-	$(BIN)/python infra/i18n/fill_en.py
-	msgfmt --check-format -o locale/en/LC_MESSAGES/django.mo locale/en/LC_MESSAGES/django.po
+	DEBUG=true $(BIN)/python manage.py compilemessages -l en --ignore=.venv --ignore=.local
 
 clean-local:
 	@echo "This deletes the local database and Redis data in .local/ (stop make run first)."

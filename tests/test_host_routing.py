@@ -93,6 +93,20 @@ def test_security_headers_on_tenant_pages(kyoto_client: Client) -> None:
     assert response["Cache-Control"] == "no-store"
 
 
+def test_stylesheet_is_served(kyoto_client: Client) -> None:
+    page = kyoto_client.get("/").content.decode()
+    assert '<link rel="stylesheet" href="/static/madoguchi/site.css">' in page
+    response = kyoto_client.get("/static/madoguchi/site.css")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+
+
+def test_japanese_first_whatever_the_browser_asks(kyoto_client: Client) -> None:
+    page = kyoto_client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="ja">' in page
+    assert "交付場所と受付時間" in page
+
+
 def test_english_is_switchable(kyoto_client: Client) -> None:
     response = kyoto_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert response.status_code == 302

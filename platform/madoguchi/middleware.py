@@ -9,6 +9,8 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
@@ -56,6 +58,29 @@ def unknown_host_response(request: HttpRequest) -> HttpResponse:
     request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
     set_urlconf(request.urlconf)
     return render(request, "404.html", {"unknown_host": True}, status=404)
+
+
+class JapaneseFirstLocaleMiddleware:
+    """Japanese unless the person chose another language on the site (the language cookie).
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language; a municipal site shows Japanese
+    first to everyone and offers English through the switch on every page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        supported = {code for code, _ in settings.LANGUAGES}
+        language = chosen if chosen in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ["Cookie"])
+        translation.deactivate()
+        return response
 
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "madoguchi.middleware.JapaneseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -129,6 +129,7 @@ USE_TZ = True
 # --- static files ---
 STATIC_URL = "/static/"
 STATIC_ROOT = REPO_ROOT / ".local" / "static"
+STATICFILES_DIRS = [PROJECT_DIR / "static"]
 # Locally and in tests whitenoise serves from the apps' static folders; production uses collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG

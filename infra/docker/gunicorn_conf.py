@@ -1,0 +1,51 @@
+"""Gunicorn settings for the web pods (web-citizen and web-staff); the image runs
+`gunicorn --config /app/gunicorn_conf.py madoguchi.wsgi:application`.
+
+Every knob reads an environment variable so the Helm chart can size each pool on its own
+(values.yaml: webCitizen.gunicorn / webStaff.gunicorn).
+"""
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+# Inside a pod: every interface, so kubelet probes and the Service reach it; NetworkPolicy decides who may.
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104
+
+# gthread: a few processes with several threads each; requests mostly wait on PostgreSQL.
+worker_class = "gthread"
+workers = _int("WEB_CONCURRENCY", 3)
+threads = _int("GUNICORN_THREADS", 4)
+
+# A request that takes longer than this is killed; CSV exports on the staff pool get a longer one.
+timeout = _int("GUNICORN_TIMEOUT", 60)
+# On SIGTERM (rolling update, node drain) in-flight requests get this long to finish; the chart's
+# terminationGracePeriodSeconds is larger than preStop sleep + this.
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Longer than the proxies' idle keep-alive to the pods (ingress-nginx: 60 s), so the proxy, not gunicorn,
+# closes idle connections and never sends a request on a connection gunicorn is closing.
+keepalive = _int("GUNICORN_KEEPALIVE", 75)
+
+# Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+
+# The gateways and the ingress controller are the only callers (NetworkPolicy), so their forwarded headers
+# are trusted; the chart sets FORWARDED_ALLOW_IPS ("*" by default, narrow it to the pod CIDR if you like).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# Heartbeat files in /tmp, which the chart mounts as a memory-backed emptyDir (the root fs is read-only).
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/tmp")  # noqa: S108
+
+# Access log on stdout (collected by the cluster's log pipeline, SO-14): the gateway's request id and the
+# original client address travel with each line.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = (
+    '%(h)s xff="%({x-forwarded-for}i)s" rid="%({x-request-id}i)s" host="%({host}i)s" '
+    '"%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+)
