@@ -15,6 +15,7 @@ from booking.models import OpeningPattern, Place, Weekday
 @dataclass(frozen=True)
 class PlaceHours:
     place: Place
+    opens_later: bool  # starts on a day after the one asked about: say from when
     # one line per service and pattern, e.g. "マイナンバーカードの交付: 月・水 17:00〜19:00（最終受付 18:45）"
     lines: list[str]
 
@@ -50,6 +51,7 @@ def places_in_service(on: dt.date | None = None) -> list[PlaceHours]:
     return [
         PlaceHours(
             place=place,
+            opens_later=place.starts_on is not None and place.starts_on > on,
             lines=[f"{p.service.label}: {describe_pattern(p)}" for p in place.opening_patterns.all()],
         )
         for place in places

@@ -94,3 +94,10 @@ def test_top_page_lists_places_still_in_service(tenants: Tenants) -> None:
         assert "corner-takeda" not in codes and "shimogyo" not in codes  # past their end date
         december = [item.place.code for item in places_in_service(on=dt.date(2024, 12, 1))]
         assert "corner-takeda" in december
+        center = next(
+            item for item in places_in_service(on=dt.date(2024, 12, 1)) if item.place.code == "center-3f"
+        )
+        assert center.opens_later
+        assert not next(
+            item for item in places_in_service(on=dt.date(2026, 11, 24)) if item.place.code == "center-3f"
+        ).opens_later

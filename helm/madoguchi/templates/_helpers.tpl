@@ -1,0 +1,205 @@
+{{/*
+Names and labels.
+*/}}
+{{- define "madoguchi.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name, at most 63 characters (DNS label). Component suffixes such as "-web-citizen"
+(12 characters) are added to it, so keep release names short: the result is truncated to 50 here.
+*/}}
+{{- define "madoguchi.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "madoguchi.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels common to every object of the release. */}}
+{{- define "madoguchi.labels" -}}
+helm.sh/chart: {{ include "madoguchi.chart" . }}
+app.kubernetes.io/name: {{ include "madoguchi.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: madoguchi
+{{- end }}
+
+{{/* Selector labels of the release (every component). */}}
+{{- define "madoguchi.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "madoguchi.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Selector labels of one component. Call with (dict "root" $ "component" "web-citizen").
+*/}}
+{{- define "madoguchi.componentSelectorLabels" -}}
+{{ include "madoguchi.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Labels of one component's objects. Call with (dict "root" $ "component" "web-citizen"). */}}
+{{- define "madoguchi.componentLabels" -}}
+{{ include "madoguchi.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* The image reference: repository@digest when a digest is given, else repository:tag. */}}
+{{- define "madoguchi.image" -}}
+{{- $repository := required "image.repository is required" .Values.image.repository }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+CSRF_TRUSTED_ORIGINS: https://<host> for every host of every enabled Ingress, then the extra origins.
+*/}}
+{{- define "madoguchi.csrfTrustedOrigins" -}}
+{{- $origins := list }}
+{{- range $key := list "internet" "lgwan" }}
+{{- $ing := index $.Values.ingress $key }}
+{{- if $ing.enabled }}
+{{- range $ing.hosts }}
+{{- $origins = append $origins (printf "https://%s" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $origins = concat $origins $.Values.config.csrfTrustedOrigins }}
+{{- $origins | uniq | join "," }}
+{{- end }}
+
+{{/*
+Non-secret environment as a YAML map of strings. The ConfigMap's data, and (through fromYaml) the migrate
+Job's inline env, since on a first install the hook runs before the ConfigMap exists.
+*/}}
+{{- define "madoguchi.configData" -}}
+DEBUG: "false"
+BASE_DOMAIN: {{ required "config.baseDomain is required" .Values.config.baseDomain | quote }}
+CSRF_TRUSTED_ORIGINS: {{ include "madoguchi.csrfTrustedOrigins" . | quote }}
+EMAIL_HOST: {{ .Values.config.emailHost | quote }}
+DEFAULT_FROM_EMAIL: {{ .Values.config.defaultFromEmail | quote }}
+SECURE_SSL_REDIRECT: {{ .Values.config.secureSslRedirect | toString | quote }}
+LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+SENTRY_ENVIRONMENT: {{ .Values.config.sentryEnvironment | quote }}
+{{- range $name, $value := .Values.config.extraEnv }}
+{{ $name }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Secret-backed env entries. Call with (dict "root" $ "overrides" <component>.secretKeyOverrides).
+*/}}
+{{- define "madoguchi.secretEnv" -}}
+{{- $secretName := required "secret.name (an existing Secret) is required" .root.Values.secret.name }}
+{{- $keys := merge (deepCopy (default (dict) .overrides)) .root.Values.secret.keys }}
+{{- range $envName := keys $keys | sortAlpha }}
+- name: {{ $envName }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secretName }}
+      key: {{ index $keys $envName }}
+      {{- if has $envName $.root.Values.secret.optionalKeys }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level settings shared by every component. Call with (dict "root" $ "cfg" <component values>). */}}
+{{- define "madoguchi.podCommon" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .root.Values.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+# The pods never talk to the Kubernetes API.
+automountServiceAccountToken: false
+# No <SERVICE>_PORT variables: they would add noise and could collide with the app's own settings.
+enableServiceLinks: false
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+{{- with .cfg.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .cfg.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .cfg.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .cfg.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if .cfg.terminationGracePeriodSeconds }}
+terminationGracePeriodSeconds: {{ .cfg.terminationGracePeriodSeconds }}
+{{- end }}
+volumes:
+  - name: tmp
+    emptyDir:
+      {{- with .root.Values.tmpVolume.medium }}
+      medium: {{ . }}
+      {{- end }}
+      sizeLimit: {{ .root.Values.tmpVolume.sizeLimit }}
+{{- end }}
+
+{{/*
+Spread a component's pods over zones (a rule) and over nodes (best effort): the hot standby of SO-02.
+matchLabelKeys spreads each ReplicaSet revision on its own, so a rolling update keeps the spread too.
+Call with (dict "root" $ "component" "web-citizen").
+*/}}
+{{- define "madoguchi.topologySpread" -}}
+{{- $spread := .root.Values.topologySpread }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: {{ $spread.zoneKey }}
+    whenUnsatisfiable: {{ $spread.zoneWhenUnsatisfiable }}
+    # Nodes that are down or cordoned carry taints: leaving them out lets the surviving zone take the pods.
+    nodeTaintsPolicy: Honor
+    labelSelector:
+      matchLabels:
+        {{- include "madoguchi.componentSelectorLabels" (dict "root" .root "component" .component) | nindent 8 }}
+    matchLabelKeys:
+      - pod-template-hash
+  - maxSkew: 1
+    topologyKey: {{ $spread.hostnameKey }}
+    whenUnsatisfiable: {{ $spread.hostnameWhenUnsatisfiable }}
+    nodeTaintsPolicy: Honor
+    labelSelector:
+      matchLabels:
+        {{- include "madoguchi.componentSelectorLabels" (dict "root" .root "component" .component) | nindent 8 }}
+    matchLabelKeys:
+      - pod-template-hash
+{{- end }}
+
+{{/* Container securityContext and the /tmp mount, shared by every container. */}}
+{{- define "madoguchi.containerCommon" -}}
+securityContext:
+  {{- toYaml .Values.containerSecurityContext | nindent 2 }}
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+{{- end }}
+
+{{/* Annotations that roll the pods when the non-secret configuration changes. */}}
+{{- define "madoguchi.configChecksum" -}}
+checksum/config: {{ include "madoguchi.configData" . | sha256sum }}
+{{- end }}
