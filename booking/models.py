@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
@@ -71,6 +73,9 @@ class Place(LocalisedNameMixin, models.Model):
     address = models.CharField("所在地", max_length=200)
     starts_on = models.DateField("実施開始日", null=True, blank=True)
     ends_on = models.DateField("実施終了日", null=True, blank=True)
+    bookable_until = models.DateField(
+        "予約受付可能日（この場所だけ変える場合）", null=True, blank=True, help_text="空欄なら予約設定の日付"
+    )
     display_order = models.PositiveSmallIntegerField("表示順", default=0)
 
     class Meta:
@@ -152,3 +157,184 @@ class ClosedDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.place or '全て'}"
+
+
+class FieldRequirement(models.TextChoices):
+    REQUIRED = "required", _("必須")
+    OPTIONAL = "optional", _("任意")
+    HIDDEN = "hidden", _("表示しない")
+
+
+class BookingSettings(models.Model):
+    """The tenant's booking rules and citizen-screen texts (AD-04 ②③④). One row per tenant schema."""
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    # ② the window: bookable from `first_days_ahead` days after today up to `bookable_until` (BK-05)
+    first_days_ahead = models.PositiveSmallIntegerField("何日後から予約可能か", default=1)
+    bookable_until = models.DateField("予約受付可能日（この日まで）", null=True, blank=True)
+    # ② change/cancel deadline, also the last moment for a new booking of a day (BK-07)
+    deadline_days_before = models.PositiveSmallIntegerField("締切: 何日前", default=2)
+    deadline_time = models.TimeField("締切: 時刻", default=dt.time(17, 0))
+    hold_minutes = models.PositiveSmallIntegerField("選んだ時間の確保（分）", default=10)
+    # ③ which contact fields a citizen sees and must fill (BK-06: nothing beyond contact)
+    phone_requirement = models.CharField(
+        "電話番号", max_length=10, choices=FieldRequirement.choices, default=FieldRequirement.OPTIONAL
+    )
+    email_requirement = models.CharField(
+        "メールアドレス", max_length=10, choices=FieldRequirement.choices, default=FieldRequirement.OPTIONAL
+    )
+    # ④ texts on the citizen's screens and mails (plain text; shown escaped)
+    text_top = models.TextField("トップページの説明", blank=True)
+    text_bring = models.TextField(
+        "持ち物",
+        default="交付通知書（はがき）、本人確認書類（運転免許証など）、お持ちの場合は通知カード・住民基本台帳カード",
+    )
+    text_done = models.TextField("予約完了画面の案内", blank=True)
+    confirmation_mail_text = models.TextField(
+        "予約確認メールの本文",
+        default="{place}でのマイナンバーカード交付のご予約を承りました。\n日時: {date} {time}\n"
+        "場所: {place}（{address}）\n持ち物: {bring}\n変更・取消は{deadline}までに予約サイトから行えます。",
+    )
+    reminder_mail_text = models.TextField(
+        "前日リマインドメールの本文",
+        default="明日はマイナンバーカード交付のご予約日です。\n日時: {date} {time}\n"
+        "場所: {place}（{address}）\n持ち物: {bring}",
+    )
+
+    class Meta:
+        verbose_name = "予約設定"
+
+    def __str__(self) -> str:
+        return "予約設定"
+
+
+class Card(models.Model):
+    """A My Number Card application, with the reservation number and password the tenant issued.
+
+    BK-03, BK-06: no more personal data than the letter and the booking need.
+
+    The password is kept only as a keyed hash (HMAC-SHA256 with a server secret): it is a random,
+    machine-made secret, so a fast keyed hash is safe and keeps a login at microseconds.
+    """
+
+    application_id = models.CharField("申請書ID", max_length=23, unique=True)
+    reservation_number = models.CharField("予約番号", max_length=12, unique=True)
+    password_digest = models.CharField(max_length=64)
+    name = models.CharField("氏名", max_length=100)
+    name_kana = models.CharField("氏名（カナ）", max_length=100, db_index=True)
+    birth_date = models.DateField("生年月日")
+    postal_code = models.CharField("郵便番号", max_length=8)
+    address = models.CharField("住所", max_length=200)
+    imported_at = models.DateTimeField("取込日時", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "カード"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(application_id__regex=r"^[0-9]{23}$"), name="card_application_id_23"
+            ),
+            models.CheckConstraint(
+                condition=Q(reservation_number__regex=r"^[0-9]{12}$"), name="card_number_12"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reservation_number
+
+
+class Slot(models.Model):
+    """One bookable time at a place for a service, made when first needed.
+
+    `taken` counts confirmed bookings and live holds. Database triggers keep it in step with the
+    booking and hold tables, and the check constraint refuses any write that would put more people in
+    the slot than its capacity (BK-09): the database, not Python, keeps the invariant.
+    """
+
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="slots")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="slots")
+    starts_at = models.DateTimeField("開始")
+    ends_at = models.DateTimeField("終了")
+    capacity = models.PositiveSmallIntegerField("定員")
+    taken = models.PositiveSmallIntegerField("予約済み", default=0)
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = "予約枠"
+        constraints = [
+            models.UniqueConstraint(fields=["place", "service", "starts_at"], name="slot_unique_start"),
+            models.CheckConstraint(condition=Q(taken__lte=F("capacity")), name="slot_taken_within_capacity"),
+            models.CheckConstraint(condition=Q(taken__gte=0), name="slot_taken_not_negative"),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="slot_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.place} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("予約済み")
+        CANCELLED = "cancelled", _("取消済み")
+
+    class Channel(models.TextChoices):
+        WEB = "web", _("ウェブ")
+        PHONE = "phone", _("電話")
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bookings")
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
+    status = models.CharField("状態", max_length=12, choices=Status.choices, default=Status.CONFIRMED)
+    channel = models.CharField("受付経路", max_length=8, choices=Channel.choices, default=Channel.WEB)
+    contact_phone = models.CharField("電話番号", max_length=20, blank=True)
+    contact_email = models.EmailField("メールアドレス", blank=True)
+    created_at = models.DateTimeField("予約日時", auto_now_add=True)
+    changed_at = models.DateTimeField("変更日時", null=True, blank=True)
+    cancelled_at = models.DateTimeField("取消日時", null=True, blank=True)
+    reminder_sent_at = models.DateTimeField("リマインド送信日時", null=True, blank=True)
+
+    class Meta:
+        ordering = ["slot__starts_at"]
+        verbose_name = "予約"
+        constraints = [
+            # One active booking per card (BK-09).
+            models.UniqueConstraint(
+                fields=["card"], condition=Q(status="confirmed"), name="booking_one_active_per_card"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="cancelled", cancelled_at__isnull=False) | Q(status="confirmed"),
+                name="booking_cancelled_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["slot", "status"], name="booking_slot_status")]
+
+    def __str__(self) -> str:
+        return f"{self.card} {self.slot}"
+
+
+class Hold(models.Model):
+    """A time held for a person while they fill in and confirm (counts against capacity until it expires)."""
+
+    card = models.OneToOneField(Card, on_delete=models.CASCADE, related_name="hold")
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="holds")
+    expires_at = models.DateTimeField("期限")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "仮押さえ"
+        indexes = [models.Index(fields=["expires_at"], name="hold_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.card} {self.slot} until {self.expires_at:%H:%M}"
+
+
+class CitizenToken(models.Model):
+    """A bearer token of the citizen API; only its SHA-256 is stored."""
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="tokens")
+    token_digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="citizen_token_expires")]
+
+    def __str__(self) -> str:
+        return f"token of {self.card}"

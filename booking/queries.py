@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking.models import OpeningPattern, Place, Weekday
+from booking import schedule, windows
+from booking.models import BookingSettings, ClosedDay, OpeningPattern, Place, Service, Slot, Weekday
 
 
 @dataclass(frozen=True)
@@ -55,4 +56,112 @@ def places_in_service(on: dt.date | None = None) -> list[PlaceHours]:
             lines=[f"{p.service.label}: {describe_pattern(p)}" for p in place.opening_patterns.all()],
         )
         for place in places
+    ]
+
+
+# --- rules and availability ----------------------------------------------------------------------------
+
+
+def booking_rules() -> BookingSettings:
+    """The tenant's booking settings (made with defaults the first time they are asked for)."""
+    rules, _ = BookingSettings.objects.get_or_create(singleton=True)
+    return rules
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    capacity: int
+    remaining: int
+
+
+def web_services() -> QuerySet[Service]:
+    return Service.objects.filter(web_bookable=True)
+
+
+def places_offering(service: Service, on: dt.date | None = None) -> QuerySet[Place]:
+    on = on or timezone.localdate()
+    return (
+        Place.objects.filter(opening_patterns__service=service)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .distinct()
+        .order_by("display_order", "code")
+    )
+
+
+def _closed_days(place: Place, first: dt.date, last: dt.date) -> set[dt.date]:
+    return set(
+        ClosedDay.objects.filter(date__range=(first, last))
+        .filter(Q(place__isnull=True) | Q(place=place))
+        .values_list("date", flat=True)
+    )
+
+
+def free_slots(
+    place: Place, service: Service, first: dt.date, last: dt.date, now: dt.datetime | None = None
+) -> list[FreeSlot]:
+    """Bookable slots with room, from `first` to `last` inclusive (at most 92 days)."""
+    now = now or timezone.now()
+    rules = booking_rules()
+    first = max(first, windows.first_bookable_day(now, rules))
+    until = windows.last_bookable_day(rules, place)
+    if until:
+        last = min(last, until)
+    last = min(last, first + dt.timedelta(days=91))
+    if last < first:
+        return []
+    patterns = list(place.opening_patterns.filter(service=service))
+    closed = _closed_days(place, first, last)
+    start_range = (
+        dt.datetime.combine(first, dt.time.min, tzinfo=schedule.TOKYO),
+        dt.datetime.combine(last, dt.time.max, tzinfo=schedule.TOKYO),
+    )
+    expired_holds = Count("holds", filter=Q(holds__expires_at__lte=now))
+    used = {
+        row["starts_at"]: row["taken"] - row["expired"]
+        for row in Slot.objects.filter(place=place, service=service, starts_at__range=start_range)
+        .annotate(expired=expired_holds)
+        .values("starts_at", "taken", "expired")
+    }
+    result = []
+    day = first
+    while day <= last:
+        for slot in schedule.day_slots(place, patterns, day, closed):
+            if not windows.within_window(slot.starts_at, now, rules, place):
+                continue
+            remaining = slot.capacity - used.get(slot.starts_at, 0)
+            if remaining > 0:
+                result.append(FreeSlot(slot.starts_at, slot.ends_at, slot.capacity, remaining))
+        day += dt.timedelta(days=1)
+    return result
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    day: dt.date
+    in_month: bool
+    free: int  # free places that day (0: full or closed)
+    open: bool  # has any slot at all within the window
+
+
+def month_calendar(
+    place: Place, service: Service, month: dt.date, now: dt.datetime | None = None
+) -> list[list[CalendarDay]]:
+    """Weeks (Monday first) of the month with each day's free places, for the citizen's calendar."""
+    import calendar as pycalendar
+
+    weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
+    free_by_day: dict[dt.date, int] = {}
+    for slot in free_slots(place, service, weeks[0][0], weeks[-1][-1], now=now):
+        day = slot.starts_at.astimezone(schedule.TOKYO).date()
+        free_by_day[day] = free_by_day.get(day, 0) + slot.remaining
+    return [
+        [
+            CalendarDay(
+                day=d, in_month=d.month == month.month, free=free_by_day.get(d, 0), open=d in free_by_day
+            )
+            for d in week
+        ]
+        for week in weeks
     ]

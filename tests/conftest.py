@@ -3,16 +3,20 @@ provisioning action production uses, once per test session, in real PostgreSQL."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from django.test import Client
+from django_tenants.utils import schema_context
 
 from tenants.db import tenant_connection
 from tenants.models import Municipality
 from tenants.services import do_provision_tenant
 
+T = TypeVar("T")
 KYOTO_HOST = "kyoto.localhost"
 KYOTO_PUBLIC_HOST = "yoyaku.city.kyoto.lg.jp"
 MIHON_HOST = "mihon.localhost"
@@ -49,3 +53,38 @@ def kyoto_client(tenants: Tenants, db: None) -> Client:
 @pytest.fixture
 def mihon_client(tenants: Tenants, db: None) -> Client:
     return Client(HTTP_HOST=MIHON_HOST)
+
+
+def _in_kyoto(fn: Callable[[], T]) -> T:
+    from django.db import connections
+
+    try:
+        with schema_context("kyoto"):
+            return fn()
+    finally:
+        connections.close_all()
+
+
+def _remove_bookings() -> None:
+    from booking.models import Booking, BookingSettings, Card, CitizenToken, ClosedDay, Hold, Slot
+
+    for model in (CitizenToken, Hold, Booking, Slot, Card, ClosedDay, BookingSettings):
+        model.objects.all().delete()
+
+
+@pytest.fixture
+def committed_kyoto(tenants: Tenants, db: None) -> Iterator[Callable[[Callable[[], T]], T]]:
+    """Run code in Kyoto's schema on a connection of its own, which commits for real.
+
+    The test's own connection sits in a transaction that is rolled back; rows that other connections
+    (threads) must see are made through this instead, and everything it booked is removed afterwards.
+    """
+
+    def run(fn: Callable[[], T]) -> T:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_in_kyoto, fn).result()
+
+    try:
+        yield run
+    finally:
+        run(_remove_bookings)

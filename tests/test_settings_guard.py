@@ -15,7 +15,9 @@ GOOD_KEY = "p7Qm2x9Lr4Tz8Vw1Ks6Hd3Fb5Nc0Yj7Ue2Ia9Og4Rl1Xs8Wq3Ez6Tv5By0Pn2Mk"
 
 def start_django(**env: str) -> subprocess.CompletedProcess[str]:
     base = {
-        k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"}
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "RESERVATION_PASSWORD_KEY"}
     }
     return subprocess.run(
         [
@@ -32,7 +34,11 @@ def start_django(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-PRODUCTION = {"DATABASE_URL": "postgres://u@db/x", "REDIS_URL": "redis://r:6379/0"}
+PRODUCTION = {
+    "DATABASE_URL": "postgres://u@db/x",
+    "REDIS_URL": "redis://r:6379/0",
+    "RESERVATION_PASSWORD_KEY": "k" * 40,
+}
 
 
 @pytest.mark.parametrize(
@@ -41,8 +47,12 @@ PRODUCTION = {"DATABASE_URL": "postgres://u@db/x", "REDIS_URL": "redis://r:6379/
         ({"DEBUG": "false", **PRODUCTION}, "it is not set"),
         ({"SECRET_KEY": "short", **PRODUCTION}, "shorter than 50 characters"),
         ({"SECRET_KEY": "django-insecure-" + "a1b2c3d4e5" * 5, **PRODUCTION}, "it is the development key"),
-        ({"SECRET_KEY": GOOD_KEY, "REDIS_URL": "redis://r:6379/0"}, "DATABASE_URL must be set"),
-        ({"SECRET_KEY": GOOD_KEY, "DATABASE_URL": "postgres://u@db/x"}, "REDIS_URL must be set"),
+        ({**PRODUCTION, "SECRET_KEY": GOOD_KEY, "DATABASE_URL": ""}, "DATABASE_URL must be set"),
+        ({**PRODUCTION, "SECRET_KEY": GOOD_KEY, "REDIS_URL": ""}, "REDIS_URL must be set"),
+        (
+            {**PRODUCTION, "SECRET_KEY": GOOD_KEY, "RESERVATION_PASSWORD_KEY": ""},
+            "RESERVATION_PASSWORD_KEY must be set",
+        ),
         ({"DEBUG": "perhaps"}, "DEBUG must be one of"),
     ],
 )

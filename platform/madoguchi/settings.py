@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from integrations.sentry import init_sentry
 from madoguchi.config import env_bool, env_list, env_str, required_in_production, secret_key
@@ -116,6 +117,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {"task": "console.tasks.record_heartbeat", "schedule": 60.0},
+    "release-expired-holds": {
+        "task": "tenants.for_each_tenant",
+        "schedule": 60.0,
+        "args": ["booking.release_expired_holds"],
+    },
+    "day-before-reminders": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(hour=10, minute=0),
+        "args": ["booking.send_day_before_reminders"],
+    },
 }
 
 # --- internationalisation: Japanese first, English switchable ---
@@ -194,6 +205,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# The key of the reservation passwords' HMAC (BK-03). Apart from SECRET_KEY so that rotating that key
+# does not invalidate every notice letter already in the post.
+RESERVATION_PASSWORD_KEY = (
+    required_in_production("RESERVATION_PASSWORD_KEY", env_str("RESERVATION_PASSWORD_KEY"), DEBUG)
+    or "local-development-reservation-password-key"
+)
+# Proxies (gateways, ingress) whose X-Forwarded-For is believed, as CIDR networks.
+TRUSTED_PROXY_NETWORKS = env_list("TRUSTED_PROXY_NETWORKS")
 
 SENTRY_DSN = env_str("SENTRY_DSN")
 init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"))

@@ -1,0 +1,55 @@
+"""Reservation numbers and passwords (BK-03, BK-04).
+
+Both are random, machine-made and printed on the notice letter. The password is stored only as
+HMAC-SHA256 under a server-side key (RESERVATION_PASSWORD_KEY): a stolen table does not give the
+passwords, and checking one costs microseconds rather than the deliberate slowness of a password hash,
+which protects human-chosen passwords (staff) and is not needed for 10 random characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+
+from django.conf import settings
+
+RESERVATION_NUMBER_DIGITS = 12
+PASSWORD_LENGTH = 10
+# No 0/O, 1/I/L: letters that are easy to misread on paper or mistype from it.
+PASSWORD_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # noqa: S105 - an alphabet, not a password
+_SEPARATORS = re.compile(r"[\s\-‐－ー―]")
+
+
+def new_reservation_number() -> str:
+    return f"{secrets.randbelow(10**RESERVATION_NUMBER_DIGITS):0{RESERVATION_NUMBER_DIGITS}d}"
+
+
+def new_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+def normalise_reservation_number(raw: str) -> str:
+    """Full-width digits, spaces and hyphens as people type them → the 12 digits, or '' if not that."""
+    text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or ""))
+    return text if re.fullmatch(rf"[0-9]{{{RESERVATION_NUMBER_DIGITS}}}", text) else ""
+
+
+def normalise_password(raw: str) -> str:
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or "")).upper()
+
+
+def password_digest(password: str) -> str:
+    key = settings.RESERVATION_PASSWORD_KEY.encode()
+    return hmac.new(key, normalise_password(password).encode(), hashlib.sha256).hexdigest()
+
+
+def password_matches(password: str, digest: str) -> bool:
+    return hmac.compare_digest(password_digest(password), digest)
+
+
+def format_reservation_number(number: str) -> str:
+    """1234-5678-9012: easier to read out on the phone."""
+    return "-".join(number[i : i + 4] for i in range(0, len(number), 4))

@@ -1,0 +1,79 @@
+"""Mails to citizens: the booking confirmation and the day-before reminder, in the tenant's wording."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Mapping
+
+from django.utils import timezone
+
+from booking import schedule, windows
+from booking.models import Booking
+from booking.queries import booking_rules
+from integrations.mail import send_text_mail
+
+PLACEHOLDERS = ("date", "time", "place", "address", "bring", "deadline")
+WEEKDAYS_JA = "月火水木金土日"
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"  # an unknown placeholder is shown as written, never an error
+
+
+def render_text(template: str, values: Mapping[str, str]) -> str:
+    """Fill {date}, {time}, {place}, {address}, {bring}, {deadline}; anything else stays as typed."""
+    formatter = string.Formatter()
+    try:
+        return formatter.vformat(template, (), _Blank(values))
+    except (ValueError, IndexError):
+        return template  # braces that are not placeholders: the staff's text as it is
+
+
+def format_day(when: dt.datetime) -> str:
+    local = when.astimezone(schedule.TOKYO)
+    return f"{local:%Y年%-m月%-d日}（{WEEKDAYS_JA[local.weekday()]}）"
+
+
+def booking_values(booking: Booking) -> dict[str, str]:
+    rules = booking_rules()
+    slot = booking.slot
+    start = slot.starts_at.astimezone(schedule.TOKYO)
+    deadline = windows.deadline_for(slot.starts_at, rules)
+    return {
+        "date": format_day(start),
+        "time": f"{start:%-H:%M}〜{slot.ends_at.astimezone(schedule.TOKYO):%-H:%M}",
+        "place": slot.place.name,
+        "address": slot.place.address,
+        "bring": rules.text_bring,
+        "deadline": f"{format_day(deadline)} {deadline:%-H:%M}",
+    }
+
+
+def send_confirmation(booking: Booking) -> bool:
+    if not booking.contact_email or booking.status != Booking.Status.CONFIRMED:
+        return False
+    body = render_text(booking_rules().confirmation_mail_text, booking_values(booking))
+    send_text_mail(booking.contact_email, "【予約確認】マイナンバーカード交付のご予約", body)
+    return True
+
+
+def reminders_due(now: dt.datetime | None = None) -> list[Booking]:
+    tomorrow = (now or timezone.now()).astimezone(schedule.TOKYO).date() + dt.timedelta(days=1)
+    start = dt.datetime.combine(tomorrow, dt.time.min, tzinfo=schedule.TOKYO)
+    return list(
+        Booking.objects.select_related("slot__place")
+        .filter(
+            status=Booking.Status.CONFIRMED,
+            reminder_sent_at__isnull=True,
+            slot__starts_at__gte=start,
+            slot__starts_at__lt=start + dt.timedelta(days=1),
+        )
+        .exclude(contact_email="")
+    )
+
+
+def send_reminder(booking: Booking) -> None:
+    body = render_text(booking_rules().reminder_mail_text, booking_values(booking))
+    send_text_mail(booking.contact_email, "【明日のご予約】マイナンバーカード交付", body)

@@ -1,0 +1,343 @@
+"""Writes of the booking domain: cards, holds, bookings. Each `do_*` is one transaction.
+
+Capacity and one-active-booking-per-card are kept by PostgreSQL (see the Slot and Booking models and
+migration 0003): these functions check what they can to give a precise answer, and map the database's
+refusals (which win any race) to the same answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from booking import credentials, schedule, windows
+from booking.models import Booking, BookingSettings, Card, ClosedDay, Hold, Place, Service, Slot
+from booking.queries import booking_rules
+
+
+class BookingError(Exception):
+    """A booking request that cannot be carried out; `code` is stable (API), `message` is for people."""
+
+    MESSAGES = {
+        "slot_full": _("選んだ時間は満員になりました。別の時間を選んでください。"),
+        "already_booked": _(
+            "この予約番号では既に予約があります。変更する場合は予約の変更から行ってください。"
+        ),
+        "invalid": _("選んだ場所・サービス・時間では予約できません。"),
+        "outside_window": _("この日時は予約を受け付けていません（受付期間外または締切後）。"),
+        "deadline_passed": _("変更・取消の締切を過ぎています。コールセンターにお問い合わせください。"),
+        "no_booking": _("予約はありません。"),
+        "hold_expired": _("確保していた時間の期限が切れました。もう一度時間を選んでください。"),
+        "web_not_offered": _("このサービスはウェブでは予約できません。コールセンターにお電話ください。"),
+    }
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+    @property
+    def message(self) -> str:
+        return str(self.MESSAGES.get(self.code, self.code))
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card: Card
+    password: str  # the only moment the clear password exists: printed on the notice letter
+
+
+def _constraint_of(error: IntegrityError) -> str:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", "") or ""
+
+
+def _refusal(error: IntegrityError) -> BookingError:
+    constraint = _constraint_of(error)
+    if constraint == "slot_taken_within_capacity":
+        return BookingError("slot_full")
+    if constraint in {"booking_one_active_per_card", "booking_hold_card_id_key"}:
+        return BookingError("already_booked")
+    raise error
+
+
+# --- cards ---------------------------------------------------------------------------------------------
+
+
+def do_issue_card(
+    *, application_id: str, name: str, name_kana: str, birth_date: dt.date, postal_code: str, address: str
+) -> IssuedCard:
+    """A new card with a fresh unique reservation number and password."""
+    password = credentials.new_password()
+    for _attempt in range(20):
+        number = credentials.new_reservation_number()
+        try:
+            with transaction.atomic():
+                card = Card.objects.create(
+                    application_id=application_id,
+                    reservation_number=number,
+                    password_digest=credentials.password_digest(password),
+                    name=name,
+                    name_kana=name_kana,
+                    birth_date=birth_date,
+                    postal_code=postal_code,
+                    address=address,
+                )
+        except IntegrityError as error:
+            if "reservation_number" in str(error):
+                continue  # one in 10^12: draw again
+            raise
+        return IssuedCard(card=card, password=password)
+    raise RuntimeError("could not draw a unique reservation number")
+
+
+def do_reissue_credentials(card: Card) -> IssuedCard:
+    password = credentials.new_password()
+    card.password_digest = credentials.password_digest(password)
+    card.save(update_fields=["password_digest"])
+    return IssuedCard(card=card, password=password)
+
+
+# --- slots ---------------------------------------------------------------------------------------------
+
+
+def _slot_time(place: Place, service: Service, starts_at: dt.datetime) -> schedule.SlotTime:
+    """The opening rules' slot starting at `starts_at`, or `invalid`."""
+    day = starts_at.astimezone(schedule.TOKYO).date()
+    closed = set(ClosedDay.objects.filter(date=day, place__isnull=True).values_list("date", flat=True)) | set(
+        place.closed_days.filter(date=day).values_list("date", flat=True)
+    )
+    patterns = place.opening_patterns.filter(service=service)
+    for slot in schedule.day_slots(place, patterns, day, closed):
+        if slot.starts_at == starts_at:
+            return slot
+    raise BookingError("invalid", "no such slot")
+
+
+def _bookable_slot(
+    place: Place, service: Service, starts_at: dt.datetime, rules: BookingSettings, now: dt.datetime
+) -> Slot:
+    """The Slot row for a start the rules allow now (made on first use); locks nothing."""
+    slot_time = _slot_time(place, service, starts_at)
+    if not windows.within_window(slot_time.starts_at, now, rules, place):
+        raise BookingError("outside_window")
+    Slot.objects.bulk_create(
+        [
+            Slot(
+                place=place,
+                service=service,
+                starts_at=slot_time.starts_at,
+                ends_at=slot_time.ends_at,
+                capacity=slot_time.capacity,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return Slot.objects.select_related("place", "service").get(
+        place=place, service=service, starts_at=slot_time.starts_at
+    )
+
+
+def release_expired_holds(now: dt.datetime, slot: Slot | None = None) -> int:
+    holds = Hold.objects.filter(expires_at__lte=now)
+    if slot is not None:
+        holds = holds.filter(slot=slot)
+    deleted, _ = holds.delete()
+    return deleted
+
+
+def do_release_expired_holds(now: dt.datetime | None = None) -> int:
+    with transaction.atomic():
+        return release_expired_holds(now or timezone.now())
+
+
+# --- bookings ------------------------------------------------------------------------------------------
+
+
+def active_booking(card: Card) -> Booking | None:
+    return (
+        Booking.objects.select_related("slot__place", "slot__service")
+        .filter(card=card, status=Booking.Status.CONFIRMED)
+        .first()
+    )
+
+
+def _check_channel(service: Service, channel: str) -> None:
+    if channel == Booking.Channel.WEB and not service.web_bookable:
+        raise BookingError("web_not_offered")
+
+
+def do_book(
+    card: Card,
+    place: Place,
+    service: Service,
+    starts_at: dt.datetime,
+    *,
+    channel: str = Booking.Channel.WEB,
+    contact_phone: str = "",
+    contact_email: str = "",
+    now: dt.datetime | None = None,
+) -> Booking:
+    now = now or timezone.now()
+    _check_channel(service, channel)
+    rules = booking_rules()
+    if active_booking(card):
+        raise BookingError("already_booked")
+    try:
+        with transaction.atomic():
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            release_expired_holds(now, slot)
+            Hold.objects.filter(card=card).delete()  # a booking made elsewhere ends this person's hold
+            booking = Booking.objects.create(
+                card=card,
+                slot=slot,
+                channel=channel,
+                contact_phone=contact_phone,
+                contact_email=contact_email,
+            )
+    except IntegrityError as error:
+        raise _refusal(error) from error
+    _after_commit_confirmation(booking)
+    return booking
+
+
+def do_change(
+    card: Card,
+    place: Place,
+    starts_at: dt.datetime,
+    *,
+    service: Service | None = None,
+    channel: str = Booking.Channel.WEB,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """Move the card's booking to another slot in one transaction; if that slot is full the old one stays."""
+    now = now or timezone.now()
+    rules = booking_rules()
+    booking = active_booking(card)
+    if booking is None:
+        raise BookingError("no_booking")
+    if not windows.can_change(booking.slot.starts_at, now, rules):
+        raise BookingError("deadline_passed")
+    service = service or booking.slot.service
+    _check_channel(service, channel)
+    try:
+        with transaction.atomic():
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            if slot.pk == booking.slot_id:
+                return booking
+            release_expired_holds(now, slot)
+            Hold.objects.filter(card=card).delete()
+            changed = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
+                slot=slot, changed_at=now
+            )
+            if not changed:
+                raise BookingError("no_booking")  # cancelled meanwhile
+    except IntegrityError as error:
+        raise _refusal(error) from error
+    booking.refresh_from_db()
+    _after_commit_confirmation(booking)
+    return booking
+
+
+def do_cancel(card: Card, *, now: dt.datetime | None = None) -> Booking:
+    now = now or timezone.now()
+    booking = active_booking(card)
+    if booking is None:
+        raise BookingError("no_booking")
+    if not windows.can_change(booking.slot.starts_at, now, booking_rules()):
+        raise BookingError("deadline_passed")
+    with transaction.atomic():
+        Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
+            status=Booking.Status.CANCELLED, cancelled_at=now
+        )
+    booking.refresh_from_db()
+    return booking
+
+
+# --- holds (the citizen's web flow) --------------------------------------------------------------------
+
+
+def do_hold(
+    card: Card, place: Place, service: Service, starts_at: dt.datetime, *, now: dt.datetime | None = None
+) -> Hold:
+    """Hold a time for this person while they confirm; it counts against capacity until it expires."""
+    now = now or timezone.now()
+    _check_channel(service, Booking.Channel.WEB)
+    rules = booking_rules()
+    booking = active_booking(card)
+    if booking and not windows.can_change(booking.slot.starts_at, now, rules):
+        raise BookingError("deadline_passed")
+    try:
+        with transaction.atomic():
+            Hold.objects.filter(card=card).delete()
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            release_expired_holds(now, slot)
+            if booking and booking.slot_id == slot.pk:
+                raise BookingError("invalid", "that is the current booking")
+            return Hold.objects.create(
+                card=card, slot=slot, expires_at=now + dt.timedelta(minutes=rules.hold_minutes)
+            )
+    except IntegrityError as error:
+        raise _refusal(error) from error
+
+
+def do_release_hold(card: Card) -> None:
+    Hold.objects.filter(card=card).delete()
+
+
+def do_confirm_hold(
+    card: Card, *, contact_phone: str = "", contact_email: str = "", now: dt.datetime | None = None
+) -> Booking:
+    """Turn the held time into the booking (a new one, or the card's booking moved there)."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            hold = Hold.objects.select_for_update().select_related("slot").filter(card=card).first()
+            if hold is None or hold.expires_at <= now:
+                if hold is not None:
+                    hold.delete()
+                raise BookingError("hold_expired")
+            slot = hold.slot
+            booking = (
+                Booking.objects.select_for_update().filter(card=card, status=Booking.Status.CONFIRMED).first()
+            )
+            if booking and not windows.can_change(
+                Slot.objects.get(pk=booking.slot_id).starts_at, now, booking_rules()
+            ):
+                raise BookingError("deadline_passed")
+            hold.delete()  # first release the held place, then take it as the booking
+            if booking is None:
+                booking = Booking.objects.create(
+                    card=card,
+                    slot=slot,
+                    channel=Booking.Channel.WEB,
+                    contact_phone=contact_phone,
+                    contact_email=contact_email,
+                )
+            else:
+                booking.slot = slot
+                booking.changed_at = now
+                booking.contact_phone = contact_phone
+                booking.contact_email = contact_email
+                booking.save(update_fields=["slot", "changed_at", "contact_phone", "contact_email"])
+    except IntegrityError as error:
+        raise _refusal(error) from error
+    _after_commit_confirmation(booking)
+    return booking
+
+
+def do_mark_reminded(booking_ids: list[int], now: dt.datetime) -> None:
+    Booking.objects.filter(pk__in=booking_ids, reminder_sent_at__isnull=True).update(reminder_sent_at=now)
+
+
+def _after_commit_confirmation(booking: Booking) -> None:
+    if not booking.contact_email:
+        return
+    from booking.tasks import send_booking_confirmation  # tasks call services; import here avoids the cycle
+
+    booking_id = booking.pk
+    transaction.on_commit(lambda: send_booking_confirmation.delay(booking_id))

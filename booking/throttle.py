@@ -1,0 +1,64 @@
+"""Slowing and then refusing repeated failed logins, per client address and per reservation number (BK-04).
+
+Counts live in Redis (the cache, keyed per tenant). After SLOW_AFTER failures within the window each
+further attempt must wait longer (1, 2, 4 … up to 60 seconds after the last failure); after LOCK_AFTER
+failures the key is refused for LOCK_SECONDS. A success on a reservation number clears that number's count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+WINDOW_SECONDS = 15 * 60
+SLOW_AFTER = 3
+LOCK_AFTER = 10
+LOCK_SECONDS = 15 * 60
+MAX_DELAY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds
+    locked: bool = False
+
+
+def _key(kind: str, value: str) -> str:
+    return f"login-failures:{kind}:{value}"
+
+
+def keys_for(client: str, reservation_number: str) -> list[str]:
+    keys = [_key("client", client or "unknown")]
+    if reservation_number:
+        keys.append(_key("number", reservation_number))
+    return keys
+
+
+def verdict(keys: list[str], now: float | None = None) -> Verdict:
+    now = time.time() if now is None else now
+    worst = Verdict(allowed=True)
+    for state in cache.get_many(keys).values():
+        count, last = state
+        if count >= LOCK_AFTER:
+            wait = int(last + LOCK_SECONDS - now) + 1
+            if wait > 0 and wait >= worst.retry_after:
+                worst = Verdict(allowed=False, retry_after=wait, locked=True)
+        elif count >= SLOW_AFTER:
+            wait = int(last + min(2 ** (count - SLOW_AFTER), MAX_DELAY_SECONDS) - now) + 1
+            if wait > 0 and not worst.locked and wait >= worst.retry_after:
+                worst = Verdict(allowed=False, retry_after=wait)
+    return worst
+
+
+def record_failure(keys: list[str], now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    for key in keys:
+        count, _ = cache.get(key) or (0, now)
+        cache.set(key, (count + 1, now), timeout=max(WINDOW_SECONDS, LOCK_SECONDS))
+
+
+def record_success(reservation_number: str) -> None:
+    cache.delete(_key("number", reservation_number))

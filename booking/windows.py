@@ -1,0 +1,38 @@
+"""The booking window and the change/cancel deadline (BK-05, BK-07), as pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from booking.models import BookingSettings, Place
+from booking.schedule import TOKYO
+
+
+def deadline_for(starts_at: dt.datetime, rules: BookingSettings) -> dt.datetime:
+    """The last moment to book, change or cancel a slot: e.g. 17:00 two days before its day."""
+    day = starts_at.astimezone(TOKYO).date() - dt.timedelta(days=rules.deadline_days_before)
+    return dt.datetime.combine(day, rules.deadline_time, tzinfo=TOKYO)
+
+
+def first_bookable_day(now: dt.datetime, rules: BookingSettings) -> dt.date:
+    return now.astimezone(TOKYO).date() + dt.timedelta(days=rules.first_days_ahead)
+
+
+def last_bookable_day(rules: BookingSettings, place: Place) -> dt.date | None:
+    return place.bookable_until or rules.bookable_until
+
+
+def within_window(starts_at: dt.datetime, now: dt.datetime, rules: BookingSettings, place: Place) -> bool:
+    """A new booking (or a move to this slot) is allowed: inside the window and before the slot's deadline."""
+    day = starts_at.astimezone(TOKYO).date()
+    last = last_bookable_day(rules, place)
+    return (
+        starts_at > now
+        and day >= first_bookable_day(now, rules)
+        and (last is None or day <= last)
+        and now < deadline_for(starts_at, rules)
+    )
+
+
+def can_change(starts_at: dt.datetime, now: dt.datetime, rules: BookingSettings) -> bool:
+    return now < deadline_for(starts_at, rules)

@@ -1,0 +1,18 @@
+"""Periodic work of every tenant: beat calls one task here, which sends the tenant task once per schema."""
+
+from __future__ import annotations
+
+from celery import current_app, shared_task
+from django_tenants.utils import schema_context
+
+from tenants.queries import customer_tenants
+
+
+@shared_task(name="tenants.for_each_tenant")
+def for_each_tenant(task_name: str) -> int:
+    count = 0
+    for tenant in customer_tenants():
+        with schema_context(tenant.schema_name):
+            current_app.send_task(task_name)  # carries the schema name in its headers
+        count += 1
+    return count

@@ -1,0 +1,52 @@
+"""Realistic test data made through the same services production uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from django.utils import timezone
+
+from booking.models import Card, Place, Service
+from booking.queries import FreeSlot, free_slots
+from booking.services import IssuedCard, do_issue_card
+
+_application_ids = itertools.count(10_000_000_000_000_000_000_001)
+KANA = ["ヤマダ タロウ", "スズキ ハナコ", "タナカ イチロウ", "キョウト ミヤコ", "サトウ ジロウ"]
+
+
+def issue_card(name_kana: str | None = None) -> IssuedCard:
+    number = next(_application_ids)
+    kana = name_kana or KANA[number % len(KANA)]
+    return do_issue_card(
+        application_id=f"{number:023d}",
+        name="京都 太郎",
+        name_kana=kana,
+        birth_date=dt.date(1950, 4, 1),
+        postal_code="604-8571",
+        address="京都市中京区寺町通御池上る上本能寺前町488",
+    )
+
+
+def issue_cards(count: int) -> list[Card]:
+    return [issue_card().card for _ in range(count)]
+
+
+def card_issuance() -> Service:
+    return Service.objects.get(code="card_issuance")
+
+
+def place(code: str = "center-3f") -> Place:
+    return Place.objects.get(code=code)
+
+
+def next_free_slot(place_code: str = "center-3f", after_days: int = 0) -> FreeSlot:
+    today = timezone.localdate() + dt.timedelta(days=after_days)
+    return free_slots(place(place_code), card_issuance(), today, today + dt.timedelta(days=40))[0]
+
+
+def next_free_slot_list(count: int, place_code: str = "center-3f") -> list[FreeSlot]:
+    today = timezone.localdate()
+    slots = free_slots(place(place_code), card_issuance(), today, today + dt.timedelta(days=60))
+    assert len(slots) >= count, "the preset should give plenty of free slots"
+    return slots[:count]
