@@ -80,6 +80,17 @@ def web_services() -> QuerySet[Service]:
     return Service.objects.filter(web_bookable=True)
 
 
+def places_offering_any(on: dt.date | None = None) -> QuerySet[Place]:
+    """Places that offer some service and have not ended."""
+    on = on or timezone.localdate()
+    return (
+        Place.objects.filter(opening_patterns__isnull=False)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .distinct()
+        .order_by("display_order", "code")
+    )
+
+
 def places_offering(service: Service, on: dt.date | None = None) -> QuerySet[Place]:
     on = on or timezone.localdate()
     return (
@@ -90,7 +101,8 @@ def places_offering(service: Service, on: dt.date | None = None) -> QuerySet[Pla
     )
 
 
-def _closed_days(place: Place, first: dt.date, last: dt.date) -> set[dt.date]:
+def closed_days_for(place: Place, first: dt.date, last: dt.date) -> set[dt.date]:
+    """The tenant's closed days from `first` to `last` that apply to `place` (its own and all-place ones)."""
     return set(
         ClosedDay.objects.filter(date__range=(first, last))
         .filter(Q(place__isnull=True) | Q(place=place))
@@ -112,7 +124,7 @@ def free_slots(
     if last < first:
         return []
     patterns = list(place.opening_patterns.filter(service=service))
-    closed = _closed_days(place, first, last)
+    closed = closed_days_for(place, first, last)
     start_range = (
         dt.datetime.combine(first, dt.time.min, tzinfo=schedule.TOKYO),
         dt.datetime.combine(last, dt.time.max, tzinfo=schedule.TOKYO),

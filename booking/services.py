@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking import credentials, schedule, windows
-from booking.models import Booking, BookingSettings, Card, ClosedDay, Hold, Place, Service, Slot
-from booking.queries import booking_rules
+from booking.models import Booking, BookingSettings, Card, Hold, Place, Service, Slot
+from booking.queries import booking_rules, closed_days_for
 
 
 class BookingError(Exception):
@@ -108,9 +108,7 @@ def do_reissue_credentials(card: Card) -> IssuedCard:
 def _slot_time(place: Place, service: Service, starts_at: dt.datetime) -> schedule.SlotTime:
     """The opening rules' slot starting at `starts_at`, or `invalid`."""
     day = starts_at.astimezone(schedule.TOKYO).date()
-    closed = set(ClosedDay.objects.filter(date=day, place__isnull=True).values_list("date", flat=True)) | set(
-        place.closed_days.filter(date=day).values_list("date", flat=True)
-    )
+    closed = closed_days_for(place, day, day)
     patterns = place.opening_patterns.filter(service=service)
     for slot in schedule.day_slots(place, patterns, day, closed):
         if slot.starts_at == starts_at:

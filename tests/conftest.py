@@ -3,10 +3,11 @@ provisioning action production uses, once per test session, in real PostgreSQL."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from django.test import Client
@@ -35,6 +36,24 @@ def tenants(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> 
         do_provision_tenant("kyoto", name="京都市", domain=KYOTO_PUBLIC_HOST, preset="kyoto")
         mihon = do_provision_tenant("mihon", name="見本市", domain=MIHON_HOST, preset="blank").tenant
     return Tenants(kyoto=kyoto, mihon=mihon)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys(settings: Any) -> None:
+    """Each test sees its own keys in the real Redis (login counters etc.), and clears nobody else's."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Run tasks in-process (mail tests read Django's outbox); the broker path is tested on its own."""
+    from madoguchi.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False
 
 
 @pytest.fixture(autouse=True)

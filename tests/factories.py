@@ -50,3 +50,20 @@ def next_free_slot_list(count: int, place_code: str = "center-3f") -> list[FreeS
     slots = free_slots(place(place_code), card_issuance(), today, today + dt.timedelta(days=60))
     assert len(slots) >= count, "the preset should give plenty of free slots"
     return slots[:count]
+
+
+def slot_on_or_after(day: dt.date, place_code: str = "center-3f") -> dt.datetime:
+    """The first opening-rule slot of `place` on `day` or the next open day (ignores the booking window)."""
+    from booking import schedule
+    from booking.queries import closed_days_for
+
+    the_place = place(place_code)
+    patterns = list(the_place.opening_patterns.filter(service__code="card_issuance"))
+    for offset in range(14):
+        candidate = day + dt.timedelta(days=offset)
+        slots = schedule.day_slots(
+            the_place, patterns, candidate, closed_days_for(the_place, candidate, candidate)
+        )
+        if slots:
+            return slots[0].starts_at
+    raise AssertionError("no open day within two weeks")

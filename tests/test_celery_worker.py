@@ -11,11 +11,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
+
 from console.models import Heartbeat
 from console.services import do_record_heartbeat
 from console.tasks import record_heartbeat
-from django.conf import settings
-from django.utils import timezone
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.django_db

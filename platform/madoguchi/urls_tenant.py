@@ -1,12 +1,15 @@
 """URLs on a tenant's host (e.g. yoyaku.city.kyoto.lg.jp, locally kyoto.localhost)."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from madoguchi import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("booking.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("booking.urls")),
 ]
 

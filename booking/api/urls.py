@@ -1,0 +1,10 @@
+from django.urls import path
+
+from booking.api import views
+
+urlpatterns = [
+    path("locations/", views.LocationsView.as_view(), name="api-locations"),
+    path("availability/", views.AvailabilityView.as_view(), name="api-availability"),
+    path("citizen/sessions/", views.CitizenSessionsView.as_view(), name="api-citizen-sessions"),
+    path("citizen/booking/", views.CitizenBookingView.as_view(), name="api-citizen-booking"),
+]
