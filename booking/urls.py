@@ -7,3 +7,4 @@ app_name = "booking"
 urlpatterns = [
     path("", views.top_page, name="top"),
 ]
+# The citizen's booking flow lives in booking.web (namespace "citizen").

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from booking.queries import places_in_service
+from booking.queries import booking_rules, places_in_service
 from tenants.db import tenant_connection
 
 
@@ -12,5 +12,5 @@ def top_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "booking/top.html",
-        {"municipality": tenant, "places": places_in_service()},
+        {"municipality": tenant, "places": places_in_service(), "rules": booking_rules()},
     )

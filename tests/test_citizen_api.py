@@ -24,7 +24,7 @@ class Api:
         self.client = Client(HTTP_HOST=host)
         self.token = ""
 
-    def headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, Any]:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
 
     def get(self, path: str, **params: Any) -> Any:

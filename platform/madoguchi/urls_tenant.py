@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("booking.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("booking.urls")),
+    path("", include("booking.web.urls")),
 ]
 
 handler404 = "madoguchi.views.page_not_found"

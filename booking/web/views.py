@@ -1,0 +1,302 @@
+"""The citizen's booking site: log in → service → place → day → time → contact → confirm → done.
+
+Server-rendered and usable without JavaScript. Views read the request, call services and queries, and
+render; every write goes through booking.services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from booking import queries, services, windows
+from booking.login import LoginRefused, do_citizen_login
+from booking.models import Card, Hold, Service
+from booking.schedule import TOKYO
+from booking.web.forms import ContactForm, LoginForm
+from madoguchi.client_address import client_address
+from tenants.db import tenant_connection
+
+SESSION_CARD = "citizen_card"
+SESSION_CONTACT = "citizen_contact"
+SESSION_IDLE_SECONDS = 30 * 60
+View = Callable[..., HttpResponseBase]
+
+
+def current_card(request: HttpRequest) -> Card | None:
+    card_id = request.session.get(SESSION_CARD)
+    return Card.objects.filter(pk=card_id).first() if card_id else None
+
+
+def citizen_required(view: View) -> View:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        card = current_card(request)
+        if card is None:
+            messages.info(request, _("予約番号とパスワードを入力してください。"))
+            return redirect("citizen:login")
+        request.session.set_expiry(SESSION_IDLE_SECONDS)
+        return view(request, card, *args, **kwargs)
+
+    return wrapper
+
+
+def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    base = {
+        "municipality": tenant_connection().tenant,
+        "rules": queries.booking_rules(),
+        "signed_in": SESSION_CARD in request.session,
+    }
+    return render(request, f"booking/citizen/{template}", {**base, **context}, status=status)
+
+
+def _web_service(code: str) -> Service:
+    return get_object_or_404(Service, code=code, web_bookable=True)
+
+
+def _hold_of(card: Card) -> Hold | None:
+    return (
+        Hold.objects.select_related("slot__place", "slot__service")
+        .filter(card=card, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+# --- signing in and out ---------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST or None)
+    refusal = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = do_citizen_login(
+                form.cleaned_data["reservation_number"],
+                form.cleaned_data["password"],
+                client_address(request),
+            )
+        except LoginRefused as refused:
+            if refused.code == "too_many_attempts":
+                minutes, seconds = divmod(refused.retry_after, 60)
+                refusal = _(
+                    "入力の誤りが続いたため、しばらく受け付けを停止しています。"
+                    "%(minutes)d分%(seconds)d秒後にもう一度お試しください。"
+                ) % {"minutes": minutes, "seconds": seconds}
+            else:
+                refusal = _(
+                    "この予約番号とパスワードでは予約できません。交付通知書の記載をご確認のうえ、もう一度入力してください。"
+                )
+        else:
+            request.session.cycle_key()  # a new session id at login: no fixation
+            request.session[SESSION_CARD] = card.pk
+            request.session.set_expiry(SESSION_IDLE_SECONDS)
+            return redirect("citizen:mypage")
+    return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if refusal else 200)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    card = current_card(request)
+    if card:
+        services.do_release_hold(card)
+    request.session.flush()
+    messages.info(request, _("ログアウトしました。"))
+    return redirect("booking:top")
+
+
+# --- the person's booking -------------------------------------------------------------------------------
+
+
+@citizen_required
+def mypage(request: HttpRequest, card: Card) -> HttpResponse:
+    booking = services.active_booking(card)
+    rules = queries.booking_rules()
+    context: dict[str, Any] = {"card": card, "booking": booking, "hold": _hold_of(card)}
+    if booking:
+        context["deadline"] = windows.deadline_for(booking.slot.starts_at, rules)
+        context["can_change"] = windows.can_change(booking.slot.starts_at, timezone.now(), rules)
+    return page(request, "mypage.html", context)
+
+
+@citizen_required
+def choose_service(request: HttpRequest, card: Card) -> HttpResponse:
+    return page(request, "service.html", {"services": queries.web_services(), "step": 1})
+
+
+@citizen_required
+def choose_place(request: HttpRequest, card: Card, service: str) -> HttpResponse:
+    chosen = _web_service(service)
+    places = queries.places_offering(chosen)
+    return page(request, "place.html", {"service": chosen, "places": places, "step": 2})
+
+
+def _month(raw: str | None, fallback: dt.date) -> dt.date:
+    try:
+        year, month = (int(part) for part in (raw or "").split("-"))
+        return dt.date(year, month, 1)
+    except ValueError:
+        return fallback.replace(day=1)
+
+
+@citizen_required
+def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> HttpResponse:
+    chosen = _web_service(service)
+    where = get_object_or_404(queries.places_offering(chosen), pk=place)
+    rules = queries.booking_rules()
+    first_day = windows.first_bookable_day(timezone.now(), rules)
+    month = _month(request.GET.get("month"), first_day)
+    if month < first_day.replace(day=1):
+        month = first_day.replace(day=1)
+    weeks = queries.month_calendar(where, chosen, month)
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    last_day = windows.last_bookable_day(rules, where)
+    horizon = first_day + dt.timedelta(days=92)
+    return page(
+        request,
+        "day.html",
+        {
+            "service": chosen,
+            "place": where,
+            "weeks": weeks,
+            "month": month,
+            "step": 3,
+            "previous": previous if previous >= first_day.replace(day=1) else None,
+            "following": following if following <= (last_day or horizon) and following <= horizon else None,
+            "any_free": any(day.free for week in weeks for day in week if day.in_month),
+        },
+    )
+
+
+def _day(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise Http404 from exc
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def choose_time(request: HttpRequest, card: Card, service: str, place: int, day: str) -> HttpResponse:
+    chosen = _web_service(service)
+    where = get_object_or_404(queries.places_offering(chosen), pk=place)
+    when = _day(day)
+    problem = ""
+    if request.method == "POST":
+        try:
+            start = dt.datetime.fromisoformat(request.POST.get("start", "")).astimezone(TOKYO)
+        except ValueError:
+            problem = _("時間を選んでください。")
+        else:
+            try:
+                services.do_hold(card, where, chosen, start)
+            except services.BookingError as error:
+                problem = error.message
+            else:
+                return redirect("citizen:details")
+    slots = queries.free_slots(where, chosen, when, when)
+    return page(
+        request,
+        "time.html",
+        {
+            "service": chosen,
+            "place": where,
+            "day": when,
+            "slots": slots,
+            "problem": problem,
+            "step": 4,
+        },
+        status=409 if problem else 200,
+    )
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def details(request: HttpRequest, card: Card) -> HttpResponse:
+    hold = _hold_of(card)
+    if hold is None:
+        messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
+        return redirect("citizen:service")
+    rules = queries.booking_rules()
+    booking = services.active_booking(card)
+    initial = request.session.get(SESSION_CONTACT) or (
+        {"phone": booking.contact_phone, "email": booking.contact_email} if booking else {}
+    )
+    form = ContactForm(request.POST or None, rules=rules, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        request.session[SESSION_CONTACT] = {
+            "phone": form.cleaned_data.get("phone", ""),
+            "email": form.cleaned_data.get("email", ""),
+        }
+        return redirect("citizen:confirm")
+    return page(request, "details.html", {"form": form, "hold": hold, "step": 5})
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, card: Card) -> HttpResponse:
+    hold = _hold_of(card)
+    contact = request.session.get(SESSION_CONTACT)
+    if hold is None or contact is None:
+        messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
+        return redirect("citizen:service")
+    current = services.active_booking(card)
+    if request.method == "POST":
+        try:
+            services.do_confirm_hold(card, contact_phone=contact["phone"], contact_email=contact["email"])
+        except services.BookingError as error:
+            messages.error(request, error.message)
+            return redirect("citizen:service")
+        request.session.pop(SESSION_CONTACT, None)
+        return redirect("citizen:done")
+    return page(request, "confirm.html", {"hold": hold, "contact": contact, "current": current, "step": 6})
+
+
+@citizen_required
+@require_POST
+def release(request: HttpRequest, card: Card) -> HttpResponse:
+    services.do_release_hold(card)
+    request.session.pop(SESSION_CONTACT, None)
+    messages.info(request, _("選んでいた時間を解放しました。"))
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("citizen:mypage")
+
+
+@citizen_required
+def done(request: HttpRequest, card: Card) -> HttpResponse:
+    booking = services.active_booking(card)
+    if booking is None:
+        return redirect("citizen:mypage")
+    deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
+    return page(request, "done.html", {"booking": booking, "deadline": deadline})
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, card: Card) -> HttpResponse:
+    booking = services.active_booking(card)
+    if booking is None:
+        return redirect("citizen:mypage")
+    if request.method == "POST":
+        try:
+            services.do_cancel(card)
+        except services.BookingError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("予約を取り消しました。"))
+        return redirect("citizen:mypage")
+    deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
+    return page(request, "cancel.html", {"booking": booking, "deadline": deadline})
