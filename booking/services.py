@@ -32,6 +32,7 @@ class BookingError(Exception):
         "deadline_passed": _("変更・取消の締切を過ぎています。コールセンターにお問い合わせください。"),
         "no_booking": _("予約はありません。"),
         "hold_expired": _("確保していた時間の期限が切れました。もう一度時間を選んでください。"),
+        "same_slot": _("現在のご予約と同じ日時・場所です。別の時間を選んでください。"),
         "web_not_offered": _("このサービスはウェブでは予約できません。コールセンターにお電話ください。"),
     }
 
@@ -97,8 +98,10 @@ def do_issue_card(
 
 def do_reissue_credentials(card: Card) -> IssuedCard:
     password = credentials.new_password()
-    card.password_digest = credentials.password_digest(password)
-    card.save(update_fields=["password_digest"])
+    with transaction.atomic():
+        card.password_digest = credentials.password_digest(password)
+        card.save(update_fields=["password_digest"])
+        card.tokens.all().delete()  # API sessions opened with the old password end with it
     return IssuedCard(card=card, password=password)
 
 
@@ -275,7 +278,7 @@ def do_hold(
             slot = _bookable_slot(place, service, starts_at, rules, now)
             release_expired_holds(now, slot)
             if booking and booking.slot_id == slot.pk:
-                raise BookingError("invalid", "that is the current booking")
+                raise BookingError("same_slot")
             return Hold.objects.create(
                 card=card, slot=slot, expires_at=now + dt.timedelta(minutes=rules.hold_minutes)
             )

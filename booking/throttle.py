@@ -3,6 +3,8 @@
 Counts live in Redis (the cache, keyed per tenant). After SLOW_AFTER failures within the window each
 further attempt must wait longer (1, 2, 4 … up to 60 seconds after the last failure); after LOCK_AFTER
 failures the key is refused for LOCK_SECONDS. A success on a reservation number clears that number's count.
+A client address gets more room than a number: many residents can share one address (a carrier's NAT,
+a library), while one number belongs to one person.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 WINDOW_SECONDS = 15 * 60
-SLOW_AFTER = 3
+SLOW_AFTER = 3  # per reservation number
 LOCK_AFTER = 10
+CLIENT_SLOW_AFTER = 10  # per client address
+CLIENT_LOCK_AFTER = 50
 LOCK_SECONDS = 15 * 60
 MAX_DELAY_SECONDS = 60
 
@@ -40,14 +44,19 @@ def keys_for(client: str, reservation_number: str) -> list[str]:
 def verdict(keys: list[str], now: float | None = None) -> Verdict:
     now = time.time() if now is None else now
     worst = Verdict(allowed=True)
-    for state in cache.get_many(keys).values():
+    for key, state in cache.get_many(keys).items():
         count, last = state
-        if count >= LOCK_AFTER:
+        slow_after, lock_after = (
+            (CLIENT_SLOW_AFTER, CLIENT_LOCK_AFTER)
+            if key.startswith(_key("client", ""))
+            else (SLOW_AFTER, LOCK_AFTER)
+        )
+        if count >= lock_after:
             wait = int(last + LOCK_SECONDS - now) + 1
             if wait > 0 and wait >= worst.retry_after:
                 worst = Verdict(allowed=False, retry_after=wait, locked=True)
-        elif count >= SLOW_AFTER:
-            wait = int(last + min(2 ** (count - SLOW_AFTER), MAX_DELAY_SECONDS) - now) + 1
+        elif count >= slow_after:
+            wait = int(last + min(2 ** (count - slow_after), MAX_DELAY_SECONDS) - now) + 1
             if wait > 0 and not worst.locked and wait >= worst.retry_after:
                 worst = Verdict(allowed=False, retry_after=wait)
     return worst

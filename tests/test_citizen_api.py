@@ -355,3 +355,11 @@ def test_openapi_schema_lists_the_endpoints(api: Api) -> None:
         "/api/v1/citizen/booking/",
     ):
         assert path in text
+
+
+def test_a_shared_client_address_gets_more_room_than_one_number(api: Api) -> None:
+    cards = [factories.issue_card() for _ in range(throttle.SLOW_AFTER + 2)]
+    for issued in cards[:-1]:  # one failure on each of several numbers from the same address
+        body = {"reservation_number": issued.card.reservation_number, "password": "WRONGPASS9"}
+        assert error(api.send("post", "/api/v1/citizen/sessions/", body)) == (401, "invalid_credentials")
+    assert api.login(cards[-1]).status_code == 201  # a neighbour behind the same NAT still gets in

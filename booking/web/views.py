@@ -75,6 +75,13 @@ def _hold_of(card: Card) -> Hold | None:
 # --- signing in and out ---------------------------------------------------------------------------------
 
 
+def _wait_text(seconds: int) -> str:
+    minutes, rest = divmod(max(seconds, 1), 60)
+    if not minutes:
+        return _("%(s)d秒") % {"s": rest}
+    return _("%(m)d分%(s)d秒") % {"m": minutes, "s": rest} if rest else _("%(m)d分") % {"m": minutes}
+
+
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
@@ -88,11 +95,9 @@ def login(request: HttpRequest) -> HttpResponse:
             )
         except LoginRefused as refused:
             if refused.code == "too_many_attempts":
-                minutes, seconds = divmod(refused.retry_after, 60)
                 refusal = _(
-                    "入力の誤りが続いたため、しばらく受け付けを停止しています。"
-                    "%(minutes)d分%(seconds)d秒後にもう一度お試しください。"
-                ) % {"minutes": minutes, "seconds": seconds}
+                    "入力の誤りが続いたため、しばらく受け付けを停止しています。%(wait)s後にもう一度お試しください。"
+                ) % {"wait": _wait_text(refused.retry_after)}
             else:
                 refusal = _(
                     "この予約番号とパスワードでは予約できません。交付通知書の記載をご確認のうえ、もう一度入力してください。"
@@ -206,6 +211,8 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
             else:
                 return redirect("citizen:details")
     slots = queries.free_slots(where, chosen, when, when)
+    booking = services.active_booking(card)
+    current = booking.slot.starts_at if booking and booking.slot.place_id == where.pk else None
     return page(
         request,
         "time.html",
@@ -216,6 +223,7 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
             "slots": slots,
             "problem": problem,
             "step": 4,
+            "current_start": current,
         },
         status=409 if problem else 200,
     )
