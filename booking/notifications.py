@@ -77,3 +77,18 @@ def reminders_due(now: dt.datetime | None = None) -> list[Booking]:
 def send_reminder(booking: Booking) -> None:
     body = render_text(booking_rules().reminder_mail_text, booking_values(booking))
     send_text_mail(booking.contact_email, "【明日のご予約】マイナンバーカード交付", body)
+
+
+def do_send_day_before_reminders(now: dt.datetime | None = None) -> int:
+    """Mail everyone booked for tomorrow who gave an address, once each."""
+    now = now or timezone.now()
+    sent = 0
+    for booking in reminders_due(now):
+        # Marked before sending: a crash between the two loses one reminder rather than sending it twice.
+        marked = Booking.objects.filter(pk=booking.pk, reminder_sent_at__isnull=True).update(
+            reminder_sent_at=now
+        )
+        if marked:
+            send_reminder(booking)
+            sent += 1
+    return sent

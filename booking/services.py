@@ -331,10 +331,6 @@ def do_confirm_hold(
     return booking
 
 
-def do_mark_reminded(booking_ids: list[int], now: dt.datetime) -> None:
-    Booking.objects.filter(pk__in=booking_ids, reminder_sent_at__isnull=True).update(reminder_sent_at=now)
-
-
 def _after_commit_confirmation(booking: Booking) -> None:
     if not booking.contact_email:
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.utils import timezone
 
 from booking import notifications, services
 from booking.models import Booking
@@ -20,13 +19,7 @@ def send_booking_confirmation(booking_id: int) -> None:
 
 @shared_task(name="booking.send_day_before_reminders")
 def send_day_before_reminders() -> int:
-    sent = 0
-    for booking in notifications.reminders_due():
-        # Marked before sending: a crash between the two loses one reminder rather than sending it twice.
-        services.do_mark_reminded([booking.pk], timezone.now())
-        notifications.send_reminder(booking)
-        sent += 1
-    return sent
+    return notifications.do_send_day_before_reminders()
 
 
 @shared_task(name="booking.release_expired_holds")

@@ -9,10 +9,10 @@ from tenants.queries import customer_tenants
 
 
 @shared_task(name="tenants.for_each_tenant")
-def for_each_tenant(task_name: str) -> int:
+def for_each_tenant(task_name: str, queue: str | None = None) -> int:
     count = 0
     for tenant in customer_tenants():
         with schema_context(tenant.schema_name):
-            current_app.send_task(task_name)  # carries the schema name in its headers
+            current_app.send_task(task_name, queue=queue)  # carries the schema name in its headers
         count += 1
     return count

@@ -37,6 +37,10 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 # are trusted; the chart sets FORWARDED_ALLOW_IPS ("*" by default, narrow it to the pod CIDR if you like).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
+# No control socket (gunicorn 25.1+ opens one under $HOME for `gunicornc`): nobody runs commands inside the
+# pods, the read-only root filesystem has no place for it, and it would be one more way to resize workers.
+control_socket_disable = True
+
 # Heartbeat files in /tmp, which the chart mounts as a memory-backed emptyDir (the root fs is read-only).
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/tmp")  # noqa: S108
 

