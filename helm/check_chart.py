@@ -41,6 +41,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "config": {
             "extraEnv": {"CACHE_KEY_PREFIX": "prod"},
             "csrfTrustedOrigins": ["https://extra.example.jp"],
+            "trustedProxyNetworks": ["10.244.0.0/16", "10.30.0.0/24"],
         },
         "networkPolicy": {
             "egress": {
@@ -110,7 +111,7 @@ def invariants(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
             if "memory" not in container.get("resources", {}).get("limits", {}):
                 problems.append(f"{name}/{container['name']}: no memory limit")
             env_names = {e["name"] for e in container.get("env", [])}
-            for required in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL"):
+            for required in ("SECRET_KEY", "RESERVATION_PASSWORD_KEY", "DATABASE_URL", "REDIS_URL"):
                 if required not in env_names:
                     problems.append(f"{name}/{container['name']}: {required} not from the Secret")
 

@@ -94,6 +94,7 @@ CSRF_TRUSTED_ORIGINS: {{ include "madoguchi.csrfTrustedOrigins" . | quote }}
 EMAIL_HOST: {{ .Values.config.emailHost | quote }}
 DEFAULT_FROM_EMAIL: {{ .Values.config.defaultFromEmail | quote }}
 SECURE_SSL_REDIRECT: {{ .Values.config.secureSslRedirect | toString | quote }}
+TRUSTED_PROXY_NETWORKS: {{ join "," .Values.config.trustedProxyNetworks | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 SENTRY_ENVIRONMENT: {{ .Values.config.sentryEnvironment | quote }}
 {{- range $name, $value := .Values.config.extraEnv }}
