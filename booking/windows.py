@@ -7,6 +7,14 @@ import datetime as dt
 from booking.models import BookingSettings, Place
 from booking.schedule import TOKYO
 
+# Dates outside these years are input errors, never bookings (and would overflow date arithmetic).
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+
+
+def plausible_day(day: dt.date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
 
 def deadline_for(starts_at: dt.datetime, rules: BookingSettings) -> dt.datetime:
     """The last moment to book, change or cancel a slot: e.g. 17:00 two days before its day."""

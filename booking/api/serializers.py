@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from booking import windows
 from booking.models import Booking, Place, Service
 from booking.queries import FreeSlot
 from booking.schedule import TOKYO
@@ -23,6 +24,8 @@ class TokyoDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> dt.datetime:
         parsed = super().to_internal_value(value)
+        if not windows.plausible_day(parsed.date()):
+            raise serializers.ValidationError("日時の範囲が正しくありません / date out of range")
         return parsed.astimezone(TOKYO)
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
@@ -58,6 +61,9 @@ class AvailabilityQuery(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         first = attrs.get("from_")
         last = attrs.get("to")
+        for name, day in (("from", first), ("to", last)):
+            if day and not windows.plausible_day(day):
+                raise serializers.ValidationError({name: "日付の範囲が正しくありません / date out of range"})
         if first and last:
             if last < first:
                 raise serializers.ValidationError(

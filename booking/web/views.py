@@ -107,7 +107,8 @@ def login(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_CARD] = card.pk
             request.session.set_expiry(SESSION_IDLE_SECONDS)
             return redirect("citizen:mypage")
-    return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if refusal else 200)
+    refused = bool(refusal or form.errors)
+    return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if refused else 200)
 
 
 @require_POST
@@ -149,9 +150,10 @@ def choose_place(request: HttpRequest, card: Card, service: str) -> HttpResponse
 def _month(raw: str | None, fallback: dt.date) -> dt.date:
     try:
         year, month = (int(part) for part in (raw or "").split("-"))
-        return dt.date(year, month, 1)
+        chosen = dt.date(year, month, 1)
     except ValueError:
         return fallback.replace(day=1)
+    return chosen if windows.plausible_day(chosen) else fallback.replace(day=1)
 
 
 @citizen_required
@@ -186,9 +188,12 @@ def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> Ht
 
 def _day(raw: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise Http404 from exc
+    if not windows.plausible_day(day):
+        raise Http404
+    return day
 
 
 @citizen_required
@@ -201,7 +206,9 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
     if request.method == "POST":
         try:
             start = dt.datetime.fromisoformat(request.POST.get("start", "")).astimezone(TOKYO)
-        except ValueError:
+            if not windows.plausible_day(start.date()):
+                raise ValueError("out of range")
+        except (ValueError, OverflowError):
             problem = _("時間を選んでください。")
         else:
             try:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django.utils import translation
@@ -81,6 +81,43 @@ class JapaneseFirstLocaleMiddleware:
         patch_vary_headers(response, ["Cookie"])
         translation.deactivate()
         return response
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in any input is refused with a 400 before a view sees it.
+
+    PostgreSQL cannot store NUL in text, and no legitimate form or API field carries one; refusing it here
+    turns what would be a database error in any view into a clear answer.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _has_nul(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {
+                        "code": "invalid",
+                        "message": "入力に使えない文字（NUL）が含まれています / input contains a NUL byte",
+                    },
+                    status=400,
+                )
+            return render(request, "400.html", status=400)
+        return self.get_response(request)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        return True
+    # Only the text encodings of forms and the API; uploaded files may hold any byte.
+    if request.method in {"POST", "PUT", "PATCH"} and request.content_type in TEXT_BODIES:
+        body = request.body  # bounded by DATA_UPLOAD_MAX_MEMORY_SIZE
+        return b"\x00" in body or b"\\u0000" in body or b"%00" in body
+    return False
+
+
+TEXT_BODIES = {"application/json", "application/x-www-form-urlencoded"}
 
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -57,6 +57,7 @@ TENANT_LIMIT_SET_CALLS = True
 MIDDLEWARE = [
     "madoguchi.middleware.TenantHostMiddleware",
     "madoguchi.middleware.SecurityHeadersMiddleware",
+    "madoguchi.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
