@@ -107,8 +107,8 @@ def login(request: HttpRequest) -> HttpResponse:
             request.session[SESSION_CARD] = card.pk
             request.session.set_expiry(SESSION_IDLE_SECONDS)
             return redirect("citizen:mypage")
-    refused = bool(refusal or form.errors)
-    return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if refused else 200)
+    rejected = bool(refusal or form.errors)
+    return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if rejected else 200)
 
 
 @require_POST
