@@ -73,6 +73,12 @@ class Place(LocalisedNameMixin, models.Model):
     address = models.CharField("所在地", max_length=200)
     starts_on = models.DateField("実施開始日", null=True, blank=True)
     ends_on = models.DateField("実施終了日", null=True, blank=True)
+    bookable_from = models.DateField(
+        "予約受付開始日（この場所だけ遅らせる場合）",
+        null=True,
+        blank=True,
+        help_text="空欄なら予約設定のとおり",
+    )
     bookable_until = models.DateField(
         "予約受付可能日（この場所だけ変える場合）", null=True, blank=True, help_text="空欄なら予約設定の日付"
     )

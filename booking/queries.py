@@ -116,7 +116,7 @@ def free_slots(
     """Bookable slots with room, from `first` to `last` inclusive (at most 92 days)."""
     now = now or timezone.now()
     rules = booking_rules()
-    first = max(first, windows.first_bookable_day(now, rules))
+    first = max(first, windows.first_bookable_day(now, rules, place))
     until = windows.last_bookable_day(rules, place)
     if until:
         last = min(last, until)

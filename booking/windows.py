@@ -22,8 +22,11 @@ def deadline_for(starts_at: dt.datetime, rules: BookingSettings) -> dt.datetime:
     return dt.datetime.combine(day, rules.deadline_time, tzinfo=TOKYO)
 
 
-def first_bookable_day(now: dt.datetime, rules: BookingSettings) -> dt.date:
-    return now.astimezone(TOKYO).date() + dt.timedelta(days=rules.first_days_ahead)
+def first_bookable_day(now: dt.datetime, rules: BookingSettings, place: Place | None = None) -> dt.date:
+    earliest = now.astimezone(TOKYO).date() + dt.timedelta(days=rules.first_days_ahead)
+    if place is not None and place.bookable_from and place.bookable_from > earliest:
+        return place.bookable_from
+    return earliest
 
 
 def last_bookable_day(rules: BookingSettings, place: Place) -> dt.date | None:
@@ -36,7 +39,7 @@ def within_window(starts_at: dt.datetime, now: dt.datetime, rules: BookingSettin
     last = last_bookable_day(rules, place)
     return (
         starts_at > now
-        and day >= first_bookable_day(now, rules)
+        and day >= first_bookable_day(now, rules, place)
         and (last is None or day <= last)
         and now < deadline_for(starts_at, rules)
     )

@@ -146,6 +146,14 @@ class TestWindow:
         assert not windows.within_window(start, now, rules, self.place)
         assert windows.within_window(start, now, rules, Place(code="y", bookable_until=dt.date(2027, 1, 31)))
 
+    def test_a_place_can_open_its_bookings_later(self) -> None:
+        now = dt.datetime(2026, 11, 24, 12, 0, tzinfo=JST)
+        later = Place(code="z", bookable_from=dt.date(2026, 12, 10))
+        assert windows.first_bookable_day(now, self.rules, later) == dt.date(2026, 12, 10)
+        assert windows.first_bookable_day(now, self.rules, self.place) == dt.date(2026, 11, 25)
+        assert not windows.within_window(dt.datetime(2026, 12, 9, 10, tzinfo=JST), now, self.rules, later)
+        assert windows.within_window(dt.datetime(2026, 12, 10, 10, tzinfo=JST), now, self.rules, later)
+
     def test_past_is_never_bookable(self) -> None:
         now = dt.datetime(2026, 11, 24, 12, 0, tzinfo=JST)
         lenient = BookingSettings(first_days_ahead=0, deadline_days_before=0, deadline_time=dt.time(23, 59))

@@ -161,7 +161,7 @@ def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> Ht
     chosen = _web_service(service)
     where = get_object_or_404(queries.places_offering(chosen), pk=place)
     rules = queries.booking_rules()
-    first_day = windows.first_bookable_day(timezone.now(), rules)
+    first_day = windows.first_bookable_day(timezone.now(), rules, where)
     month = _month(request.GET.get("month"), first_day)
     if month < first_day.replace(day=1):
         month = first_day.replace(day=1)
