@@ -344,3 +344,37 @@ class CitizenToken(models.Model):
 
     def __str__(self) -> str:
         return f"token of {self.card}"
+
+
+# The staff console's tables live in this app too (one schema per tenant).
+from booking.staff.models import (  # noqa: E402
+    AllowedNetwork,
+    OperationLogAnchor,
+    OperationLogEntry,
+    StaffProfile,
+    StaffRole,
+    StaffSecurity,
+    StaffToken,
+)
+
+__all__ = [
+    "AllowedNetwork",
+    "Booking",
+    "BookingSettings",
+    "Card",
+    "CitizenToken",
+    "ClosedDay",
+    "FieldRequirement",
+    "Hold",
+    "OpeningPattern",
+    "OperationLogAnchor",
+    "OperationLogEntry",
+    "Place",
+    "Service",
+    "Slot",
+    "StaffProfile",
+    "StaffRole",
+    "StaffSecurity",
+    "StaffToken",
+    "Weekday",
+]

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from booking import notifications, services
 from booking.models import Booking
+from booking.staff import oplog
 
 
 @shared_task(
@@ -20,6 +21,11 @@ def send_booking_confirmation(booking_id: int) -> None:
 @shared_task(name="booking.send_day_before_reminders")
 def send_day_before_reminders() -> int:
     return notifications.do_send_day_before_reminders()
+
+
+@shared_task(name="booking.purge_operation_log")
+def purge_operation_log() -> int:
+    return oplog.purge_expired()
 
 
 @shared_task(name="booking.release_expired_holds")

@@ -111,7 +111,13 @@ def invariants(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
             if "memory" not in container.get("resources", {}).get("limits", {}):
                 problems.append(f"{name}/{container['name']}: no memory limit")
             env_names = {e["name"] for e in container.get("env", [])}
-            for required in ("SECRET_KEY", "RESERVATION_PASSWORD_KEY", "DATABASE_URL", "REDIS_URL"):
+            for required in (
+                "SECRET_KEY",
+                "RESERVATION_PASSWORD_KEY",
+                "OPLOG_KEY",
+                "DATABASE_URL",
+                "REDIS_URL",
+            ):
                 if required not in env_names:
                     problems.append(f"{name}/{container['name']}: {required} not from the Secret")
 

@@ -17,7 +17,8 @@ def start_django(**env: str) -> subprocess.CompletedProcess[str]:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "RESERVATION_PASSWORD_KEY"}
+        if k
+        not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "RESERVATION_PASSWORD_KEY", "OPLOG_KEY"}
     }
     return subprocess.run(
         [
@@ -38,6 +39,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://u@db/x",
     "REDIS_URL": "redis://r:6379/0",
     "RESERVATION_PASSWORD_KEY": "k" * 40,
+    "OPLOG_KEY": "o" * 40,
 }
 
 
@@ -53,6 +55,7 @@ PRODUCTION = {
             {**PRODUCTION, "SECRET_KEY": GOOD_KEY, "RESERVATION_PASSWORD_KEY": ""},
             "RESERVATION_PASSWORD_KEY must be set",
         ),
+        ({**PRODUCTION, "SECRET_KEY": GOOD_KEY, "OPLOG_KEY": ""}, "OPLOG_KEY must be set"),
         ({"DEBUG": "perhaps"}, "DEBUG must be one of"),
     ],
 )

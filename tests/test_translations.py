@@ -6,7 +6,7 @@ import ast
 import gettext
 from pathlib import Path
 
-LOCALE = Path(__file__).resolve().parents[1] / "locale" / "en" / "LC_MESSAGES"
+LOCALE = Path(__file__).resolve().parents[1] / "platform" / "madoguchi" / "locale" / "en" / "LC_MESSAGES"
 
 
 def po_entries(path: Path) -> dict[str, str]:

@@ -43,6 +43,8 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "booking",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -123,6 +126,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "args": ["booking.release_expired_holds"],
     },
+    "purge-operation-log": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(hour=3, minute=30),
+        "args": ["booking.purge_operation_log"],
+    },
     "day-before-reminders": {
         "task": "tenants.for_each_tenant",
         "schedule": crontab(hour=10, minute=0),
@@ -133,14 +141,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- internationalisation: Japanese first, English switchable ---
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語"), ("en", "English")]
-LOCALE_PATHS = [REPO_ROOT / "locale"]
+LOCALE_PATHS = [PROJECT_DIR / "locale"]  # package data: installed with the code
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
 
 # --- static files ---
 STATIC_URL = "/static/"
-STATIC_ROOT = REPO_ROOT / ".local" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or REPO_ROOT / ".local" / "static")
 STATICFILES_DIRS = [PROJECT_DIR / "static"]
 # Locally and in tests whitenoise serves from the apps' static folders; production uses collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
@@ -155,12 +163,19 @@ STORAGES = {
 }
 
 # --- security (IPA 安全なウェブサイトの作り方, SO-08) ---
+# SO-10: 8+ characters mixing upper case, lower case, digits and symbols; stored with Argon2.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "booking.staff.passwords.CharacterMixValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+OTP_TOTP_ISSUER = "Madoguchi"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -216,6 +231,8 @@ RESERVATION_PASSWORD_KEY = (
     required_in_production("RESERVATION_PASSWORD_KEY", env_str("RESERVATION_PASSWORD_KEY"), DEBUG)
     or "local-development-reservation-password-key"
 )
+# The key of the operation log's HMAC chain (SO-06); the database never holds it.
+OPLOG_KEY = required_in_production("OPLOG_KEY", env_str("OPLOG_KEY"), DEBUG) or "local-development-oplog-key"
 # Proxies (gateways, ingress) whose X-Forwarded-For is believed, as CIDR networks.
 TRUSTED_PROXY_NETWORKS = env_list("TRUSTED_PROXY_NETWORKS")
 

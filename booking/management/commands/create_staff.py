@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import schema_context
+
+from booking.staff import accounts, oplog
+from booking.staff.models import StaffRole
+from tenants.queries import customer_tenants
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a staff user in a tenant, e.g. the first administrator. The password comes from the "
+        "STAFF_PASSWORD environment variable or a prompt; the person must change it at the first sign-in."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("schema")
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, choices=StaffRole.values)
+        parser.add_argument(
+            "--allow",
+            action="append",
+            default=[],
+            metavar="CIDR",
+            help="also allow staff functions from this network (repeatable)",
+        )
+        parser.add_argument(
+            "--no-forced-change",
+            action="store_true",
+            help="do not ask for a new password at the first sign-in",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        schema = options["schema"]
+        if not customer_tenants().filter(schema_name=schema).exists():
+            raise CommandError(f"テナント {schema} はありません / no tenant with schema {schema}")
+        password = os.environ.get("STAFF_PASSWORD") or self._prompt()
+        actor = oplog.Actor(None, f"manage.py create_staff ({getpass.getuser()})", "localhost")
+        with schema_context(schema):
+            try:
+                for network in options["allow"]:
+                    accounts.do_allow_network(actor, network, "create_staff")
+                created = accounts.do_create_staff(
+                    actor,
+                    options["username"],
+                    options["role"],
+                    password,
+                    must_change=not options["no_forced_change"],
+                )
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from exc
+            except accounts.StaffAccountError as exc:
+                raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"作成しました / created: {created.user.get_username()} ({created.profile.role}) in {schema}"
+            )
+        )
+
+    def _prompt(self) -> str:
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Password (again): "):
+            raise CommandError("パスワードが一致しません / the passwords do not match")
+        return first

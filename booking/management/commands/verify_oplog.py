@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import schema_context
+
+from booking.staff import oplog
+from tenants.queries import customer_tenants
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify a tenant's operation-log chain; exit non-zero at the first altered or missing entry (SO-06)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("schema")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        schema = options["schema"]
+        if not customer_tenants().filter(schema_name=schema).exists():
+            raise CommandError(f"テナント {schema} はありません / no tenant with schema {schema}")
+        with schema_context(schema):
+            verdict = oplog.verify()
+        if not verdict.ok:
+            raise CommandError(
+                f"操作ログの改ざんまたは欠落を検出しました: 番号 {verdict.first_bad_seq}"
+                f"（{verdict.reason}） / "
+                f"operation log broken at entry {verdict.first_bad_seq}: {verdict.reason} "
+                f"({verdict.checked} entries verified before it)"
+            )
+        self.stdout.write(
+            f"操作ログは正常です（{verdict.checked}件） / operation log intact: {verdict.checked} entries"
+        )

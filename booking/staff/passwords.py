@@ -1,0 +1,35 @@
+"""Staff password rules beyond Django's (SO-10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+
+class CharacterMixValidator:
+    """Upper case, lower case, a digit and a symbol, all four."""
+
+    def validate(self, password: str, user: Any = None) -> None:
+        missing = []
+        if not any(c.isascii() and c.isupper() for c in password):
+            missing.append(_("英大文字"))
+        if not any(c.isascii() and c.islower() for c in password):
+            missing.append(_("英小文字"))
+        if not any(c.isdigit() for c in password):
+            missing.append(_("数字"))
+        if not any(c.isascii() and not c.isalnum() and not c.isspace() for c in password):
+            missing.append(_("記号"))
+        if missing:
+            raise ValidationError(
+                _(
+                    "パスワードには英大文字・英小文字・数字・記号をすべて含めてください"
+                    "（足りないもの: %(missing)s）。"
+                )
+                % {"missing": "・".join(missing)},
+                code="password_character_mix",
+            )
+
+    def get_help_text(self) -> str:
+        return _("英大文字・英小文字・数字・記号をすべて含めてください。")
