@@ -266,6 +266,7 @@ class Slot(models.Model):
     class Meta:
         ordering = ["starts_at"]
         verbose_name = "予約枠"
+        indexes = [models.Index(fields=["starts_at"], name="slot_starts_at")]
         constraints = [
             models.UniqueConstraint(fields=["place", "service", "starts_at"], name="slot_unique_start"),
             models.CheckConstraint(condition=Q(taken__lte=F("capacity")), name="slot_taken_within_capacity"),
@@ -310,10 +311,37 @@ class Booking(models.Model):
                 name="booking_cancelled_has_time",
             ),
         ]
-        indexes = [models.Index(fields=["slot", "status"], name="booking_slot_status")]
+        indexes = [
+            models.Index(fields=["slot", "status"], name="booking_slot_status"),
+            models.Index(fields=["created_at"], name="booking_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.card} {self.slot}"
+
+
+class BookingEvent(models.Model):
+    """What happened to a booking, by whom and through which channel: the history staff see (AD-08)."""
+
+    class Kind(models.TextChoices):
+        BOOKED = "booked", _("予約")
+        CHANGED = "changed", _("変更")
+        CANCELLED = "cancelled", _("取消")
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField("日時")
+    kind = models.CharField("内容", max_length=12, choices=Kind.choices)
+    channel = models.CharField("経路", max_length=8, choices=Booking.Channel.choices)
+    actor = models.CharField("操作者", max_length=150, blank=True, help_text="職員のユーザーID。空欄は本人")
+    from_slot = models.ForeignKey(Slot, on_delete=models.PROTECT, null=True, related_name="+")
+    to_slot = models.ForeignKey(Slot, on_delete=models.PROTECT, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = "予約の履歴"
+
+    def __str__(self) -> str:
+        return f"{self.booking_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
 class Hold(models.Model):
@@ -360,6 +388,7 @@ from booking.staff.models import (  # noqa: E402
 __all__ = [
     "AllowedNetwork",
     "Booking",
+    "BookingEvent",
     "BookingSettings",
     "Card",
     "CitizenToken",

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking import credentials, schedule, windows
-from booking.models import Booking, BookingSettings, Card, Hold, Place, Service, Slot
+from booking.models import Booking, BookingEvent, BookingSettings, Card, Hold, Place, Service, Slot
 from booking.queries import booking_rules, closed_days_for
 
 
@@ -181,8 +181,10 @@ def do_book(
     channel: str = Booking.Channel.WEB,
     contact_phone: str = "",
     contact_email: str = "",
+    actor: str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
+    """A new booking; `actor` is the staff user making it for the person ("" when it is the person)."""
     now = now or timezone.now()
     _check_channel(service, channel)
     rules = booking_rules()
@@ -200,6 +202,7 @@ def do_book(
                 contact_phone=contact_phone,
                 contact_email=contact_email,
             )
+            _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
     except IntegrityError as error:
         raise _refusal(error) from error
     _after_commit_confirmation(booking)
@@ -213,6 +216,7 @@ def do_change(
     *,
     service: Service | None = None,
     channel: str = Booking.Channel.WEB,
+    actor: str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """Move the card's booking to another slot in one transaction; if that slot is full the old one stays."""
@@ -237,6 +241,7 @@ def do_change(
             )
             if not changed:
                 raise BookingError("no_booking")  # cancelled meanwhile
+            _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
     except IntegrityError as error:
         raise _refusal(error) from error
     booking.refresh_from_db()
@@ -244,7 +249,9 @@ def do_change(
     return booking
 
 
-def do_cancel(card: Card, *, now: dt.datetime | None = None) -> Booking:
+def do_cancel(
+    card: Card, *, channel: str = Booking.Channel.WEB, actor: str = "", now: dt.datetime | None = None
+) -> Booking:
     now = now or timezone.now()
     booking = active_booking(card)
     if booking is None:
@@ -252,9 +259,11 @@ def do_cancel(card: Card, *, now: dt.datetime | None = None) -> Booking:
     if not windows.can_change(booking.slot.starts_at, now, booking_rules()):
         raise BookingError("deadline_passed")
     with transaction.atomic():
-        Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
+        cancelled = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
             status=Booking.Status.CANCELLED, cancelled_at=now
         )
+        if cancelled:
+            _event(booking, BookingEvent.Kind.CANCELLED, channel, actor, now, from_slot=booking.slot)
     booking.refresh_from_db()
     return booking
 
@@ -319,7 +328,9 @@ def do_confirm_hold(
                     contact_phone=contact_phone,
                     contact_email=contact_email,
                 )
+                _event(booking, BookingEvent.Kind.BOOKED, Booking.Channel.WEB, "", now, to_slot=slot)
             else:
+                _event(booking, BookingEvent.Kind.CHANGED, Booking.Channel.WEB, "", now, booking.slot, slot)
                 booking.slot = slot
                 booking.changed_at = now
                 booking.contact_phone = contact_phone
@@ -329,6 +340,20 @@ def do_confirm_hold(
         raise _refusal(error) from error
     _after_commit_confirmation(booking)
     return booking
+
+
+def _event(
+    booking: Booking,
+    kind: str,
+    channel: str,
+    actor: str,
+    now: dt.datetime,
+    from_slot: Slot | None = None,
+    to_slot: Slot | None = None,
+) -> None:
+    BookingEvent.objects.create(
+        booking=booking, at=now, kind=kind, channel=channel, actor=actor, from_slot=from_slot, to_slot=to_slot
+    )
 
 
 def _after_commit_confirmation(booking: Booking) -> None:
