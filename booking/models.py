@@ -227,7 +227,7 @@ class Card(models.Model):
     reservation_number = models.CharField("予約番号", max_length=12, unique=True)
     password_digest = models.CharField(max_length=64)
     name = models.CharField("氏名", max_length=100)
-    name_kana = models.CharField("氏名（カナ）", max_length=100, db_index=True)
+    name_kana = models.CharField("氏名（カナ）", max_length=100)
     birth_date = models.DateField("生年月日")
     postal_code = models.CharField("郵便番号", max_length=8)
     address = models.CharField("住所", max_length=200)
@@ -235,6 +235,10 @@ class Card(models.Model):
 
     class Meta:
         verbose_name = "カード"
+        # Prefix search on the kana name (LIKE 'ヤマダ%') whatever the database's collation.
+        indexes = [
+            models.Index(fields=["name_kana"], name="card_kana_prefix", opclasses=["varchar_pattern_ops"])
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(application_id__regex=r"^[0-9]{23}$"), name="card_application_id_23"

@@ -241,6 +241,10 @@ def do_remove_totp(actor: oplog.Actor, profile: StaffProfile) -> None:
 # --- signing in ----------------------------------------------------------------------------------------
 
 
+def active_user(username: str) -> User | None:
+    return get_user_model().objects.filter(username=username, is_active=True).first()
+
+
 def do_staff_login(username: str, password: str, address: str, otp: str | None = None) -> StaffProfile:
     """Check the address, the password (counting failures, locking), then the second factor if one is due.
 
@@ -271,10 +275,34 @@ def do_staff_login(username: str, password: str, address: str, otp: str | None =
             if not device.verify_token(otp.strip()):
                 _count_failure(actor, profile)
                 raise StaffLoginRefused("otp_required")
+    return _signed_in(actor, profile)
+
+
+def do_staff_second_factor(user_id: int, otp: str, address: str) -> StaffProfile:
+    """The web sign-in's second step, after do_staff_login said otp_required for this user."""
+    if not address_allowed(address):
+        raise StaffLoginRefused("ip_not_allowed")
+    profile = (
+        StaffProfile.objects.select_related("user").filter(user_id=user_id, user__is_active=True).first()
+    )
+    if profile is None:
+        raise StaffLoginRefused("invalid_credentials")
+    actor = oplog.Actor(profile.user.pk, profile.user.get_username(), address)
+    if profile.locked_at is not None:
+        raise StaffLoginRefused("locked")
+    device = totp_device(profile.user)
+    if device is None or not device.verify_token(otp.strip()):
+        _count_failure(actor, profile)
+        profile.refresh_from_db()
+        raise StaffLoginRefused("locked" if profile.locked_at else "otp_required")
+    return _signed_in(actor, profile)
+
+
+def _signed_in(actor: oplog.Actor, profile: StaffProfile) -> StaffProfile:
     with transaction.atomic():
         StaffProfile.objects.filter(pk=profile.pk).update(failed_logins=0)
-        user_model.objects.filter(pk=user.pk).update(last_login=timezone.now())
-        oplog.record(actor, "login", user.get_username())
+        get_user_model().objects.filter(pk=profile.user.pk).update(last_login=timezone.now())
+        oplog.record(actor, "login", actor.username)
     profile.refresh_from_db()
     return profile
 
@@ -317,3 +345,21 @@ def profile_for_token(token: str) -> StaffProfile | None:
         .first()
     )
     return getattr(found.user, "staff", None) if found else None
+
+
+def do_update_security(actor: oplog.Actor, wanted: StaffSecurity) -> StaffSecurity:
+    fields = [
+        "password_expiry_days",
+        "lockout_threshold",
+        "operation_log_retention_days",
+        "require_totp_for_administrators",
+    ]
+    with transaction.atomic():
+        rules = security()
+        for name in fields:
+            setattr(rules, name, getattr(wanted, name))
+        rules.save(update_fields=fields)
+        oplog.record(
+            actor, "security.update", "staff sign-in rules", {name: getattr(wanted, name) for name in fields}
+        )
+    return rules

@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("booking.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("staff/", include("booking.staff.urls")),
     path("", include("booking.urls")),
     path("", include("booking.web.urls")),
 ]

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from booking.staff import views_admin, views_auth, views_bookings, views_home
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", views_home.home, name="home"),
+    path("login/", views_auth.login, name="login"),
+    path("login/cancel/", views_auth.cancel_login, name="cancel_login"),
+    path("logout/", views_auth.logout, name="logout"),
+    path("password/", views_auth.password, name="password"),
+    path("totp/", views_auth.totp_setup, name="totp_setup"),
+    path("bookings/", views_bookings.bookings, name="bookings"),
+    path("bookings/export.csv", views_bookings.bookings_csv, name="bookings_csv"),
+    path("bookings/<int:pk>/", views_bookings.booking_detail, name="booking"),
+    path("users/", views_admin.staff_list, name="staff_list"),
+    path("users/new/", views_admin.staff_create, name="staff_create"),
+    path("users/<int:pk>/", views_admin.staff_update, name="staff_update"),
+    path("security/", views_admin.security, name="security"),
+    path("security/update/", views_admin.security_update, name="security_update"),
+    path("log/", views_admin.operation_log, name="oplog"),
+    path("log/export.csv", views_admin.operation_log_csv, name="oplog_csv"),
+]

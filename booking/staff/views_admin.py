@@ -1,0 +1,237 @@
+"""Administrator screens: staff accounts, allowed terminals, sign-in rules, the operation log (SO-10, -14)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from booking.schedule import TOKYO
+from booking.staff import accounts, oplog
+from booking.staff.forms import CreateStaffForm, NetworkForm
+from booking.staff.gate import actor_of, staff_view
+from booking.staff.models import AllowedNetwork, OperationLogEntry, StaffProfile, StaffRole, StaffSecurity
+from booking.staff.permissions import Can
+from integrations import csv_export
+
+
+@staff_view(Can.MANAGE_STAFF, log_reads="staff.list")
+def staff_list(request: HttpRequest) -> HttpResponse:
+    form = CreateStaffForm(request.POST or None)
+    profiles = StaffProfile.objects.select_related("user").order_by("user__username")
+    return render(
+        request,
+        "booking/staff/staff_list.html",
+        {
+            "form": form,
+            "profiles": profiles,
+            "roles": StaffRole.choices,
+            "temporary": None,
+        },
+    )
+
+
+@staff_view(Can.MANAGE_STAFF)
+@require_POST
+def staff_create(request: HttpRequest) -> HttpResponse:
+    form = CreateStaffForm(request.POST)
+    if form.is_valid():
+        try:
+            accounts.do_create_staff(
+                actor_of(request),
+                form.cleaned_data["username"],
+                form.cleaned_data["role"],
+                form.cleaned_data["password"],
+            )
+        except ValidationError as exc:
+            form.add_error("password", exc)
+        except accounts.StaffAccountError as exc:
+            form.add_error("username", str(exc))
+        else:
+            messages.success(
+                request, _("職員 %(name)s を登録しました。") % {"name": form.cleaned_data["username"]}
+            )
+            return redirect("staff:staff_list")
+    profiles = StaffProfile.objects.select_related("user").order_by("user__username")
+    return render(
+        request,
+        "booking/staff/staff_list.html",
+        {"form": form, "profiles": profiles, "roles": StaffRole.choices},
+        status=400,
+    )
+
+
+@staff_view(Can.MANAGE_STAFF)
+@require_POST
+def staff_update(request: HttpRequest, pk: int) -> HttpResponseBase:
+    profile = get_object_or_404(StaffProfile.objects.select_related("user"), pk=pk)
+    actor = actor_of(request)
+    action = request.POST.get("action", "")
+    try:
+        if action == "role":
+            accounts.do_set_role(actor, profile, request.POST.get("role", ""))
+            messages.success(request, _("役割を変更しました。"))
+        elif action == "unlock":
+            accounts.do_unlock(actor, profile)
+            messages.success(request, _("ロックを解除しました。"))
+        elif action == "reset":
+            temporary = accounts.do_reset_password(actor, profile)
+            messages.warning(
+                request,
+                _("仮パスワード: %(p)s 本人に安全な方法で伝えてください（この画面でしか表示されません）。")
+                % {"p": temporary},
+            )
+        elif action in {"activate", "deactivate"}:
+            accounts.do_set_active(actor, profile, action == "activate")
+            messages.success(request, _("利用状態を変更しました。"))
+        elif action == "remove_totp":
+            accounts.do_remove_totp(actor, profile)
+            messages.success(request, _("二要素認証の設定を削除しました。"))
+        else:
+            messages.error(request, _("操作が正しくありません。"))
+    except accounts.StaffAccountError as exc:
+        messages.error(request, str(exc))
+    return redirect("staff:staff_list")
+
+
+@staff_view(Can.MANAGE_STAFF, log_reads="security.view")
+def security(request: HttpRequest) -> HttpResponse:
+    rules = accounts.security()
+    form = NetworkForm(request.POST or None)
+    return render(
+        request,
+        "booking/staff/security.html",
+        {
+            "rules": rules,
+            "networks": AllowedNetwork.objects.all(),
+            "form": form,
+        },
+    )
+
+
+@staff_view(Can.MANAGE_STAFF)
+@require_POST
+def security_update(request: HttpRequest) -> HttpResponseBase:
+    actor = actor_of(request)
+    action = request.POST.get("action", "")
+    try:
+        if action == "allow":
+            form = NetworkForm(request.POST)
+            if not form.is_valid():
+                raise accounts.StaffAccountError(_("ネットワークを入力してください。"))
+            accounts.do_allow_network(actor, form.cleaned_data["network"], form.cleaned_data["label"])
+            messages.success(request, _("接続元を追加しました。"))
+        elif action == "remove":
+            accounts.do_remove_network(actor, request.POST.get("network", ""))
+            messages.success(request, _("接続元を削除しました。"))
+        elif action == "rules":
+            _update_rules(actor, request)
+            messages.success(request, _("ログインの設定を保存しました。"))
+        else:
+            messages.error(request, _("操作が正しくありません。"))
+    except accounts.StaffAccountError as exc:
+        messages.error(request, str(exc))
+    return redirect("staff:security")
+
+
+def _update_rules(actor: oplog.Actor, request: HttpRequest) -> None:
+    try:
+        expiry = int(request.POST.get("password_expiry_days", ""))
+        threshold = int(request.POST.get("lockout_threshold", ""))
+        retention = int(request.POST.get("operation_log_retention_days", ""))
+    except ValueError as exc:
+        raise accounts.StaffAccountError(_("数値で入力してください。")) from exc
+    if not (0 <= expiry <= 3650 and 1 <= threshold <= 20 and 366 <= retention <= 3650):
+        raise accounts.StaffAccountError(
+            _("有効期間は0〜3650日、ロックは1〜20回、操作ログの保存は366〜3650日で入力してください。")
+        )
+    accounts.do_update_security(
+        actor,
+        StaffSecurity(
+            password_expiry_days=expiry,
+            lockout_threshold=threshold,
+            operation_log_retention_days=retention,
+            require_totp_for_administrators=request.POST.get("require_totp_for_administrators") == "on",
+        ),
+    )
+
+
+def _log_entries(request: HttpRequest) -> QuerySet[OperationLogEntry]:
+    entries = OperationLogEntry.objects.order_by("-seq")
+    user = request.GET.get("user", "").strip()
+    action = request.GET.get("action", "").strip()
+    text = request.GET.get("q", "").strip()
+    if user:
+        entries = entries.filter(username=user)
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if text:
+        entries = entries.filter(Q(target__icontains=text) | Q(address=text))
+    for name, op in (("date_from", "gte"), ("date_to", "lt")):
+        try:
+            day = dt.date.fromisoformat(request.GET.get(name, ""))
+        except ValueError:
+            continue
+        if op == "lt":
+            day += dt.timedelta(days=1)
+        entries = entries.filter(**{f"at__{op}": dt.datetime.combine(day, dt.time.min, TOKYO)})
+    return entries
+
+
+@staff_view(Can.VIEW_OPLOG, log_reads="oplog.view")
+def operation_log(request: HttpRequest) -> HttpResponse:
+    page = Paginator(_log_entries(request), 100).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    verdict = oplog.verify() if request.GET.get("verify") else None
+    return render(
+        request,
+        "booking/staff/oplog.html",
+        {
+            "page": page,
+            "query": query.urlencode(),
+            "verdict": verdict,
+            "params": request.GET,
+        },
+    )
+
+
+@staff_view(Can.VIEW_OPLOG)
+def operation_log_csv(request: HttpRequest) -> StreamingHttpResponse:
+    encoding = request.GET.get("encoding", csv_export.DEFAULT_ENCODING)
+    if encoding not in csv_export.ENCODINGS:
+        encoding = csv_export.DEFAULT_ENCODING
+    oplog.record(actor_of(request), "oplog.export", request.get_full_path()[:200])
+    entries = _log_entries(request)
+
+    def rows() -> Iterator[list[object]]:
+        for e in entries.iterator(chunk_size=2000):
+            yield [
+                e.seq,
+                e.at,
+                e.user_id_snapshot,
+                e.username,
+                e.address,
+                e.action,
+                e.target,
+                e.detail,
+                e.digest,
+            ]
+
+    header = ["番号", "日時", "ユーザーID番号", "ユーザー", "接続元", "操作", "対象", "詳細", "ハッシュ"]
+    response = StreamingHttpResponse(
+        csv_export.iter_csv(header, rows(), encoding), content_type=csv_export.content_type(encoding)
+    )
+    response["Content-Disposition"] = csv_export.content_disposition(
+        f"操作ログ_{timezone.localtime():%Y%m%d_%H%M}", encoding
+    )
+    return response

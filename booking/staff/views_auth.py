@@ -1,0 +1,173 @@
+"""Staff sign-in, sign-out, password change and second-factor setup."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+
+from booking.staff import accounts
+from booking.staff.forms import OtpForm, PasswordChangeForm, StaffLoginForm
+from booking.staff.gate import actor_of, profile_of, refused, staff_view
+from madoguchi.client_address import client_address
+
+PENDING = (
+    "staff_pending_login"  # {"user_id", "since"}: password right, second factor awaited (never the password)
+)
+PENDING_SECONDS = 300
+REFUSALS = {
+    "invalid_credentials": _("ユーザーIDまたはパスワードが違います。"),
+    "locked": _(
+        "ログインの失敗が続いたため、このアカウントはロックされています。管理者に解除を依頼してください。"
+    ),
+    "otp_required": _("確認コードが違います。認証アプリに表示されている6桁の数字を入力してください。"),
+}
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.GET.get("next") or request.POST.get("next") or ""
+    if target.startswith("/staff/") and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return target
+    return "/staff/"
+
+
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    address = client_address(request)
+    if not accounts.address_allowed(address):
+        return refused(request, "ip_not_allowed")
+    pending = request.session.get(PENDING)
+    if pending and time.time() - pending["since"] > PENDING_SECONDS:
+        request.session.pop(PENDING, None)
+        pending = None
+    password_form = StaffLoginForm(request.POST or None) if not pending else None
+    otp_form = OtpForm(request.POST or None) if pending else None
+    problem = ""
+    if request.method == "POST":
+        form = otp_form or password_form
+        if form is not None and form.is_valid():
+            try:
+                if pending:
+                    profile = accounts.do_staff_second_factor(
+                        pending["user_id"], form.cleaned_data["otp"], address
+                    )
+                else:
+                    profile = accounts.do_staff_login(
+                        form.cleaned_data["username"], form.cleaned_data["password"], address
+                    )
+            except accounts.StaffLoginRefused as refusal:
+                if refusal.code == "otp_required" and not pending:
+                    # Password right, second factor due: ask for it on the next screen.
+                    user = accounts.active_user(form.cleaned_data["username"])
+                    request.session[PENDING] = {"user_id": user.pk if user else 0, "since": time.time()}
+                    return redirect(request.get_full_path())
+                if refusal.code == "ip_not_allowed":
+                    return refused(request, "ip_not_allowed")
+                problem = REFUSALS[refusal.code]
+                if refusal.code == "locked":
+                    request.session.pop(PENDING, None)
+            else:
+                request.session.pop(PENDING, None)
+                auth_login(request, profile.user)
+                device = accounts.totp_device(profile.user)
+                if device is not None:
+                    otp_login(request, device)
+                return redirect(_next(request))
+    return render(
+        request,
+        "booking/staff/login.html",
+        {
+            "form": otp_form or password_form,
+            "second_step": bool(pending),
+            "problem": problem,
+            "next": _next(request),
+        },
+        status=400 if problem else 200,
+    )
+
+
+@require_POST
+def cancel_login(request: HttpRequest) -> HttpResponse:
+    request.session.pop(PENDING, None)
+    return redirect("staff:login")
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    auth_logout(request)
+    messages.info(request, _("ログアウトしました。"))
+    return redirect("staff:login")
+
+
+@staff_view(None, account_setup=True)
+@require_http_methods(["GET", "POST"])
+def password(request: HttpRequest) -> HttpResponse:
+    profile = profile_of(request)
+    assert profile is not None
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            accounts.do_change_password(
+                actor_of(request), profile.user, form.cleaned_data["current"], form.cleaned_data["new"]
+            )
+        except ValidationError as exc:
+            form.add_error("new", exc)
+        except accounts.StaffAccountError as exc:
+            form.add_error("current", str(exc))
+        else:
+            auth_login(request, profile.user)  # keep the session valid after the password changed
+            device = accounts.totp_device(profile.user)
+            if device is not None:
+                otp_login(request, device)
+            messages.success(request, _("パスワードを変更しました。"))
+            return redirect("staff:home")
+    expired = accounts.password_expired(profile)
+    return render(request, "booking/staff/password.html", {"form": form, "expired": expired})
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@staff_view(None, account_setup=True)
+@require_http_methods(["GET", "POST"])
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    profile = profile_of(request)
+    assert profile is not None
+    device = accounts.totp_device(profile.user, confirmed=False)
+    if device is None or request.method == "GET":
+        device = accounts.do_start_totp(profile.user)
+    form = OtpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if accounts.do_confirm_totp(actor_of(request), device, form.cleaned_data["otp"]):
+            otp_login(request, device)
+            messages.success(request, _("二要素認証を設定しました。次回から確認コードの入力が必要です。"))
+            return redirect("staff:home")
+        form.add_error("otp", _("確認コードが違います。時刻がずれていないか確認してください。"))
+    secret = base64.b32encode(device.bin_key).decode()
+    return render(
+        request,
+        "booking/staff/totp.html",
+        {
+            "form": form,
+            "qr": _qr_svg(device.config_url),
+            "secret": secret,
+            "required": accounts.totp_required(profile),
+        },
+    )

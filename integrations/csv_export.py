@@ -1,0 +1,230 @@
+"""CSV for the staff console's lists and the tenant's full export (AD-06, SO-16).
+
+Staff open these files in Excel, so they are written the way Excel reads them: CRLF line ends, and either
+UTF-8 with a BOM (without the BOM Excel guesses Shift_JIS and garbles Japanese) or Shift_JIS (cp932) for
+older Excel and the municipalities' own tools. Rows are streamed in chunks of about 64 K characters, so a
+million-row list costs no more memory than a ten-row one, and the generator can be handed straight to a
+``StreamingHttpResponse`` or to ``integrations.storage``.
+
+Cells are made safe against CSV (formula) injection: residents type their own names and notes, and a cell
+such as ``=HYPERLINK(...)`` must reach the spreadsheet as text, not as a formula (OWASP "CSV Injection").
+
+Pure Python: no models, no settings, so it is tested without a database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+# Written in place of a character the chosen encoding cannot hold: the mark Japanese printing uses for a
+# missing glyph, so staff recognise it (and it exists in Shift_JIS itself).
+GETA_MARK = "\u3013"  # 〓
+MAX_REPLACED_CHARS = 50
+CHUNK_CHARS = 64 * 1024
+# Cells starting with these are run as formulas (or, for tab and CR, make Excel skip to a formula).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+MAX_FILENAME_STEM = 100
+MAX_EXTENSION = 10
+
+
+@dataclass(frozen=True)
+class CsvEncoding:
+    """One encoding the user may choose: its id in forms/URLs, Python's codec, the BOM to write, labels."""
+
+    code: str
+    codec: str
+    bom: bytes
+    http_charset: str
+    label_ja: str
+    label_en: str
+
+
+ENCODINGS: dict[str, CsvEncoding] = {
+    "utf-8-sig": CsvEncoding(
+        code="utf-8-sig",
+        # The BOM is written once by iter_csv itself: Python's "utf-8-sig" codec would repeat it per chunk.
+        codec="utf-8",
+        bom=b"\xef\xbb\xbf",
+        http_charset="utf-8",
+        label_ja="UTF-8（BOM付き）",
+        label_en="UTF-8 with BOM",
+    ),
+    "cp932": CsvEncoding(
+        code="cp932",
+        codec="cp932",
+        bom=b"",
+        http_charset="Shift_JIS",
+        label_ja="Shift_JIS（Excel向け）",
+        label_en="Shift_JIS (for Excel)",
+    ),
+}
+DEFAULT_ENCODING = "utf-8-sig"
+
+
+@dataclass
+class ExportStats:
+    """What an export did, for the audit log and for telling staff that some characters were replaced."""
+
+    rows: int = 0
+    replaced: int = 0
+    replaced_chars: list[str] = field(default_factory=list)
+
+    def note_replaced(self, char: str, count: int) -> None:
+        self.replaced += count
+        if char not in self.replaced_chars and len(self.replaced_chars) < MAX_REPLACED_CHARS:
+            self.replaced_chars.append(char)
+
+
+def csv_encoding(code: str) -> CsvEncoding:
+    """The encoding for a user's choice; anything else is refused before a single byte is sent."""
+    found = ENCODINGS.get(code.strip().lower()) if isinstance(code, str) else None
+    if found is None:
+        choices = ", ".join(ENCODINGS)
+        shown = repr(code)[:40]
+        raise ValueError(
+            f"CSVの文字コード {shown} には対応していません（{choices} から選んでください）。 / "
+            f"Unsupported CSV encoding {shown} (choose one of: {choices})."
+        )
+    return found
+
+
+def safe_cell(value: object) -> str:
+    """One value as spreadsheet-safe text.
+
+    Numbers are never formulas, so -5 stays -5; any *text* starting with a formula trigger gets a leading
+    apostrophe, which Excel and LibreOffice show as text and do not evaluate.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):  # before int: bool is an int
+        return "1" if value else "0"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, datetime):  # before date: datetime is a date
+        return _iso_datetime(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def _iso_datetime(value: datetime) -> str:
+    """Aware datetimes in Japan time, the time staff work in; naive ones are taken as already local."""
+    if value.tzinfo is not None:
+        value = value.astimezone(TOKYO)
+    return value.isoformat()
+
+
+def iter_csv(
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    encoding: str,
+    stats: ExportStats | None = None,
+) -> Iterator[bytes]:
+    """Encoded CSV in chunks of about CHUNK_CHARS characters: header first, then every row.
+
+    The encoding is checked now, not at the first ``next()``, so a view can refuse a bad choice with a 400
+    before it starts a response. ``rows`` is consumed lazily and never kept.
+    """
+    chosen = csv_encoding(encoding)
+    return _generate(header, rows, chosen, stats if stats is not None else ExportStats())
+
+
+def _generate(
+    header: Sequence[str], rows: Iterable[Sequence[object]], chosen: CsvEncoding, stats: ExportStats
+) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([safe_cell(name) for name in header])
+    prefix = chosen.bom
+    for row in rows:
+        writer.writerow([safe_cell(value) for value in row])
+        stats.rows += 1
+        if buffer.tell() >= CHUNK_CHARS:
+            yield prefix + _take(buffer, chosen.codec, stats)
+            prefix = b""
+    tail = _take(buffer, chosen.codec, stats)
+    if tail or prefix:
+        yield prefix + tail
+
+
+def _take(buffer: io.StringIO, codec: str, stats: ExportStats) -> bytes:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return encode_replacing(text, codec, stats)
+
+
+def encode_replacing(text: str, codec: str, stats: ExportStats) -> bytes:
+    """``text`` in ``codec``; characters it cannot hold (𠮷, emoji, lone surrogates) become 〓, counted.
+
+    The fast path is one plain encode; only a chunk that fails is searched, character by distinct character.
+    """
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError:
+        pass
+    unencodable = [char for char in dict.fromkeys(text) if not _encodes(char, codec)]
+    for char in unencodable:
+        stats.note_replaced(char, text.count(char))
+    return text.translate({ord(char): GETA_MARK for char in unencodable}).encode(codec)
+
+
+def _encodes(char: str, codec: str) -> bool:
+    try:
+        char.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def content_type(encoding: str) -> str:
+    """The Content-Type of a CSV download in the chosen encoding."""
+    return f"text/csv; charset={csv_encoding(encoding).http_charset}"
+
+
+def content_disposition(filename_stem: str, encoding: str) -> str:
+    """Content-Disposition for downloading ``<stem>.csv``: Japanese names via ``filename*`` (RFC 6266).
+
+    The encoding is checked (so a view validates the choice and names the file in one place) but does not
+    change the name: staff see the same file name whichever encoding they chose.
+    """
+    csv_encoding(encoding)
+    return attachment_disposition(f"{filename_stem}.csv")
+
+
+def attachment_disposition(filename: str) -> str:
+    """An RFC 6266 ``attachment`` header value: an ASCII ``filename`` for old clients, UTF-8 ``filename*``.
+
+    Both parts are built from safe characters only, so a name cannot inject quotes, CR/LF or header
+    parameters, nor carry a path, whatever it contains.
+    """
+    stem, dot, extension = filename.rpartition(".")
+    if not dot:
+        stem, extension = filename, ""
+    stem = _clean_name(stem)[:MAX_FILENAME_STEM].strip() or "export"
+    extension = _clean_name(extension)[:MAX_EXTENSION]
+    name = f"{stem}.{extension}" if extension else stem
+    fallback = _ascii_fallback(stem) + (f".{_ascii_fallback(extension)}" if extension else "")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _clean_name(text: str) -> str:
+    """No control characters or path separators in a file name."""
+    return "".join("_" if unicodedata.category(c).startswith("C") or c in "/\\" else c for c in text).strip()
+
+
+def _ascii_fallback(text: str) -> str:
+    """Full-width letters and digits become ASCII (NFKC); anything else collapses to ``_``."""
+    ascii_text = re.sub(r"[^A-Za-z0-9_-]+", "_", unicodedata.normalize("NFKC", text)).strip("_-")
+    return ascii_text or "export"
