@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.test import Client
 
 from booking.staff import accounts, oplog
@@ -17,7 +19,7 @@ def make_staff(username: str, role: str, *, must_change: bool = False) -> StaffP
     return accounts.do_create_staff(SETUP, username, role, PASSWORD, must_change=must_change).profile
 
 
-def sign_in(username: str, password: str = PASSWORD, host: str = KYOTO_HOST, **extra: str) -> Client:
+def sign_in(username: str, password: str = PASSWORD, host: str = KYOTO_HOST, **extra: Any) -> Client:
     client = Client(HTTP_HOST=host, **extra)
     response = client.post("/staff/login/", {"username": username, "password": password})
     assert response.status_code == 302, response.content.decode()[:500]

@@ -66,7 +66,7 @@ def test_search_by_kana_number_and_application_id(admin: Client) -> None:
 
 
 def test_filter_by_place_status_and_order(admin: Client) -> None:
-    early = book("アオキ イチ", 0)
+    book("アオキ イチ", 0)
     late = book("イノウエ ニ", 3)
     elsewhere = book("ウエダ サン", 0, place_code="kita")
     do_cancel(late.card)
@@ -129,5 +129,6 @@ def test_unknown_csv_encoding_is_a_400(admin: Client) -> None:
 
 def test_export_is_logged(admin: Client) -> None:
     book("ヤマダ タロウ")
-    b"".join(admin.get("/staff/bookings/export.csv", wide()).streaming_content)
+    response: Any = admin.get("/staff/bookings/export.csv", wide())
+    b"".join(response.streaming_content)
     assert OperationLogEntry.objects.filter(action="bookings.export", username="admin1").exists()
