@@ -381,6 +381,7 @@ class CitizenToken(models.Model):
 # The staff console's tables live in this app too (one schema per tenant).
 from booking.staff.models import (  # noqa: E402
     AllowedNetwork,
+    ExportJob,
     OperationLogAnchor,
     OperationLogEntry,
     StaffProfile,
@@ -396,6 +397,7 @@ __all__ = [
     "BookingSettings",
     "Card",
     "CitizenToken",
+    "ExportJob",
     "ClosedDay",
     "FieldRequirement",
     "Hold",

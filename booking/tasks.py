@@ -6,7 +6,7 @@ from celery import shared_task
 
 from booking import notifications, services
 from booking.models import Booking
-from booking.staff import oplog
+from booking.staff import full_export, oplog
 
 
 @shared_task(
@@ -26,6 +26,16 @@ def send_day_before_reminders() -> int:
 @shared_task(name="booking.purge_operation_log")
 def purge_operation_log() -> int:
     return oplog.purge_expired()
+
+
+@shared_task(name="booking.run_full_export")
+def run_full_export(job_id: int) -> None:
+    full_export.run(job_id)
+
+
+@shared_task(name="booking.delete_expired_exports")
+def delete_expired_exports() -> int:
+    return full_export.do_delete_expired_exports()
 
 
 @shared_task(name="booking.release_expired_holds")

@@ -17,6 +17,7 @@ class Can(StrEnum):
     MANAGE_STAFF = "manage_staff"
     VIEW_OPLOG = "view_oplog"
     CALL_CENTER = "call_center"
+    FULL_EXPORT = "full_export"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Can]] = {

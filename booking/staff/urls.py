@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking.staff import views_admin, views_auth, views_bookings, views_home
+from booking.staff import views_admin, views_auth, views_bookings, views_exports, views_home
 
 app_name = "staff"
 
@@ -21,4 +21,7 @@ urlpatterns = [
     path("security/update/", views_admin.security_update, name="security_update"),
     path("log/", views_admin.operation_log, name="oplog"),
     path("log/export.csv", views_admin.operation_log_csv, name="oplog_csv"),
+    path("exports/", views_exports.exports, name="exports"),
+    path("exports/new/", views_exports.request_export, name="request_export"),
+    path("exports/<int:pk>/download/", views_exports.download_export, name="download_export"),
 ]

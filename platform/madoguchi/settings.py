@@ -131,6 +131,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=30),
         "args": ["booking.purge_operation_log"],
     },
+    "delete-expired-exports": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(hour=4, minute=0),
+        "args": ["booking.delete_expired_exports"],
+    },
     "day-before-reminders": {
         "task": "tenants.for_each_tenant",
         "schedule": crontab(hour=10, minute=0),
