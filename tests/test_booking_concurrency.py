@@ -154,3 +154,22 @@ def test_the_database_refuses_overbooking_whatever_the_code_path(committed_kyoto
         assert Slot.objects.get(pk=slot.pk).taken == slot_time.capacity
 
     committed_kyoto(scenario)
+
+
+def test_the_counter_works_on_its_own_schema_whatever_the_callers_search_path(tenants: Any) -> None:
+    """A write into kyoto's tables from a session whose path points at mihon still counts in kyoto."""
+    with schema_context("kyoto"):
+        slot_time = factories.next_free_slot()
+        place, service = factories.place(), factories.card_issuance()
+        cards = factories.issue_cards(slot_time.capacity + 1)
+        for card in cards[:-1]:
+            do_book(card, place, service, slot_time.starts_at)
+        slot = Slot.objects.get(place=place, starts_at=slot_time.starts_at)
+    with schema_context("mihon"), connection.cursor() as cursor:
+        # A trigger following the caller's path would update mihon's booking_slot (no such row) and let it in.
+        with pytest.raises(IntegrityError, match="slot_taken_within_capacity"), transaction.atomic():
+            cursor.execute(
+                "INSERT INTO kyoto.booking_booking (card_id, slot_id, status, channel, contact_phone,"
+                " contact_email, created_at) VALUES (%s, %s, 'confirmed', 'web', '', '', now())",
+                [cards[-1].pk, slot.pk],
+            )

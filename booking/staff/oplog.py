@@ -132,7 +132,11 @@ def purge_expired(now: dt.datetime | None = None) -> int:
             return 0
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL madoguchi.oplog_purge = 'on'")
-        deleted, _ = OperationLogEntry.objects.filter(seq__lte=last_old.seq).delete()
+            # Straight SQL: the ORM's delete would load a year of entries into memory first (django-tenants
+            # listens to every model's post_delete, which turns off Django's fast delete).
+            cursor.execute("DELETE FROM booking_operationlogentry WHERE seq <= %s", [last_old.seq])
+            deleted = cursor.rowcount
+            cursor.execute("SET LOCAL madoguchi.oplog_purge = 'off'")
         OperationLogAnchor.objects.update_or_create(
             singleton=True, defaults={"seq": last_old.seq, "digest": last_old.digest, "purged_at": now}
         )

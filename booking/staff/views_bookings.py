@@ -79,16 +79,15 @@ def bookings_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
             },
             status=400,
         )
-    return stream_bookings_csv(request, lists.bookings(filters), encoding)
+    return stream_bookings_csv(actor_of(request), request.get_full_path(), lists.bookings(filters), encoding)
 
 
 def stream_bookings_csv(
-    request: HttpRequest, rows: lists.QuerySet[Booking], encoding: str
+    actor: oplog.Actor, path: str, rows: lists.QuerySet[Booking], encoding: str
 ) -> StreamingHttpResponse:
     """Stream the rows as CSV; the log records the export when it starts and what it replaced when done."""
-    actor = actor_of(request)
     stats = csv_export.ExportStats()
-    oplog.record(actor, "bookings.export", request.get_full_path()[:200], {"encoding": encoding})
+    oplog.record(actor, "bookings.export", path[:200], {"encoding": encoding})
 
     def body() -> Iterator[bytes]:
         yield from csv_export.iter_csv(lists.CSV_HEADER, lists.csv_rows(rows), encoding, stats)
@@ -96,7 +95,7 @@ def stream_bookings_csv(
             oplog.record(
                 actor,
                 "bookings.export.replaced",
-                request.get_full_path()[:200],
+                path[:200],
                 {"rows": stats.rows, "replaced": stats.replaced, "chars": stats.replaced_chars},
             )
 

@@ -8,6 +8,7 @@ from madoguchi import views
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/staff/", include("booking.staff.api_urls")),
     path("api/v1/", include("booking.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("staff/", include("booking.staff.urls")),

@@ -1,0 +1,227 @@
+"""The staff API (JSON, on the tenant's host): the same rules as the console, for tools and integrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from django.contrib.auth.models import User
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from booking.api.serializers import ErrorOut, iso
+from booking.models import Booking, Place
+from booking.staff import accounts, lists, oplog
+from booking.staff.forms import ORDERINGS
+from booking.staff.models import StaffProfile
+from booking.staff.permissions import Can, allows
+from booking.staff.views_bookings import stream_bookings_csv
+from booking.windows import plausible_day
+from integrations import csv_export
+from madoguchi.api_errors import ApiError
+from madoguchi.client_address import client_address
+
+LOGIN_ERRORS = {
+    "invalid_credentials": (
+        status.HTTP_401_UNAUTHORIZED,
+        "ユーザーIDまたはパスワードが違います / invalid credentials",
+    ),
+    "otp_required": (
+        status.HTTP_401_UNAUTHORIZED,
+        "確認コードが必要か、違います / a valid one-time code is required",
+    ),
+    "ip_not_allowed": (
+        status.HTTP_403_FORBIDDEN,
+        "この接続元からは使えません / not allowed from this address",
+    ),
+    "locked": (423, "アカウントがロックされています / the account is locked"),
+}
+
+
+class StaffTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, str] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed()
+        token = parts[1].decode("ascii", errors="replace")
+        profile = accounts.profile_for_token(token)
+        if profile is None:
+            raise AuthenticationFailed()
+        return profile.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="staff"'
+
+
+def needs(capability: Can) -> type[BasePermission]:
+    class Allowed(BasePermission):
+        def has_permission(self, request: Request, view: Any) -> bool:
+            if not accounts.address_allowed(client_address(request)):
+                raise ApiError("ip_not_allowed", LOGIN_ERRORS["ip_not_allowed"][1], status.HTTP_403_FORBIDDEN)
+            profile = cast(StaffProfile | None, getattr(request.user, "staff", None))
+            if profile is None:
+                return False
+            if accounts.password_expired(profile):
+                raise ApiError(
+                    "password_expired",
+                    "パスワードの変更が必要です / the password must be changed",
+                    status.HTTP_403_FORBIDDEN,
+                )
+            if not allows(profile.role, capability):
+                oplog.record(_actor(request), "refused", request.path, {"capability": str(capability)})
+                return False
+            return True
+
+    return Allowed
+
+
+def _actor(request: Request) -> oplog.Actor:
+    user = cast(User, request.user)
+    return oplog.Actor(user.pk, user.get_username(), client_address(request))
+
+
+class SessionIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=200)
+    otp = serializers.RegexField(r"^[0-9]{6}$", required=False)
+
+
+class StaffSessionsView(APIView):
+    @extend_schema(request=SessionIn, responses={201: None, 401: ErrorOut, 403: ErrorOut, 423: ErrorOut})
+    def post(self, request: Request) -> Response:
+        body = SessionIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            profile = accounts.do_staff_login(
+                data["username"], data["password"], client_address(request), data.get("otp")
+            )
+        except accounts.StaffLoginRefused as refused:
+            http_status, message = LOGIN_ERRORS[refused.code]
+            raise ApiError(refused.code, message, http_status) from refused
+        if accounts.totp_required(profile) and accounts.totp_device(profile.user) is None:
+            raise ApiError(
+                "otp_required",
+                "先に管理画面で二要素認証を設定してください / set up the second factor "
+                "in the web console first",
+                status.HTTP_401_UNAUTHORIZED,
+            )
+        token, expires_at = accounts.do_create_staff_token(profile)
+        return Response({"token": token, "expires_at": iso(expires_at)}, status=status.HTTP_201_CREATED)
+
+
+class BookingsQuery(serializers.Serializer):
+    date = serializers.DateField(required=False)
+    location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
+
+    def validate_date(self, value: dt.date) -> dt.date:
+        if not plausible_day(value):
+            raise serializers.ValidationError("日付の範囲が正しくありません / date out of range")
+        return value
+
+
+class ExportQuery(serializers.Serializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
+    encoding = serializers.ChoiceField(choices=list(csv_export.ENCODINGS), required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("date_from", "date_to"):
+            if attrs.get(name) and not plausible_day(attrs[name]):
+                raise serializers.ValidationError({name: "日付の範囲が正しくありません / date out of range"})
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_to"] < attrs["date_from"]:
+            raise serializers.ValidationError({"date_to": "date_from 以降にしてください / before date_from"})
+        return attrs
+
+
+def booking_json(booking: Booking) -> dict[str, Any]:
+    slot, card = booking.slot, booking.card
+    return {
+        "id": booking.pk,
+        "location": slot.place_id,
+        "location_name": slot.place.name,
+        "service": slot.service.code,
+        "start": iso(slot.starts_at),
+        "end": iso(slot.ends_at),
+        "status": booking.status,
+        "channel": booking.channel,
+        "reservation_number": card.reservation_number,
+        "application_id": card.application_id,
+        "name": card.name,
+        "name_kana": card.name_kana,
+        "contact_phone": booking.contact_phone,
+        "contact_email": booking.contact_email,
+    }
+
+
+class StaffBookingsView(APIView):
+    authentication_classes = [StaffTokenAuthentication]
+    permission_classes = [needs(Can.VIEW_BOOKINGS)]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date", dt.date),
+            OpenApiParameter("location", int),
+            OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
+            OpenApiParameter("page", int),
+        ]
+    )
+    def get(self, request: Request) -> Response:
+        query = BookingsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        day = data.get("date")
+        rows = lists.bookings(
+            {
+                "date_from": day,
+                "date_to": day,
+                "location": data.get("location"),
+                "ordering": data.get("ordering"),
+            }
+        )
+        oplog.record(_actor(request), "api.bookings.list", request.get_full_path()[:200])
+        paginator = PageNumberPagination()
+        paginator.page_size = 100
+        page = paginator.paginate_queryset(rows, request, view=self) or []
+        return paginator.get_paginated_response([booking_json(b) for b in page])
+
+
+class StaffBookingsExportView(APIView):
+    authentication_classes = [StaffTokenAuthentication]
+    permission_classes = [needs(Can.EXPORT)]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date_from", dt.date),
+            OpenApiParameter("date_to", dt.date),
+            OpenApiParameter("location", int),
+            OpenApiParameter("encoding", str, enum=list(csv_export.ENCODINGS)),
+        ],
+        responses={(200, "text/csv"): bytes, 400: ErrorOut},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        query = ExportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        rows = lists.bookings(
+            {
+                "date_from": data.get("date_from"),
+                "date_to": data.get("date_to"),
+                "location": data.get("location"),
+            }
+        )
+        return stream_bookings_csv(
+            _actor(request), request.get_full_path(), rows, data.get("encoding", csv_export.DEFAULT_ENCODING)
+        )
