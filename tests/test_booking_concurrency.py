@@ -165,11 +165,15 @@ def test_the_counter_works_on_its_own_schema_whatever_the_callers_search_path(te
         for card in cards[:-1]:
             do_book(card, place, service, slot_time.starts_at)
         slot = Slot.objects.get(place=place, starts_at=slot_time.starts_at)
-    with schema_context("mihon"), connection.cursor() as cursor:
-        # A trigger following the caller's path would update mihon's booking_slot (no such row) and let it in.
-        with pytest.raises(IntegrityError, match="slot_taken_within_capacity"), transaction.atomic():
-            cursor.execute(
-                "INSERT INTO kyoto.booking_booking (card_id, slot_id, status, channel, contact_phone,"
-                " contact_email, created_at) VALUES (%s, %s, 'confirmed', 'web', '', '', now())",
-                [cards[-1].pk, slot.pk],
-            )
+    # A trigger following the caller's path would update mihon's booking_slot (no such row) and let it in.
+    with (
+        schema_context("mihon"),
+        connection.cursor() as cursor,
+        pytest.raises(IntegrityError, match="slot_taken_within_capacity"),
+        transaction.atomic(),
+    ):
+        cursor.execute(
+            "INSERT INTO kyoto.booking_booking (card_id, slot_id, status, channel, contact_phone,"
+            " contact_email, created_at) VALUES (%s, %s, 'confirmed', 'web', '', '', now())",
+            [cards[-1].pk, slot.pk],
+        )

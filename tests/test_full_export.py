@@ -109,14 +109,16 @@ def insert_bookings(count: int) -> None:
         base = cursor.fetchone()[0]
         cursor.execute(
             "INSERT INTO booking_slot (place_id, service_id, starts_at, ends_at, capacity, taken) "
-            "SELECT %s, %s, %s + make_interval(mins => 10 * g), %s + make_interval(mins => 10 * g + 10), 200, 0 "
+            "SELECT %s, %s, %s + make_interval(mins => 10 * g), "
+            "%s + make_interval(mins => 10 * g + 10), 200, 0 "
             "FROM generate_series(1, %s) g",
             [place.pk, service.pk, start, start, count // 100 + 1],
         )
         cursor.execute(
             "INSERT INTO booking_card (application_id, reservation_number, password_digest, name, name_kana, "
             "birth_date, postal_code, address, imported_at) "
-            "SELECT '9' || lpad((%s + g)::text, 22, '0'), '8' || lpad((%s + g)::text, 11, '0'), '', '京都 太郎' || g, "
+            "SELECT '9' || lpad((%s + g)::text, 22, '0'), '8' || lpad((%s + g)::text, 11, '0'), '', "
+            "'京都 太郎' || g, "
             "'キョウト タロウ', '1960-01-01', '604-8571', '京都市中京区' || g || '番地', now() "
             "FROM generate_series(1, %s) g",
             [base, base, count],
