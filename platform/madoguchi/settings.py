@@ -57,6 +57,7 @@ ROOT_URLCONF = "madoguchi.urls_tenant"
 TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
+    "madoguchi.access_log.AccessLogMiddleware",
     "madoguchi.middleware.TenantHostMiddleware",
     "madoguchi.middleware.SecurityHeadersMiddleware",
     "madoguchi.middleware.RejectNulBytesMiddleware",
@@ -224,10 +225,21 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"no-reply@{BASE_DOMAIN}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json_line": {"()": "madoguchi.access_log.JsonLineFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {"class": "logging.StreamHandler", "formatter": "json_line"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "madoguchi.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        # runserver's own request lines would repeat the access log
+        "django.server": {"level": "WARNING"},
+    },
 }
 
 # The key of the reservation passwords' HMAC (BK-03). Apart from SECRET_KEY so that rotating that key

@@ -1,0 +1,55 @@
+"""Web access logs (SO-14): one JSON object a line, with the tenant on each, to standard output where the
+platform's log collector keeps them for a year.
+
+Query strings are not logged: they can hold what a resident or a clerk searched for (names, numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponseBase
+
+from madoguchi.client_address import client_address
+
+logger = logging.getLogger("madoguchi.access")
+
+
+class JsonLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = getattr(record, "access", None)
+        if isinstance(entry, dict):
+            return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        return super().format(record)
+
+
+class AccessLogMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        tenant = getattr(request, "tenant", None)
+        user = getattr(request, "user", None)
+        logger.info(
+            "access",
+            extra={
+                "access": {
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "tenant": getattr(tenant, "schema_name", None),
+                    "host": request.META.get("HTTP_HOST", ""),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "client": client_address(request),
+                    "user": user.get_username() if user is not None and user.is_authenticated else None,
+                    "agent": request.META.get("HTTP_USER_AGENT", "")[:200],
+                }
+            },
+        )
+        return response
