@@ -281,6 +281,27 @@ def ensure_console_user(env: dict[str, str]) -> tuple[str, str]:
     return username, password
 
 
+def ensure_staff_admin(env: dict[str, str], schema: str = "kyoto") -> tuple[str, str]:
+    """A staff-console administrator for the demo municipality, made once; kept in .local/ like the above."""
+    credentials = STATE / f"staff-login-{schema}.txt"
+    if credentials.exists():
+        username, password = credentials.read_text().split()
+        return username, password
+    username, password = "admin", "Aa1!" + secrets.token_urlsafe(12)
+    manage(
+        {**env, "STAFF_PASSWORD": password},
+        "create_staff",
+        schema,
+        username,
+        "--role",
+        "administrator",
+        "--no-forced-change",
+    )
+    credentials.write_text(f"{username} {password}\n")
+    credentials.chmod(0o600)
+    return username, password
+
+
 def prepare_database(env: dict[str, str]) -> None:
     ensure_database(env["DATABASE_URL"])
     manage(env, "migrate_schemas", "--shared", "--verbosity", "0")
@@ -330,6 +351,7 @@ def command_run() -> int:
     with local_services() as env:
         prepare_database(env)
         username, password = ensure_console_user(env)
+        staff_user, staff_password = ensure_staff_admin(env)
         processes = {
             "web": start_process("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"], env),
             "worker": start_process(
@@ -382,6 +404,8 @@ def command_run() -> int:
                 + "".join(
                     f"    {name:<16} http://{host}.{base}:{port}/\n" for _, name, host, _ in DEMO_TENANTS
                 )
+                + f"    staff console    http://kyoto.{base}:{port}/staff/"
+                f"   (login: {staff_user} / {staff_password})\n"
                 + f"    vendor console   http://{base}:{port}/   (login: {username} / {password})\n"
                 "  Ctrl-C stops everything; the data stays in .local/ for the next run.\n",
                 flush=True,
