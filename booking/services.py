@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -122,7 +122,16 @@ def _slot_time(place: Place, service: Service, starts_at: dt.datetime) -> schedu
 def _bookable_slot(
     place: Place, service: Service, starts_at: dt.datetime, rules: BookingSettings, now: dt.datetime
 ) -> Slot:
-    """The Slot row for a start the rules allow now (made on first use); locks nothing."""
+    """The Slot row for a start the rules allow now (made on first use).
+
+    The place's opening patterns are share-locked first: an administrator's change to them waits for this
+    booking, and this booking, if it comes second, reads the changed patterns (settings_services).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM booking_openingpattern WHERE place_id = %s AND service_id = %s FOR SHARE",
+            [place.pk, service.pk],
+        )
     slot_time = _slot_time(place, service, starts_at)
     if not windows.within_window(slot_time.starts_at, now, rules, place):
         raise BookingError("outside_window")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking.staff import views_admin, views_auth, views_bookings, views_exports, views_home
+from booking.staff import views_admin, views_auth, views_bookings, views_exports, views_home, views_settings
 
 app_name = "staff"
 
@@ -24,4 +24,22 @@ urlpatterns = [
     path("exports/", views_exports.exports, name="exports"),
     path("exports/new/", views_exports.request_export, name="request_export"),
     path("exports/<int:pk>/download/", views_exports.download_export, name="download_export"),
+    # settings (AD-04)
+    path("settings/", views_settings.overview, name="settings"),
+    path("settings/window/", views_settings.window, name="settings_window"),
+    path("settings/fields/", views_settings.contact_fields, name="settings_fields"),
+    path("settings/texts/", views_settings.texts, name="settings_texts"),
+    path("settings/places/", views_settings.places, name="settings_places"),
+    path("settings/places/new/", views_settings.place_new, name="settings_place_new"),
+    path("settings/places/<int:pk>/", views_settings.place_edit, name="settings_place"),
+    path("settings/places/<int:pk>/delete/", views_settings.place_delete, name="settings_place_delete"),
+    path("settings/places/<int:pk>/patterns/new/", views_settings.pattern_new, name="settings_pattern_new"),
+    path("settings/patterns/<int:pk>/", views_settings.pattern_edit, name="settings_pattern"),
+    path("settings/patterns/<int:pk>/delete/", views_settings.pattern_delete, name="settings_pattern_delete"),
+    path("settings/closed-days/", views_settings.closed_days, name="settings_closed_days"),
+    path(
+        "settings/closed-days/<int:pk>/delete/",
+        views_settings.closed_day_delete,
+        name="settings_closed_day_delete",
+    ),
 ]

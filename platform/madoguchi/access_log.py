@@ -26,6 +26,13 @@ class JsonLineFormatter(logging.Formatter):
         return super().format(record)
 
 
+def _who(user: object) -> str | None:
+    """A staff user's ID; citizens (a Card on the citizen API) are not named in the access log."""
+    if getattr(user, "is_authenticated", False) is True and hasattr(user, "get_username"):
+        return str(user.get_username())
+    return None
+
+
 class AccessLogMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -47,7 +54,7 @@ class AccessLogMiddleware:
                     "status": response.status_code,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "client": client_address(request),
-                    "user": user.get_username() if user is not None and user.is_authenticated else None,
+                    "user": _who(user),
                     "agent": request.META.get("HTTP_USER_AGENT", "")[:200],
                 }
             },
