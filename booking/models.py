@@ -201,6 +201,12 @@ class BookingSettings(models.Model):
         default="{place}でのマイナンバーカード交付のご予約を承りました。\n日時: {date} {time}\n"
         "場所: {place}（{address}）\n持ち物: {bring}\n変更・取消は{deadline}までに予約サイトから行えます。",
     )
+    callcenter_script = models.TextField(
+        "コールセンターの読み上げ項目（1行に1項目）",
+        default="ご予約日: {date}\n時間: {time}\n場所: {place}（{address}）\n持ち物: {bring}\n"
+        "変更・取消の締切: {deadline}",
+    )
+    report_emails = models.TextField("日報・月報の送付先（1行に1件）", blank=True)
     reminder_mail_text = models.TextField(
         "前日リマインドメールの本文",
         default="明日はマイナンバーカード交付のご予約日です。\n日時: {date} {time}\n"
@@ -291,7 +297,10 @@ class Booking(models.Model):
         WEB = "web", _("ウェブ")
         PHONE = "phone", _("電話")
 
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bookings")
+    # A card's booking (card issuance), or a caller's visit for a phone-only service: then only the name in
+    # kana and a phone number identify it (BK-06, BK-11).
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bookings", null=True, blank=True)
+    caller_name_kana = models.CharField("来庁者氏名（カナ）", max_length=100, blank=True, db_default="")
     slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
     status = models.CharField("状態", max_length=12, choices=Status.choices, default=Status.CONFIRMED)
     channel = models.CharField("受付経路", max_length=8, choices=Channel.choices, default=Channel.WEB)
@@ -314,6 +323,10 @@ class Booking(models.Model):
                 condition=Q(status="cancelled", cancelled_at__isnull=False) | Q(status="confirmed"),
                 name="booking_cancelled_has_time",
             ),
+            models.CheckConstraint(
+                condition=Q(card__isnull=False) | (~Q(caller_name_kana="") & ~Q(contact_phone="")),
+                name="booking_identifies_a_person",
+            ),
         ]
         indexes = [
             models.Index(fields=["slot", "status"], name="booking_slot_status"),
@@ -321,7 +334,54 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.card} {self.slot}"
+        return f"{self.card or self.caller_name_kana} {self.slot}"
+
+    @property
+    def name_kana(self) -> str:
+        """Whom the booking is for: the card holder, or the caller of a phone-only service."""
+        return self.card.name_kana if self.card else self.caller_name_kana
+
+
+class CallLogEntry(models.Model):
+    """One call the call center took, by kind (CC-05): one click per call."""
+
+    class Kind(models.TextChoices):
+        NEW_BOOKING = "new_booking", _("新規予約")
+        CHANGE = "change", _("変更・取消")
+        QUESTION = "question", _("問い合わせ")
+        OTHER = "other", _("その他")
+
+    at = models.DateTimeField("日時", db_index=True)
+    kind = models.CharField("種別", max_length=12, choices=Kind.choices)
+    operator = models.CharField("オペレーター", max_length=150)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "受電記録"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+class Report(models.Model):
+    """A daily or monthly call-center report (CC-05); one row per period, so one is never sent twice."""
+
+    class Period(models.TextChoices):
+        DAY = "day", _("日報")
+        MONTH = "month", _("月報")
+
+    period = models.CharField(max_length=5, choices=Period.choices)
+    starts_on = models.DateField("対象期間の初日")
+    sent_at = models.DateTimeField("送信日時", null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField("送信試行回数", default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-starts_on"]
+        constraints = [models.UniqueConstraint(fields=["period", "starts_on"], name="report_once_per_period")]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.starts_on}"
 
 
 class BookingEvent(models.Model):
@@ -396,6 +456,7 @@ __all__ = [
     "BookingEvent",
     "BookingSettings",
     "Card",
+    "CallLogEntry",
     "CitizenToken",
     "ExportJob",
     "ClosedDay",
@@ -405,6 +466,7 @@ __all__ = [
     "OperationLogAnchor",
     "OperationLogEntry",
     "Place",
+    "Report",
     "Service",
     "Slot",
     "StaffProfile",

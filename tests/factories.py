@@ -7,7 +7,7 @@ import itertools
 
 from django.utils import timezone
 
-from booking.models import Card, Place, Service
+from booking.models import Booking, Card, Place, Service
 from booking.queries import FreeSlot, free_slots
 from booking.services import IssuedCard, do_issue_card
 
@@ -67,3 +67,9 @@ def slot_on_or_after(day: dt.date, place_code: str = "center-3f") -> dt.datetime
         if slots:
             return slots[0].starts_at
     raise AssertionError("no open day within two weeks")
+
+
+def card_of(booking: Booking) -> Card:
+    """The card of a card booking (tests of card bookings; phone-only visits have none)."""
+    assert booking.card is not None
+    return booking.card

@@ -68,8 +68,8 @@ def test_an_administrator_exports_everything_and_downloads_it(
     assert set(files) == {kind.filename for kind in full_export.kinds()}
     assert len(files["places.csv"]) == 1 + 21
     bookings = files["bookings.csv"]
-    assert bookings[0][:3] == ["booking_id", "application_id", "place"]
-    assert bookings[1][0] == str(booking.pk) and bookings[1][9] == "'=cmd@example.jp"
+    assert bookings[0][:4] == ["booking_id", "application_id", "caller_name_kana", "place"]
+    assert bookings[1][0] == str(booking.pk) and bookings[1][10] == "'=cmd@example.jp"
     assert files["booking_events.csv"][1][2] == "booked"
     assert files["staff.csv"][0] == ["username", "role", "active", "last_login", "password_changed_at"]
     assert not any("argon2" in "".join(row) for rows in files.values() for row in rows)  # no password hashes

@@ -59,9 +59,9 @@ def test_search_by_kana_number_and_application_id(admin: Client) -> None:
         admin, **wide(q="ヤマダ")
     )
     assert "スズキ ハナコ" in listing(admin, **wide(q="すずき"))  # hiragana finds katakana
-    number = suzuki.card.reservation_number
+    number = factories.card_of(suzuki).reservation_number
     assert "スズキ ハナコ" in listing(admin, **wide(q=f"{number[:4]}-{number[4:8]}-{number[8:]}"))
-    assert "ヤマダ タロウ" in listing(admin, **wide(q=yamada.card.application_id))
+    assert "ヤマダ タロウ" in listing(admin, **wide(q=factories.card_of(yamada).application_id))
     assert OperationLogEntry.objects.filter(action="bookings.list", target__contains="q=").exists()
 
 
@@ -69,7 +69,7 @@ def test_filter_by_place_status_and_order(admin: Client) -> None:
     book("アオキ イチ", 0)
     late = book("イノウエ ニ", 3)
     elsewhere = book("ウエダ サン", 0, place_code="kita")
-    do_cancel(late.card)
+    do_cancel(factories.card_of(late))
     page = listing(admin, **wide(location=factories.place("center-3f").pk, status="confirmed"))
     assert "アオキ イチ" in page and "イノウエ ニ" not in page and "ウエダ サン" not in page
     ordered = listing(admin, **wide(location=factories.place("center-3f").pk, ordering="-start"))
@@ -86,9 +86,11 @@ def test_bad_filters_are_a_400_with_a_message(admin: Client) -> None:
 def test_booking_page_shows_card_and_history(admin: Client) -> None:
     booking = book("ヤマダ タロウ")
     target = factories.next_free_slot_list(3)[2]
-    do_change(booking.card, factories.place(), target.starts_at, actor="operator7", channel="phone")
+    do_change(
+        factories.card_of(booking), factories.place(), target.starts_at, actor="operator7", channel="phone"
+    )
     page = admin.get(f"/staff/bookings/{booking.pk}/").content.decode()
-    assert booking.card.application_id in page and "ヤマダ タロウ" in page
+    assert factories.card_of(booking).application_id in page and "ヤマダ タロウ" in page
     assert "予約" in page and "変更" in page and "operator7" in page and "本人" in page
     assert OperationLogEntry.objects.filter(
         action="booking.view", target=f"/staff/bookings/{booking.pk}/"

@@ -444,7 +444,7 @@ def test_a_place_a_booking_was_moved_away_from_is_not_deleted(admin: Client) -> 
     place = Place.objects.get(code="ward-test")
     admin.post(f"/staff/settings/places/{place.pk}/patterns/new/", pattern_form(center_pattern()))
     booking = book(place_code="ward-test")
-    do_change(booking.card, factories.place(), factories.next_free_slot().starts_at)
+    do_change(factories.card_of(booking), factories.place(), factories.next_free_slot().starts_at)
     assert not Booking.objects.filter(slot__place=place).exists()
     response = admin.post(f"/staff/settings/places/{place.pk}/delete/")
     assert response.status_code == 400 and "削除できません" in text(response)
@@ -459,7 +459,7 @@ def test_ending_a_place_before_its_bookings_is_refused(admin: Client) -> None:
         f"/staff/settings/places/{place.pk}/", place_form(place, ends_on=day_before.isoformat())
     )
     assert response.status_code == 400
-    assert booking.card.reservation_number in text(response)
+    assert factories.card_of(booking).reservation_number in text(response)
     place.refresh_from_db()
     assert place.ends_on is None and entries("settings.place.update") == 0
 
@@ -584,7 +584,7 @@ def test_a_change_that_would_orphan_a_booking_is_refused_and_lists_it(admin: Cli
         dt.datetime.combine(start.date(), start.time()) + dt.timedelta(minutes=pattern.slot_minutes)
     ).time()
     assert later <= pattern.last_reception_at
-    number = booking.card.reservation_number
+    number = factories.card_of(booking).reservation_number
     refusals = [
         pattern_form(pattern, opens_at=f"{later:%H:%M}"),  # hours shortened
         pattern_form(pattern, weekdays=[d for d in pattern.weekdays if d != start.weekday()]),  # day removed
@@ -649,7 +649,7 @@ def test_closed_days_in_the_past_or_twice_are_refused(admin: Client) -> None:
 def test_a_closed_day_on_a_booked_day_is_refused_unless_ticked(admin: Client) -> None:
     booking = book()
     day = local(booking.slot.starts_at).date()
-    number = booking.card.reservation_number
+    number = factories.card_of(booking).reservation_number
     for place in (factories.place().pk, ""):  # that place, and every place
         refused = admin.post("/staff/settings/closed-days/", {"date": day.isoformat(), "place": place})
         assert refused.status_code == 400

@@ -10,25 +10,27 @@ LOCALE = Path(__file__).resolve().parents[1] / "platform" / "madoguchi" / "local
 
 
 def po_entries(path: Path) -> dict[str, str]:
-    """msgid → msgstr of a .po file (no plural forms are used in this project)."""
+    """msgid → msgstr of a .po file; a plural entry: its singular msgid → its forms joined by |."""
     entries: dict[str, str] = {}
-    msgid: list[str] = []
-    msgstr: list[str] = []
+    parts: dict[str, list[str]] = {}
     target: list[str] | None = None
+
+    def flush() -> None:
+        if parts.get("msgid") is not None:
+            forms = [key for key in sorted(parts) if key.startswith("msgstr")]
+            entries["".join(parts["msgid"])] = "|".join("".join(parts[key]) for key in forms)
+
     for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
-        if line.startswith("msgid "):
-            if msgid or msgstr:
-                entries["".join(msgid)] = "".join(msgstr)
-            msgid, msgstr, target = [], [], None
-            target = msgid
-            line = line[len("msgid ") :]
-        elif line.startswith("msgstr "):
-            target = msgstr
-            line = line[len("msgstr ") :]
+        keyword = line.split(" ", 1)[0] if line and not line.startswith(('"', "#")) else ""
+        if keyword == "msgid":
+            flush()
+            parts = {}
+        if keyword in {"msgid", "msgid_plural"} or keyword.startswith("msgstr"):
+            target = parts.setdefault(keyword, [])
+            line = line[len(keyword) + 1 :]
         if line.startswith('"') and target is not None:
             target.append(ast.literal_eval(line))
-    if msgid or msgstr:
-        entries["".join(msgid)] = "".join(msgstr)
+    flush()
     entries.pop("", None)  # the header
     return entries
 
@@ -36,7 +38,7 @@ def po_entries(path: Path) -> dict[str, str]:
 def test_every_string_has_an_english_text() -> None:
     entries = po_entries(LOCALE / "django.po")
     assert entries, "the English catalogue is empty"
-    missing = [msgid for msgid, msgstr in entries.items() if not msgstr]
+    missing = [msgid for msgid, msgstr in entries.items() if not all(msgstr.split("|"))]
     assert not missing, f"no English text for: {missing}"
     assert "#, fuzzy\nmsgid" not in (LOCALE / "django.po").read_text(encoding="utf-8")
 
@@ -45,4 +47,8 @@ def test_compiled_catalogue_matches_the_source() -> None:
     with (LOCALE / "django.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     for msgid, msgstr in po_entries(LOCALE / "django.po").items():
-        assert compiled.gettext(msgid) == msgstr, f"run `make messages`: {msgid!r} is stale in django.mo"
+        forms = msgstr.split("|")
+        if len(forms) > 1:  # plural: what the catalogue gives for one and for many
+            assert [compiled.ngettext(msgid, msgid, n) for n in (1, 2)] == forms[:2], msgid
+        else:
+            assert compiled.gettext(msgid) == msgstr, f"run `make messages`: {msgid!r} is stale in django.mo"

@@ -185,6 +185,7 @@ def kinds() -> list[Kind]:
             [
                 "booking_id",
                 "application_id",
+                "caller_name_kana",
                 "place",
                 "service",
                 "start",
@@ -201,7 +202,8 @@ def kinds() -> list[Kind]:
                 Booking.objects.select_related("card", "slot__place", "slot__service").order_by("pk"),
                 lambda b: [
                     b.pk,
-                    b.card.application_id,
+                    b.card.application_id if b.card else "",
+                    b.caller_name_kana,
                     b.slot.place.code,
                     b.slot.service.code,
                     b.slot.starts_at,

@@ -218,7 +218,7 @@ def _affected(bookings: QuerySet[Booking]) -> list[AffectedBooking]:
             starts_at=b.slot.starts_at,
             place=b.slot.place.name,
             service=b.slot.service.name,
-            reservation_number=b.card.reservation_number,
+            reservation_number=b.card.reservation_number if b.card else "",
         )
         for b in bookings.select_related("slot__place", "slot__service", "card").order_by(
             "slot__starts_at", "pk"

@@ -111,6 +111,8 @@ def booking_detail(request: HttpRequest, pk: int) -> HttpResponse:
     events = booking.events.select_related("from_slot__place", "to_slot__place")
     others = (
         booking.card.bookings.exclude(pk=booking.pk).select_related("slot__place").order_by("-created_at")
+        if booking.card
+        else Booking.objects.none()
     )
     return render(
         request, "booking/staff/booking.html", {"booking": booking, "events": events, "others": others}
