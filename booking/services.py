@@ -229,22 +229,40 @@ def do_change(
     now: dt.datetime | None = None,
 ) -> Booking:
     """Move the card's booking to another slot in one transaction; if that slot is full the old one stays."""
-    now = now or timezone.now()
-    rules = booking_rules()
     booking = active_booking(card)
     if booking is None:
         raise BookingError("no_booking")
-    if not windows.can_change(booking.slot.starts_at, now, rules):
+    return do_move_booking(booking, place, starts_at, service=service, channel=channel, actor=actor, now=now)
+
+
+def do_move_booking(
+    booking: Booking,
+    place: Place,
+    starts_at: dt.datetime,
+    *,
+    service: Service | None = None,
+    channel: str = Booking.Channel.WEB,
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> Booking:
+    """Move a booking (a card's or a visit) to another slot; if that slot is full the old one stays."""
+    now = now or timezone.now()
+    rules = booking_rules()
+    if not windows.can_change(
+        booking.slot.starts_at, now, rules, by_operator=channel == Booking.Channel.PHONE
+    ):
         raise BookingError("deadline_passed")
     service = service or booking.slot.service
-    _check_channel(service, channel)
+    if booking.card is not None:
+        _check_channel(service, channel)
     try:
         with transaction.atomic():
             slot = _bookable_slot(place, service, starts_at, rules, now)
             if slot.pk == booking.slot_id:
                 return booking
             release_expired_holds(now, slot)
-            Hold.objects.filter(card=card).delete()
+            if booking.card is not None:
+                Hold.objects.filter(card=booking.card).delete()
             changed = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
                 slot=slot, changed_at=now
             )
@@ -261,19 +279,59 @@ def do_change(
 def do_cancel(
     card: Card, *, channel: str = Booking.Channel.WEB, actor: str = "", now: dt.datetime | None = None
 ) -> Booking:
-    now = now or timezone.now()
     booking = active_booking(card)
     if booking is None:
         raise BookingError("no_booking")
-    if not windows.can_change(booking.slot.starts_at, now, booking_rules()):
+    return do_cancel_booking(booking, channel=channel, actor=actor, now=now)
+
+
+def do_cancel_booking(
+    booking: Booking, *, channel: str = Booking.Channel.WEB, actor: str = "", now: dt.datetime | None = None
+) -> Booking:
+    now = now or timezone.now()
+    if not windows.can_change(booking.slot.starts_at, now, booking_rules(), by_operator=channel == "phone"):
         raise BookingError("deadline_passed")
     with transaction.atomic():
         cancelled = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
             status=Booking.Status.CANCELLED, cancelled_at=now
         )
-        if cancelled:
-            _event(booking, BookingEvent.Kind.CANCELLED, channel, actor, now, from_slot=booking.slot)
+        if not cancelled:
+            raise BookingError("no_booking")
+        _event(booking, BookingEvent.Kind.CANCELLED, channel, actor, now, from_slot=booking.slot)
     booking.refresh_from_db()
+    return booking
+
+
+def do_book_visit(
+    place: Place,
+    service: Service,
+    starts_at: dt.datetime,
+    *,
+    caller_name_kana: str,
+    contact_phone: str,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """A phone-only service booked by an operator for a caller with no reservation number (BK-11): only the
+    name in kana and a phone number identify the visit (BK-06). Capacity as for every booking."""
+    now = now or timezone.now()
+    if not caller_name_kana.strip() or not contact_phone.strip():
+        raise BookingError("invalid", "name and phone are required")
+    rules = booking_rules()
+    try:
+        with transaction.atomic():
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            release_expired_holds(now, slot)
+            booking = Booking.objects.create(
+                card=None,
+                caller_name_kana=caller_name_kana.strip(),
+                contact_phone=contact_phone.strip(),
+                slot=slot,
+                channel=Booking.Channel.PHONE,
+            )
+            _event(booking, BookingEvent.Kind.BOOKED, Booking.Channel.PHONE, actor, now, to_slot=slot)
+    except IntegrityError as error:
+        raise _refusal(error) from error
     return booking
 
 
@@ -281,14 +339,22 @@ def do_cancel(
 
 
 def do_hold(
-    card: Card, place: Place, service: Service, starts_at: dt.datetime, *, now: dt.datetime | None = None
+    card: Card,
+    place: Place,
+    service: Service,
+    starts_at: dt.datetime,
+    *,
+    channel: str = Booking.Channel.WEB,
+    now: dt.datetime | None = None,
 ) -> Hold:
-    """Hold a time for this person while they confirm; it counts against capacity until it expires."""
+    """Hold a time for this person while they (or the operator on the phone) confirm; it counts against
+    capacity until it expires."""
     now = now or timezone.now()
-    _check_channel(service, Booking.Channel.WEB)
+    _check_channel(service, channel)
     rules = booking_rules()
     booking = active_booking(card)
-    if booking and not windows.can_change(booking.slot.starts_at, now, rules):
+    by_operator = channel == Booking.Channel.PHONE
+    if booking and not windows.can_change(booking.slot.starts_at, now, rules, by_operator=by_operator):
         raise BookingError("deadline_passed")
     try:
         with transaction.atomic():
@@ -309,10 +375,17 @@ def do_release_hold(card: Card) -> None:
 
 
 def do_confirm_hold(
-    card: Card, *, contact_phone: str = "", contact_email: str = "", now: dt.datetime | None = None
+    card: Card,
+    *,
+    contact_phone: str = "",
+    contact_email: str = "",
+    channel: str = Booking.Channel.WEB,
+    actor: str = "",
+    now: dt.datetime | None = None,
 ) -> Booking:
     """Turn the held time into the booking (a new one, or the card's booking moved there)."""
     now = now or timezone.now()
+    by_operator = channel == Booking.Channel.PHONE
     try:
         with transaction.atomic():
             hold = Hold.objects.select_for_update().select_related("slot").filter(card=card).first()
@@ -325,7 +398,7 @@ def do_confirm_hold(
                 Booking.objects.select_for_update().filter(card=card, status=Booking.Status.CONFIRMED).first()
             )
             if booking and not windows.can_change(
-                Slot.objects.get(pk=booking.slot_id).starts_at, now, booking_rules()
+                Slot.objects.get(pk=booking.slot_id).starts_at, now, booking_rules(), by_operator=by_operator
             ):
                 raise BookingError("deadline_passed")
             hold.delete()  # first release the held place, then take it as the booking
@@ -333,13 +406,13 @@ def do_confirm_hold(
                 booking = Booking.objects.create(
                     card=card,
                     slot=slot,
-                    channel=Booking.Channel.WEB,
+                    channel=channel,
                     contact_phone=contact_phone,
                     contact_email=contact_email,
                 )
-                _event(booking, BookingEvent.Kind.BOOKED, Booking.Channel.WEB, "", now, to_slot=slot)
+                _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
             else:
-                _event(booking, BookingEvent.Kind.CHANGED, Booking.Channel.WEB, "", now, booking.slot, slot)
+                _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
                 booking.slot = slot
                 booking.changed_at = now
                 booking.contact_phone = contact_phone

@@ -45,5 +45,9 @@ def within_window(starts_at: dt.datetime, now: dt.datetime, rules: BookingSettin
     )
 
 
-def can_change(starts_at: dt.datetime, now: dt.datetime, rules: BookingSettings) -> bool:
-    return now < deadline_for(starts_at, rules)
+def can_change(
+    starts_at: dt.datetime, now: dt.datetime, rules: BookingSettings, *, by_operator: bool = False
+) -> bool:
+    """Residents change or cancel until the deadline; after it they are told to phone, so a call-center
+    operator may still cancel or move the booking until it starts (a new time still obeys the window)."""
+    return now < (starts_at if by_operator else deadline_for(starts_at, rules))

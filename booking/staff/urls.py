@@ -1,6 +1,14 @@
 from django.urls import path
 
-from booking.staff import views_admin, views_auth, views_bookings, views_exports, views_home, views_settings
+from booking.staff import (
+    views_admin,
+    views_auth,
+    views_bookings,
+    views_callcenter,
+    views_exports,
+    views_home,
+    views_settings,
+)
 
 app_name = "staff"
 
@@ -42,4 +50,11 @@ urlpatterns = [
         views_settings.closed_day_delete,
         name="settings_closed_day_delete",
     ),
+    # call center (CC-01…CC-05)
+    path("callcenter/", views_callcenter.home, name="callcenter"),
+    path("callcenter/calls/", views_callcenter.log_call, name="callcenter_log"),
+    path("callcenter/end/", views_callcenter.end_call, name="callcenter_end"),
+    path("callcenter/visit/", views_callcenter.visit, name="callcenter_visit"),
+    path("callcenter/visit/<int:pk>/cancel/", views_callcenter.cancel_visit, name="callcenter_visit_cancel"),
+    path("callcenter/script/<int:pk>/", views_callcenter.script, name="callcenter_script"),
 ]

@@ -21,13 +21,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import queries, services, windows
 from booking.login import LoginRefused, do_citizen_login
-from booking.models import Card, Hold, Service
+from booking.models import Booking, Card, Hold, Service
 from booking.schedule import TOKYO
+from booking.staff.gate import staff_view
+from booking.staff.permissions import Can
 from booking.web.forms import ContactForm, LoginForm
+from booking.web.party import CALLER_CARD, CITIZEN_CARD, Party, go, in_operator_flow, party_of
 from madoguchi.client_address import client_address
 from tenants.db import tenant_connection
 
-SESSION_CARD = "citizen_card"
+SESSION_CARD = CITIZEN_CARD
 SESSION_CONTACT = "citizen_contact"
 SESSION_IDLE_SECONDS = 30 * 60
 View = Callable[..., HttpResponseBase]
@@ -39,23 +42,48 @@ def current_card(request: HttpRequest) -> Card | None:
 
 
 def citizen_required(view: View) -> View:
+    """The resident signed in with their reservation number, or an operator serving an identified caller."""
+
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if in_operator_flow(request):
+            return _for_caller(view)(request, *args, **kwargs)
         card = current_card(request)
         if card is None:
             messages.info(request, _("予約番号とパスワードを入力してください。"))
             return redirect("citizen:login")
         request.session.set_expiry(SESSION_IDLE_SECONDS)
+        request.party = Party(card, Booking.Channel.WEB, "")  # type: ignore[attr-defined]
         return view(request, card, *args, **kwargs)
 
     return wrapper
+
+
+def _for_caller(view: View) -> View:
+    @staff_view(Can.CALL_CENTER)
+    def operator_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        card = Card.objects.filter(pk=request.session.get(CALLER_CARD) or 0).first()
+        if card is None:
+            messages.info(request, _("先に、電話をかけてきた方の予約番号と本人確認をしてください。"))
+            return redirect("staff:callcenter")
+        request.party = Party(card, Booking.Channel.PHONE, request.user.get_username())  # type: ignore[attr-defined]
+        return view(request, card, *args, **kwargs)
+
+    return operator_view
+
+
+def _party(request: HttpRequest) -> Party:
+    party = party_of(request)
+    assert party is not None  # set by citizen_required
+    return party
 
 
 def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
     base = {
         "municipality": tenant_connection().tenant,
         "rules": queries.booking_rules(),
-        "signed_in": SESSION_CARD in request.session,
+        "signed_in": SESSION_CARD in request.session and not in_operator_flow(request),
+        "party": party_of(request),
     }
     return render(request, f"booking/citizen/{template}", {**base, **context}, status=status)
 
@@ -84,6 +112,8 @@ def _wait_text(seconds: int) -> str:
 
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
+    if in_operator_flow(request):
+        raise Http404
     form = LoginForm(request.POST or None)
     refusal = ""
     if request.method == "POST" and form.is_valid():
@@ -106,13 +136,15 @@ def login(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()  # a new session id at login: no fixation
             request.session[SESSION_CARD] = card.pk
             request.session.set_expiry(SESSION_IDLE_SECONDS)
-            return redirect("citizen:mypage")
+            return go(request, "mypage")
     rejected = bool(refusal or form.errors)
     return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if rejected else 200)
 
 
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
+    if in_operator_flow(request):
+        raise Http404
     card = current_card(request)
     if card:
         services.do_release_hold(card)
@@ -212,11 +244,11 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
             problem = _("時間を選んでください。")
         else:
             try:
-                services.do_hold(card, where, chosen, start)
+                services.do_hold(card, where, chosen, start, channel=_party(request).channel)
             except services.BookingError as error:
                 problem = error.message
             else:
-                return redirect("citizen:details")
+                return go(request, "details")
     slots = queries.free_slots(where, chosen, when, when)
     booking = services.active_booking(card)
     current = booking.slot.starts_at if booking and booking.slot.place_id == where.pk else None
@@ -242,7 +274,7 @@ def details(request: HttpRequest, card: Card) -> HttpResponse:
     hold = _hold_of(card)
     if hold is None:
         messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
-        return redirect("citizen:service")
+        return go(request, "service")
     rules = queries.booking_rules()
     booking = services.active_booking(card)
     initial = request.session.get(SESSION_CONTACT) or (
@@ -254,7 +286,7 @@ def details(request: HttpRequest, card: Card) -> HttpResponse:
             "phone": form.cleaned_data.get("phone", ""),
             "email": form.cleaned_data.get("email", ""),
         }
-        return redirect("citizen:confirm")
+        return go(request, "confirm")
     return page(request, "details.html", {"form": form, "hold": hold, "step": 5})
 
 
@@ -265,16 +297,23 @@ def confirm(request: HttpRequest, card: Card) -> HttpResponse:
     contact = request.session.get(SESSION_CONTACT)
     if hold is None or contact is None:
         messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
-        return redirect("citizen:service")
+        return go(request, "service")
     current = services.active_booking(card)
     if request.method == "POST":
         try:
-            services.do_confirm_hold(card, contact_phone=contact["phone"], contact_email=contact["email"])
+            party = _party(request)
+            services.do_confirm_hold(
+                card,
+                contact_phone=contact["phone"],
+                contact_email=contact["email"],
+                channel=party.channel,
+                actor=party.actor,
+            )
         except services.BookingError as error:
             messages.error(request, error.message)
-            return redirect("citizen:service")
+            return go(request, "service")
         request.session.pop(SESSION_CONTACT, None)
-        return redirect("citizen:done")
+        return go(request, "done")
     return page(request, "confirm.html", {"hold": hold, "contact": contact, "current": current, "step": 6})
 
 
@@ -287,14 +326,16 @@ def release(request: HttpRequest, card: Card) -> HttpResponse:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
-    return redirect("citizen:mypage")
+    return go(request, "mypage")
 
 
 @citizen_required
 def done(request: HttpRequest, card: Card) -> HttpResponse:
     booking = services.active_booking(card)
     if booking is None:
-        return redirect("citizen:mypage")
+        return go(request, "mypage")
+    if _party(request).operator:
+        return redirect("staff:callcenter_script", pk=booking.pk)  # the operator reads the items out (CC-03)
     deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
     return page(request, "done.html", {"booking": booking, "deadline": deadline})
 
@@ -304,14 +345,15 @@ def done(request: HttpRequest, card: Card) -> HttpResponse:
 def cancel(request: HttpRequest, card: Card) -> HttpResponse:
     booking = services.active_booking(card)
     if booking is None:
-        return redirect("citizen:mypage")
+        return go(request, "mypage")
     if request.method == "POST":
         try:
-            services.do_cancel(card)
+            party = _party(request)
+            services.do_cancel(card, channel=party.channel, actor=party.actor)
         except services.BookingError as error:
             messages.error(request, error.message)
         else:
             messages.success(request, _("予約を取り消しました。"))
-        return redirect("citizen:mypage")
+        return go(request, "mypage")
     deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
     return page(request, "cancel.html", {"booking": booking, "deadline": deadline})

@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/v1/staff/", include("booking.staff.api_urls")),
     path("api/v1/", include("booking.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The citizen's flow again, for call-center operators booking for a caller (BK-10).
+    path("staff/caller/", include("booking.web.urls", namespace="caller")),
     path("staff/", include("booking.staff.urls")),
     path("", include("booking.urls")),
     path("", include("booking.web.urls")),
