@@ -41,3 +41,21 @@ def delete_expired_exports() -> int:
 @shared_task(name="booking.release_expired_holds")
 def release_expired_holds() -> int:
     return services.do_release_expired_holds()
+
+
+# --- reports (CC-05) -------------------------------------------------------------------------------------
+# Any failure is retried (SMTP refusals are not all OSErrors); the Report row makes a retry send once.
+
+
+@shared_task(name="booking.send_daily_report", autoretry_for=(Exception,), retry_backoff=60, max_retries=5)
+def send_daily_report() -> int:
+    from booking import reports
+
+    return reports.do_send_due_daily_reports()
+
+
+@shared_task(name="booking.send_monthly_report", autoretry_for=(Exception,), retry_backoff=60, max_retries=5)
+def send_monthly_report() -> bool:
+    from booking import reports
+
+    return reports.do_send_previous_monthly_report()

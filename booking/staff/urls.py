@@ -7,6 +7,7 @@ from booking.staff import (
     views_callcenter,
     views_exports,
     views_home,
+    views_reports,
     views_settings,
 )
 
@@ -57,4 +58,8 @@ urlpatterns = [
     path("callcenter/visit/", views_callcenter.visit, name="callcenter_visit"),
     path("callcenter/visit/<int:pk>/cancel/", views_callcenter.cancel_visit, name="callcenter_visit_cancel"),
     path("callcenter/script/<int:pk>/", views_callcenter.script, name="callcenter_script"),
+    # reports (CC-05)
+    path("reports/", views_reports.daily, name="reports"),
+    path("reports/monthly/", views_reports.monthly, name="reports_monthly"),
+    path("reports/monthly.csv", views_reports.monthly_csv, name="reports_monthly_csv"),
 ]

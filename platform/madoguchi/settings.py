@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "madoguchi.access_log.AccessLogMiddleware",
     "madoguchi.middleware.TenantHostMiddleware",
     "madoguchi.middleware.SecurityHeadersMiddleware",
+    "madoguchi.bulkhead.BulkheadMiddleware",  # citizen requests cannot take the threads staff need
     "madoguchi.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -72,6 +73,21 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Operators stay up when citizens flood in (madoguchi.bulkhead, docs/architecture.md). Per process, citizen
+# requests (all but /staff/, /api/v1/staff/, the vendor console, /healthz, static files) run at most
+# CITIZEN_MAX_CONCURRENT at once, CITIZEN_MAX_WAITING more wait up to CITIZEN_QUEUE_SECONDS, the rest get a
+# 503 "busy, retry" at once. A waiting request holds a thread too, so by default running + waiting =
+# GUNICORN_THREADS - 1 (4 threads, as gunicorn_conf.py: 2 running, 1 waiting): one thread is never held by a
+# citizen. On web-citizen (MADOGUCHI_WEB_POOL=citizen), where no staff are routed, the lane may use every
+# thread (no shedding: per-process lanes are small and would refuse residents at moderate load).
+_WEB_THREADS = max(1, int(env_str("GUNICORN_THREADS") or 4))
+_CITIZEN_POOL = env_str("MADOGUCHI_WEB_POOL").lower() == "citizen"
+CITIZEN_MAX_CONCURRENT = int(
+    env_str("CITIZEN_MAX_CONCURRENT") or (_WEB_THREADS if _CITIZEN_POOL else max(1, _WEB_THREADS - 2))
+)
+CITIZEN_MAX_WAITING = int(env_str("CITIZEN_MAX_WAITING") or max(0, _WEB_THREADS - 1 - CITIZEN_MAX_CONCURRENT))
+CITIZEN_QUEUE_SECONDS = float(env_str("CITIZEN_QUEUE_SECONDS") or 2)
 
 TEMPLATES = [
     {
@@ -141,6 +157,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.for_each_tenant",
         "schedule": crontab(hour=10, minute=0),
         "args": ["booking.send_day_before_reminders"],
+    },
+    # CC-05: the daily report after each operating day (the task skips other days), the monthly one on the 1st
+    "daily-report": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(hour=18, minute=0),
+        "args": ["booking.send_daily_report"],
+    },
+    "monthly-report": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(hour=8, minute=0, day_of_month=1),
+        "args": ["booking.send_monthly_report"],
     },
 }
 
