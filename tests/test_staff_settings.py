@@ -128,7 +128,15 @@ def texts_form(**changes: Any) -> dict[str, Any]:
     rules = booking_rules()
     data = {
         name: getattr(rules, name)
-        for name in ("text_top", "text_bring", "text_done", "confirmation_mail_text", "reminder_mail_text")
+        for name in (
+            "text_top",
+            "text_bring",
+            "text_done",
+            "confirmation_mail_text",
+            "reminder_mail_text",
+            "callcenter_script",
+            "report_emails",
+        )
     }
     return {**data, **changes}
 
@@ -687,3 +695,21 @@ def test_a_kyoto_administrator_cannot_see_another_tenants_places(tenants: Tenant
     response = other.get("/staff/settings/places/")
     assert response.status_code == 302 and response["Location"].startswith("/staff/login/")
     assert "見本町役場" not in text(response)
+
+
+def test_call_center_script_and_report_addresses_are_set_here(admin: Client) -> None:
+    """CC-03 and CC-05: the items the operator reads out, and where the reports go."""
+    refused = admin.post("/staff/settings/texts/", texts_form(report_emails="ok@example.jp\nnot an address"))
+    assert refused.status_code == 400 and "not an address" in refused.content.decode()
+    bad_script = admin.post("/staff/settings/texts/", texts_form(callcenter_script="日時: {when}"))
+    assert bad_script.status_code == 400
+    saved = admin.post(
+        "/staff/settings/texts/",
+        texts_form(
+            callcenter_script="日時: {date} {time}\n場所: {place}", report_emails="kyoto-cc@example.jp"
+        ),
+    )
+    assert saved.status_code == 302
+    rules = booking_rules()
+    assert rules.callcenter_script == "日時: {date} {time}\n場所: {place}"
+    assert rules.report_emails == "kyoto-cc@example.jp"

@@ -129,6 +129,13 @@ class TextsForm(_Checked):
     text_done = _text(_("予約完了画面の案内"), False)
     confirmation_mail_text = _text(_("予約確認メールの本文"), True, rows=8)
     reminder_mail_text = _text(_("前日リマインドメールの本文"), True, rows=8)
+    callcenter_script = _text(
+        _("コールセンターの読み上げ項目（1行に1項目）"),
+        True,
+        _("予約の後にオペレーターが読み上げ、項目ごとにチェックします。差し込み項目はメールと同じです。"),
+        rows=6,
+    )
+    report_emails = _text(_("日報・月報の送付先（1行に1件）"), False, rows=3)
 
     def problems(self, data: svc.TextsInput) -> Mapping[str, str]:
         return svc.texts_problems(data)
@@ -141,6 +148,8 @@ class TextsForm(_Checked):
             text_done=d["text_done"],
             confirmation_mail_text=d["confirmation_mail_text"],
             reminder_mail_text=d["reminder_mail_text"],
+            callcenter_script=d["callcenter_script"],
+            report_emails=d["report_emails"],
         )
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
@@ -56,7 +58,7 @@ PLACEHOLDER_HELP = {
     "bring": "持ち物（「持ち物」欄の文章）",
     "deadline": "変更・取消の締切（例: 2025年1月2日（木） 17:00）",
 }
-MAIL_TEXT_FIELDS = ("confirmation_mail_text", "reminder_mail_text")
+MAIL_TEXT_FIELDS = ("confirmation_mail_text", "reminder_mail_text", "callcenter_script")
 
 
 class SettingsInvalid(Exception):
@@ -129,6 +131,8 @@ class TextsInput:
     text_done: str
     confirmation_mail_text: str
     reminder_mail_text: str
+    callcenter_script: str
+    report_emails: str
 
 
 @dataclass(frozen=True)
@@ -338,7 +342,24 @@ def texts_problems(data: TextsInput) -> dict[str, str]:
             problem = mail_text_problem(getattr(data, name))
             if problem:
                 problems[name] = problem
+    bad = [
+        line.strip()
+        for line in data.report_emails.splitlines()
+        if line.strip() and not _is_email(line.strip())
+    ]
+    if bad:
+        problems["report_emails"] = _("メールアドレスの形式が正しくありません: %(bad)s") % {
+            "bad": ", ".join(bad[:3])
+        }
     return problems
+
+
+def _is_email(text: str) -> bool:
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def do_update_texts(actor: oplog.Actor, data: TextsInput) -> dict[str, dict[str, Any]]:

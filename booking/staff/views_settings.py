@@ -42,7 +42,15 @@ WINDOW_FIELDS = [
     "hold_minutes",
 ]
 FIELD_FIELDS = ["phone_requirement", "email_requirement"]
-TEXT_FIELDS = ["text_top", "text_bring", "text_done", "confirmation_mail_text", "reminder_mail_text"]
+TEXT_FIELDS = [
+    "text_top",
+    "text_bring",
+    "text_done",
+    "confirmation_mail_text",
+    "reminder_mail_text",
+    "callcenter_script",
+    "report_emails",
+]
 PLACE_FIELDS = [
     "code",
     "name",
