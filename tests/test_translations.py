@@ -6,6 +6,7 @@ import ast
 import gettext
 from pathlib import Path
 
+CONTEXT_SEPARATOR = "\x04"  # how gettext joins a message context to its msgid
 LOCALE = Path(__file__).resolve().parents[1] / "platform" / "madoguchi" / "locale" / "en" / "LC_MESSAGES"
 
 
@@ -18,14 +19,15 @@ def po_entries(path: Path) -> dict[str, str]:
     def flush() -> None:
         if parts.get("msgid") is not None:
             forms = [key for key in sorted(parts) if key.startswith("msgstr")]
-            entries["".join(parts["msgid"])] = "|".join("".join(parts[key]) for key in forms)
+            context = "".join(parts["msgctxt"]) + CONTEXT_SEPARATOR if "msgctxt" in parts else ""
+            entries[context + "".join(parts["msgid"])] = "|".join("".join(parts[key]) for key in forms)
 
     for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         keyword = line.split(" ", 1)[0] if line and not line.startswith(('"', "#")) else ""
-        if keyword == "msgid":
+        if keyword in {"msgctxt", "msgid"} and "msgid" in parts:
             flush()
             parts = {}
-        if keyword in {"msgid", "msgid_plural"} or keyword.startswith("msgstr"):
+        if keyword in {"msgctxt", "msgid", "msgid_plural"} or keyword.startswith("msgstr"):
             target = parts.setdefault(keyword, [])
             line = line[len(keyword) + 1 :]
         if line.startswith('"') and target is not None:
@@ -46,9 +48,12 @@ def test_every_string_has_an_english_text() -> None:
 def test_compiled_catalogue_matches_the_source() -> None:
     with (LOCALE / "django.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
-    for msgid, msgstr in po_entries(LOCALE / "django.po").items():
+    for key, msgstr in po_entries(LOCALE / "django.po").items():
+        context, _, msgid = key.rpartition(CONTEXT_SEPARATOR)
         forms = msgstr.split("|")
-        if len(forms) > 1:  # plural: what the catalogue gives for one and for many
+        if context:
+            assert compiled.pgettext(context, msgid) == msgstr, f"run `make messages`: {key!r} is stale"
+        elif len(forms) > 1:  # plural: what the catalogue gives for one and for many
             assert [compiled.ngettext(msgid, msgid, n) for n in (1, 2)] == forms[:2], msgid
         else:
             assert compiled.gettext(msgid) == msgstr, f"run `make messages`: {msgid!r} is stale in django.mo"
