@@ -8,12 +8,10 @@ slowed, then refused for a while (booking.throttle).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 
 from django.utils import timezone
 
-from booking import credentials, throttle
+from booking import bearer, credentials, throttle
 from booking.models import Card, CitizenToken
 
 TOKEN_LIFETIME = dt.timedelta(minutes=30)
@@ -43,23 +41,18 @@ def do_citizen_login(raw_number: str, raw_password: str, client: str) -> Card:
     return card
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def do_create_citizen_token(card: Card, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
     now = now or timezone.now()
     CitizenToken.objects.filter(expires_at__lte=now).delete()
-    token = secrets.token_urlsafe(32)
-    expires_at = now + TOKEN_LIFETIME
-    CitizenToken.objects.create(card=card, token_digest=_token_digest(token), expires_at=expires_at)
-    return token, expires_at
+    issued = bearer.issue(TOKEN_LIFETIME, now)
+    CitizenToken.objects.create(card=card, token_digest=issued.digest, expires_at=issued.expires_at)
+    return issued.token, issued.expires_at
 
 
 def card_for_token(token: str, now: dt.datetime | None = None) -> Card | None:
     found = (
         CitizenToken.objects.select_related("card")
-        .filter(token_digest=_token_digest(token), expires_at__gt=now or timezone.now())
+        .filter(token_digest=bearer.digest(token), expires_at__gt=now or timezone.now())
         .first()
     )
     return found.card if found else None

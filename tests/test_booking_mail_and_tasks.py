@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -26,6 +20,7 @@ from booking.services import do_book, do_hold
 from tenants.tasks import for_each_tenant
 from tests import factories
 from tests.conftest import Tenants
+from tests.processes import celery_worker
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.django_db
@@ -119,47 +114,9 @@ def test_beat_fan_out_runs_the_tenant_task_in_each_tenants_schema(
         return hold.pk
 
     hold_id = committed_kyoto(expired_hold)
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    database = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "madoguchi",
-            "worker",
-            "-Q",
-            queue,
-            "--pool",
-            "solo",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert for_each_tenant("booking.release_expired_holds", queue=queue) >= 2  # kyoto and mihon
-
-        def gone() -> bool:
-            return not Hold.objects.filter(pk=hold_id).exists()
-
-        deadline = time.monotonic() + 60
-        while not committed_kyoto(gone):
-            assert worker.poll() is None, worker.stdout.read() if worker.stdout else ""
-            assert time.monotonic() < deadline, "the worker did not release the expired hold within 60 s"
-            time.sleep(0.3)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    with celery_worker() as worker:
+        assert for_each_tenant("booking.release_expired_holds", queue=worker.queue) >= 2  # kyoto and mihon
+        worker.wait_for(
+            lambda: committed_kyoto(lambda: not Hold.objects.filter(pk=hold_id).exists()),
+            "release the expired hold",
+        )

@@ -27,7 +27,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -43,6 +42,7 @@ from booking.staff.models import OperationLogEntry, StaffSecurity
 from madoguchi.bulkhead import CitizenLane, Lane, lane_of
 from tests import factories
 from tests.conftest import KYOTO_HOST
+from tests.processes import database_url
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 Committed = Callable[[Callable[[], Any]], Any]
@@ -147,13 +147,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def database_url() -> str:
-    """The test database, as the subprocess must reach it (see test_celery_worker)."""
-    db = settings.DATABASES["default"]
-    password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""
-    return f"postgres://{quote(str(db['USER']), safe='')}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @dataclass(frozen=True)

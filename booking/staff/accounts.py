@@ -6,7 +6,6 @@ Writes are `do_*` functions; each records itself in the operation log inside its
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import secrets
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from booking import bearer
 from booking.staff import oplog
 from booking.staff.models import AllowedNetwork, StaffProfile, StaffRole, StaffSecurity, StaffToken
 
@@ -325,23 +325,18 @@ def _count_failure(actor: oplog.Actor, profile: StaffProfile) -> None:
 # --- API tokens ----------------------------------------------------------------------------------------
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def do_create_staff_token(profile: StaffProfile, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
     now = now or timezone.now()
     StaffToken.objects.filter(expires_at__lte=now).delete()
-    token = secrets.token_urlsafe(32)
-    expires_at = now + TOKEN_LIFETIME
-    StaffToken.objects.create(user=profile.user, token_digest=_token_digest(token), expires_at=expires_at)
-    return token, expires_at
+    issued = bearer.issue(TOKEN_LIFETIME, now)
+    StaffToken.objects.create(user=profile.user, token_digest=issued.digest, expires_at=issued.expires_at)
+    return issued.token, issued.expires_at
 
 
 def profile_for_token(token: str) -> StaffProfile | None:
     found = (
         StaffToken.objects.select_related("user__staff")
-        .filter(token_digest=_token_digest(token), expires_at__gt=timezone.now(), user__is_active=True)
+        .filter(token_digest=bearer.digest(token), expires_at__gt=timezone.now(), user__is_active=True)
         .first()
     )
     return getattr(found.user, "staff", None) if found else None
