@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import get_language
 from django_tenants.models import DomainMixin, TenantMixin
 
 
@@ -25,6 +26,13 @@ class Municipality(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.schema_name})"
+
+    @property
+    def label(self) -> str:
+        """The name in the request's language: the English name on English pages, where there is one."""
+        if self.name_en and (get_language() or "ja").startswith("en"):
+            return self.name_en
+        return self.name
 
 
 class Domain(DomainMixin):

@@ -85,7 +85,7 @@ def ensure_public_tenant() -> ProvisionResult:
 
 
 def do_provision_tenant(
-    schema_name: str, *, name: str, domain: str, preset: str = "blank"
+    schema_name: str, *, name: str, domain: str, preset: str = "blank", name_en: str = ""
 ) -> ProvisionResult:
     """Create the tenant, its schema, its domain and its preset data; idempotent.
 
@@ -117,7 +117,7 @@ def do_provision_tenant(
     created = tenant is None
     if tenant is None:
         # Creating the schema runs the tenant migrations; it cannot share one transaction with the rows.
-        tenant = Municipality(schema_name=schema_name, name=name)
+        tenant = Municipality(schema_name=schema_name, name=name, name_en=name_en.strip())
         tenant.save(verbosity=0)
         changes.append(f"created tenant {schema_name} ({name}) and its schema")
     elif tenant.name != name:
@@ -125,6 +125,10 @@ def do_provision_tenant(
             f"テナント {schema_name} は別の名称（{tenant.name}）で既に存在します / "
             f"tenant {schema_name} already exists with the name {tenant.name!r}; rename it in the console"
         )
+    elif name_en.strip() and not tenant.name_en:
+        tenant.name_en = name_en.strip()
+        tenant.save(update_fields=["name_en"])
+        changes.append(f"set the English name of {schema_name} to {tenant.name_en}")
 
     with transaction.atomic():
         if owner is None:

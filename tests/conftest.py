@@ -32,7 +32,9 @@ class Tenants:
 @pytest.fixture(scope="session")
 def tenants(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Tenants:
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        kyoto = do_provision_tenant("kyoto", name="京都市", domain=KYOTO_HOST, preset="kyoto").tenant
+        kyoto = do_provision_tenant(
+            "kyoto", name="京都市", name_en="Kyoto City", domain=KYOTO_HOST, preset="kyoto"
+        ).tenant
         do_provision_tenant("kyoto", name="京都市", domain=KYOTO_PUBLIC_HOST, preset="kyoto")
         mihon = do_provision_tenant("mihon", name="見本市", domain=MIHON_HOST, preset="blank").tenant
     return Tenants(kyoto=kyoto, mihon=mihon)

@@ -112,6 +112,7 @@ def test_english_is_switchable(kyoto_client: Client) -> None:
     assert response.status_code == 302
     page = kyoto_client.get("/").content.decode()
     assert 'lang="en"' in page
+    assert "Kyoto City My Number Card appointments" in page
     assert "Places and opening hours" in page
     assert "Kita Ward Office" in page
     assert "My Number Card issuance: Mon・Tue・Wed・Thu・Fri 9:00–17:00 (last reception 16:45)" in page

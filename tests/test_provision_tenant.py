@@ -39,6 +39,12 @@ def test_creates_schema_domain_and_preset_then_changes_nothing(tenants: Tenants)
     assert Domain.objects.filter(tenant__schema_name="uji").count() == 1
 
 
+def test_an_english_name_can_be_added_later(tenants: Tenants) -> None:
+    out = provision("mihon", "--name", "見本市", "--domain", "mihon.localhost", "--name-en", "Mihon City")
+    assert "English name of mihon" in out
+    assert Municipality.objects.get(schema_name="mihon").name_en == "Mihon City"
+
+
 def test_adds_a_second_domain_to_an_existing_tenant(tenants: Tenants) -> None:
     out = provision("kyoto", "--name", "京都市", "--domain", "kyoto-test.example.jp", "--preset", "kyoto")
     assert "routed kyoto-test.example.jp to kyoto" in out

@@ -37,9 +37,9 @@ STATE = REPO / ".local"
 PYTHON = sys.executable
 PG_DB = "madoguchi"
 DEMO_TENANTS = [
-    # schema, name, local host, preset
-    ("kyoto", "京都市", "kyoto", "kyoto"),
-    ("mihon", "見本市（デモ）", "mihon", "blank"),
+    # schema, name, English name, local host, preset
+    ("kyoto", "京都市", "Kyoto City", "kyoto", "kyoto"),
+    ("mihon", "見本市（デモ）", "Mihon City (demo)", "mihon", "blank"),
 ]
 
 
@@ -305,13 +305,15 @@ def ensure_staff_admin(env: dict[str, str], schema: str = "kyoto") -> tuple[str,
 def prepare_database(env: dict[str, str]) -> None:
     ensure_database(env["DATABASE_URL"])
     manage(env, "migrate_schemas", "--shared", "--verbosity", "0")
-    for schema, name, host, preset in DEMO_TENANTS:
+    for schema, name, name_en, host, preset in DEMO_TENANTS:
         manage(
             env,
             "provision_tenant",
             schema,
             "--name",
             name,
+            "--name-en",
+            name_en,
             "--domain",
             f"{host}.{env['BASE_DOMAIN']}",
             "--preset",
@@ -402,7 +404,7 @@ def command_run() -> int:
                 "\n"
                 "  Madoguchi is running. Open:\n"
                 + "".join(
-                    f"    {name:<16} http://{host}.{base}:{port}/\n" for _, name, host, _ in DEMO_TENANTS
+                    f"    {name:<16} http://{host}.{base}:{port}/\n" for _, name, _, host, _ in DEMO_TENANTS
                 )
                 + f"    staff console    http://kyoto.{base}:{port}/staff/"
                 f"   (login: {staff_user} / {staff_password})\n"

@@ -18,12 +18,17 @@ class Command(BaseCommand):
         parser.add_argument("schema", help="schema name, e.g. kyoto")
         parser.add_argument("--name", required=True, help="the municipality's name, e.g. 京都市")
         parser.add_argument("--domain", required=True, help="host name, e.g. yoyaku.city.kyoto.lg.jp")
+        parser.add_argument("--name-en", default="", help="the name in English, e.g. Kyoto City")
         parser.add_argument("--preset", default="blank", choices=sorted(PRESETS))
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             result = do_provision_tenant(
-                options["schema"], name=options["name"], domain=options["domain"], preset=options["preset"]
+                options["schema"],
+                name=options["name"],
+                domain=options["domain"],
+                preset=options["preset"],
+                name_en=options["name_en"],
             )
         except ProvisioningError as exc:
             raise CommandError(str(exc)) from exc
