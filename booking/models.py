@@ -243,7 +243,12 @@ class Card(models.Model):
         verbose_name = "カード"
         # Prefix search on the kana name (LIKE 'ヤマダ%') whatever the database's collation.
         indexes = [
-            models.Index(fields=["name_kana"], name="card_kana_prefix", opclasses=["varchar_pattern_ops"])
+            models.Index(
+                fields=["name_kana"],
+                name="card_kana_prefix",
+                opclasses=["varchar_pattern_ops"],
+                include=["id"],
+            )
         ]
         constraints = [
             models.CheckConstraint(
@@ -331,6 +336,12 @@ class Booking(models.Model):
         indexes = [
             models.Index(fields=["slot", "status"], name="booking_slot_status"),
             models.Index(fields=["created_at"], name="booking_created"),
+            models.Index(
+                fields=["caller_name_kana"],
+                name="booking_caller_kana_prefix",
+                opclasses=["varchar_pattern_ops"],
+                condition=Q(card__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

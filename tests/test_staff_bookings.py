@@ -134,3 +134,48 @@ def test_export_is_logged(admin: Client) -> None:
     response: Any = admin.get("/staff/bookings/export.csv", wide())
     b"".join(response.streaming_content)
     assert OperationLogEntry.objects.filter(action="bookings.export", username="admin1").exists()
+
+
+def test_the_search_box_looks_across_all_dates(admin: Client) -> None:
+    """AD-08: a number typed on the opening screen finds the booking whatever its date."""
+    booking = book("ヤマダ タロウ", 3)
+    page = listing(admin, q=factories.card_of(booking).reservation_number)  # no dates: the search form
+    assert "ヤマダ タロウ" in page
+    opening = listing(admin)
+    assert 'role="search"' in opening and "全期間から探す" in opening
+
+
+def test_phone_only_visits_are_found_by_name(admin: Client) -> None:
+    from booking.models import Service
+    from booking.services import do_book_visit
+
+    place = factories.place("kita")
+    service = Service.objects.get(code="ecert_renewal")
+    slot = next(
+        s
+        for s in factories.free_slots(
+            place,
+            service,
+            factories.timezone.localdate(),
+            factories.timezone.localdate() + factories.dt.timedelta(days=30),
+        )
+    )
+    do_book_visit(
+        place,
+        service,
+        slot.starts_at,
+        caller_name_kana="ミナミ カズコ",
+        contact_phone="0752223111",
+        actor="op1",
+    )
+    assert "ミナミ カズコ" in listing(admin, q="みなみ")
+
+
+def test_a_name_search_with_many_cards_still_works(admin: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from booking.staff import lists
+
+    monkeypatch.setattr(lists, "KANA_CARD_LIMIT", 1)  # take the path for common names
+    book("ヤマダ タロウ")
+    book("ヤマダ ハナコ", 1)
+    page = listing(admin, q="ヤマダ")
+    assert "ヤマダ タロウ" in page and "ヤマダ ハナコ" in page
