@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from booking.queries import booking_rules, places_in_service
+from console.announcements import planned_stops_for
 from tenants.db import tenant_connection
 
 
@@ -12,5 +13,10 @@ def top_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "booking/top.html",
-        {"municipality": tenant, "places": places_in_service(), "rules": booking_rules()},
+        {
+            "municipality": tenant,
+            "places": places_in_service(),
+            "rules": booking_rules(),
+            "stops": planned_stops_for(tenant.pk),
+        },
     )

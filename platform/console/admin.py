@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+
+from console.models import PlannedStop
+
+APPROVAL_DAYS = 30
+
+
+class PlannedStopForm(forms.ModelForm):
+    class Meta:
+        model = PlannedStop
+        fields = ["tenant", "starts_at", "ends_at", "reason", "reason_en", "approved_on"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, ends, approved = data.get("starts_at"), data.get("ends_at"), data.get("approved_on")
+        if starts and ends and ends <= starts:
+            self.add_error(
+                "ends_at", "停止終了は停止開始より後にしてください / the stop must end after it starts"
+            )
+        if starts and approved and approved > starts.date() - dt.timedelta(days=APPROVAL_DAYS):
+            self.add_error(
+                "approved_on",
+                f"計画停止は{APPROVAL_DAYS}日前までに自治体の承認が必要です / the municipality must approve "
+                f"a planned stop at least {APPROVAL_DAYS} days before it (SO-01)",
+            )
+        return data
+
+
+@admin.register(PlannedStop)
+class PlannedStopAdmin(admin.ModelAdmin):
+    form = PlannedStopForm
+    list_display = ["starts_at", "ends_at", "tenant", "reason", "approved_on"]
+    list_filter = ["tenant"]
