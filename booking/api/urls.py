@@ -1,6 +1,8 @@
 from django.urls import path
 
-from booking.api import views
+from booking.api import schema, views
+
+__all__ = ["schema"]  # registers the token schemes with drf-spectacular
 
 urlpatterns = [
     path("locations/", views.LocationsView.as_view(), name="api-locations"),

@@ -90,16 +90,16 @@ def _actor(request: Request) -> oplog.Actor:
     return oplog.Actor(user.pk, user.get_username(), client_address(request))
 
 
-class SessionIn(serializers.Serializer):
+class StaffSessionIn(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=200)
     otp = serializers.RegexField(r"^[0-9]{6}$", required=False)
 
 
 class StaffSessionsView(APIView):
-    @extend_schema(request=SessionIn, responses={201: None, 401: ErrorOut, 403: ErrorOut, 423: ErrorOut})
+    @extend_schema(request=StaffSessionIn, responses={201: None, 401: ErrorOut, 403: ErrorOut, 423: ErrorOut})
     def post(self, request: Request) -> Response:
-        body = SessionIn(data=request.data)
+        body = StaffSessionIn(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
@@ -146,6 +146,30 @@ class ExportQuery(serializers.Serializer):
         return attrs
 
 
+class StaffBookingOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    location = serializers.IntegerField()
+    location_name = serializers.CharField()
+    service = serializers.CharField()
+    start = serializers.CharField()
+    end = serializers.CharField()
+    status = serializers.CharField()
+    channel = serializers.CharField()
+    reservation_number = serializers.CharField(allow_null=True)
+    application_id = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+    name_kana = serializers.CharField()
+    contact_phone = serializers.CharField()
+    contact_email = serializers.CharField()
+
+
+class StaffBookingsPage(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = StaffBookingOut(many=True)
+
+
 def booking_json(booking: Booking) -> dict[str, Any]:
     slot, card = booking.slot, booking.card
     return {
@@ -176,7 +200,8 @@ class StaffBookingsView(APIView):
             OpenApiParameter("location", int),
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             OpenApiParameter("page", int),
-        ]
+        ],
+        responses={200: StaffBookingsPage, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
     )
     def get(self, request: Request) -> Response:
         query = BookingsQuery(data=request.query_params)
