@@ -363,3 +363,12 @@ def test_a_shared_client_address_gets_more_room_than_one_number(api: Api) -> Non
         body = {"reservation_number": issued.card.reservation_number, "password": "WRONGPASS9"}
         assert error(api.send("post", "/api/v1/citizen/sessions/", body)) == (401, "invalid_credentials")
     assert api.login(cards[-1]).status_code == 201  # a neighbour behind the same NAT still gets in
+
+
+def test_the_openapi_schema_builds_without_warnings(tmp_path: Any) -> None:
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--fail-on-warn", "--file", str(target))
+    text = target.read_text()
+    assert "/api/v1/staff/bookings/" in text and "bearer" in text
