@@ -126,3 +126,18 @@ def apply_preset(name: str) -> str:
             )
             pattern_count += 1
     return f"{len(services)} services, {len(data['places'])} places, {pattern_count} opening patterns"
+
+
+def final_export() -> tuple[str, int]:
+    """The full export of the tenant's data, made just before offboarding (SO-17): (storage key, bytes).
+
+    The control plane calls it in the tenant's schema; the file outlives the schema, for the municipality.
+    """
+    from django.utils import timezone
+
+    from booking.staff import full_export
+    from booking.staff.models import ExportJob
+
+    job = ExportJob.objects.create(requested_by="offboarding", requested_at=timezone.now())
+    done = full_export.run(job.pk)
+    return done.key, done.size

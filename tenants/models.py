@@ -45,3 +45,22 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class OffboardingRecord(models.Model):
+    """That a municipality left and its data was destroyed (SO-17): the only thing kept of it, with where its
+    final export was stored for handing over."""
+
+    schema_name = models.CharField("スキーマ", max_length=63)
+    name = models.CharField("名称", max_length=100)
+    offboarded_at = models.DateTimeField("削除日時")
+    export_key = models.CharField("最終出力の保存先", max_length=300)
+    export_size = models.BigIntegerField("最終出力のサイズ")
+    requested_by = models.CharField("実施者", max_length=150)
+
+    class Meta:
+        verbose_name = "解約・データ削除の記録"
+        ordering = ["-offboarded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name} {self.offboarded_at:%Y-%m-%d}"
