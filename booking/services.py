@@ -8,6 +8,7 @@ refusals (which win any race) to the same answers.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -17,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from booking import credentials, schedule, windows
 from booking.models import Booking, BookingEvent, BookingSettings, Card, Hold, Place, Service, Slot
 from booking.queries import booking_rules, closed_days_for
+
+logger = logging.getLogger(__name__)
 
 
 class BookingError(Exception):
@@ -444,4 +447,11 @@ def _after_commit_confirmation(booking: Booking) -> None:
     from booking.tasks import send_booking_confirmation  # tasks call services; import here avoids the cycle
 
     booking_id = booking.pk
-    transaction.on_commit(lambda: send_booking_confirmation.delay(booking_id))
+
+    def queue_mail() -> None:
+        try:
+            send_booking_confirmation.delay(booking_id)
+        except Exception:  # noqa: BLE001 - the booking stands even if the broker is down; the mail is lost
+            logger.error("confirmation mail for booking %s could not be queued", booking_id, exc_info=True)
+
+    transaction.on_commit(queue_mail)

@@ -9,10 +9,13 @@ a library), while one number belongs to one person.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 15 * 60
 SLOW_AFTER = 3  # per reservation number
@@ -41,10 +44,19 @@ def keys_for(client: str, reservation_number: str) -> list[str]:
     return keys
 
 
+def _states(keys: list[str]) -> dict[str, tuple[int, float]]:
+    """The counts; when Redis does not answer, none (logins go on unthrottled rather than not at all)."""
+    try:
+        return dict(cache.get_many(keys))
+    except Exception:  # noqa: BLE001 - any cache failure: the booking service must not stop with it
+        logger.warning("login throttle: cache unavailable, not counting failures", exc_info=True)
+        return {}
+
+
 def verdict(keys: list[str], now: float | None = None) -> Verdict:
     now = time.time() if now is None else now
     worst = Verdict(allowed=True)
-    for key, state in cache.get_many(keys).items():
+    for key, state in _states(keys).items():
         count, last = state
         slow_after, lock_after = (
             (CLIENT_SLOW_AFTER, CLIENT_LOCK_AFTER)
@@ -64,10 +76,17 @@ def verdict(keys: list[str], now: float | None = None) -> Verdict:
 
 def record_failure(keys: list[str], now: float | None = None) -> None:
     now = time.time() if now is None else now
-    for key in keys:
-        count, _ = cache.get(key) or (0, now)
-        cache.set(key, (count + 1, now), timeout=max(WINDOW_SECONDS, LOCK_SECONDS))
+    states = _states(keys)
+    try:
+        for key in keys:
+            count, _ = states.get(key) or (0, now)
+            cache.set(key, (count + 1, now), timeout=max(WINDOW_SECONDS, LOCK_SECONDS))
+    except Exception:  # noqa: BLE001
+        logger.warning("login throttle: cache unavailable, failure not counted", exc_info=True)
 
 
 def record_success(reservation_number: str) -> None:
-    cache.delete(_key("number", reservation_number))
+    try:
+        cache.delete(_key("number", reservation_number))
+    except Exception:  # noqa: BLE001
+        logger.warning("login throttle: cache unavailable", exc_info=True)

@@ -372,3 +372,12 @@ def test_the_openapi_schema_builds_without_warnings(tmp_path: Any) -> None:
     call_command("spectacular", "--fail-on-warn", "--file", str(target))
     text = target.read_text()
     assert "/api/v1/staff/bookings/" in text and "bearer" in text
+
+
+def test_logins_go_on_when_redis_is_down(api: Api, settings: Any) -> None:
+    """The throttle fails open (and logs it) rather than turning every login into an error."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    issued = factories.issue_card()
+    assert api.login(issued).status_code == 201
+    wrong = {"reservation_number": issued.card.reservation_number, "password": "WRONGPASS9"}
+    assert error(api.send("post", "/api/v1/citizen/sessions/", wrong)) == (401, "invalid_credentials")
