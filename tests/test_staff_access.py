@@ -231,3 +231,19 @@ def test_the_password_never_waits_in_the_session_between_the_two_steps(kyoto: No
 
     stored = [s.get_decoded() for s in Session.objects.all()]
     assert stored and all(PASSWORD not in str(data) for data in stored)
+
+
+def test_one_address_trying_many_usernames_is_slowed(kyoto: None) -> None:
+    """Password spraying: each account only fails once, but the address is counted across them."""
+    from booking import throttle
+
+    make_staff("clerk", "counter")
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    for n in range(throttle.CLIENT_SLOW_AFTER):
+        assert (
+            client.post("/staff/login/", {"username": f"guess{n}", "password": "Spring2026!"}).status_code
+            == 400
+        )
+    slowed = client.post("/staff/login/", {"username": "clerk", "password": PASSWORD})
+    assert slowed.status_code == 400 and "しばらく受け付けを停止しています" in slowed.content.decode()
+    assert OperationLogEntry.objects.filter(action="login.refused", target="too_many_attempts").exists()

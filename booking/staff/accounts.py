@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from booking import bearer
+from booking import bearer, throttle
 from booking.staff import oplog
 from booking.staff.models import AllowedNetwork, StaffProfile, StaffRole, StaffSecurity, StaffToken
 
@@ -27,7 +27,7 @@ TOKEN_LIFETIME = dt.timedelta(hours=8)
 
 class StaffLoginRefused(Exception):
     def __init__(self, code: str) -> None:
-        self.code = code  # invalid_credentials | locked | otp_required | ip_not_allowed
+        self.code = code  # invalid_credentials | locked | otp_required | ip_not_allowed | too_many_attempts
         super().__init__(code)
 
 
@@ -254,11 +254,18 @@ def do_staff_login(username: str, password: str, address: str, otp: str | None =
     if not address_allowed(address):
         oplog.record(oplog.Actor(None, username[:150], address), "login.refused", "ip_not_allowed")
         raise StaffLoginRefused("ip_not_allowed")
+    # One address trying many usernames (password spraying) is slowed like a resident's failed logins;
+    # one account is locked by its own count below.
+    spray_keys = throttle.keys_for(f"staff:{address}", "")
+    if not throttle.verdict(spray_keys).allowed:
+        oplog.record(oplog.Actor(None, username[:150], address), "login.refused", "too_many_attempts")
+        raise StaffLoginRefused("too_many_attempts")
     user_model = get_user_model()
     user = user_model.objects.filter(username=username, is_active=True).select_related("staff").first()
     profile = getattr(user, "staff", None) if user is not None else None
     if user is None or profile is None:
         make_password(password)  # the same work as a real check: no timing hint of which usernames exist
+        throttle.record_failure(spray_keys)
         raise StaffLoginRefused("invalid_credentials")
     actor = oplog.Actor(user.pk, user.get_username(), address)
     if profile.locked_at is not None:
@@ -266,6 +273,7 @@ def do_staff_login(username: str, password: str, address: str, otp: str | None =
         raise StaffLoginRefused("locked")
     if not user.check_password(password):
         _count_failure(actor, profile)
+        throttle.record_failure(spray_keys)
         raise StaffLoginRefused("invalid_credentials")
     if totp_required(profile):
         device = totp_device(user)

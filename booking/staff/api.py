@@ -43,6 +43,10 @@ LOGIN_ERRORS = {
         "この接続元からは使えません / not allowed from this address",
     ),
     "locked": (423, "アカウントがロックされています / the account is locked"),
+    "too_many_attempts": (
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        "失敗が続いたため、しばらく受け付けません / too many failed attempts from this address",
+    ),
 }
 
 
