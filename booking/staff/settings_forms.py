@@ -4,6 +4,7 @@ live in `settings_services` (`*_problems`), which the forms show and the service
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django import forms
@@ -50,13 +51,18 @@ def _number(
 
 
 class _Checked(forms.Form):
-    """A form whose whole-input rules come from a `*_problems` function of the service."""
+    """A form whose whole-input rules come from a `*_problems` function of the service.
+
+    Its fields are those of `input_class`, the service's input dataclass, one for one.
+    """
+
+    input_class: Any
 
     def problems(self, data: Any) -> Mapping[str, str]:
         raise NotImplementedError
 
     def to_input(self) -> Any:
-        raise NotImplementedError
+        return self.input_class(**{f.name: self.cleaned_data[f.name] for f in fields(self.input_class)})
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -66,6 +72,8 @@ class _Checked(forms.Form):
 
 
 class WindowForm(_Checked):
+    input_class = svc.WindowInput
+
     first_days_ahead = _number(
         _("何日後から予約可能か"), 0, 365, _("1なら明日から、0なら当日から予約できます。")
     )
@@ -84,18 +92,10 @@ class WindowForm(_Checked):
     def problems(self, data: svc.WindowInput) -> Mapping[str, str]:
         return svc.window_problems(data, timezone.localdate())
 
-    def to_input(self) -> svc.WindowInput:
-        d = self.cleaned_data
-        return svc.WindowInput(
-            first_days_ahead=d["first_days_ahead"],
-            bookable_until=d["bookable_until"],
-            deadline_days_before=d["deadline_days_before"],
-            deadline_time=d["deadline_time"],
-            hold_minutes=d["hold_minutes"],
-        )
-
 
 class FieldsForm(_Checked):
+    input_class = svc.FieldsInput
+
     phone_requirement = forms.ChoiceField(label=_("電話番号"), choices=FieldRequirement.choices)
     email_requirement = forms.ChoiceField(
         label=_("メールアドレス"),
@@ -105,12 +105,6 @@ class FieldsForm(_Checked):
 
     def problems(self, data: svc.FieldsInput) -> Mapping[str, str]:
         return svc.fields_problems(data)
-
-    def to_input(self) -> svc.FieldsInput:
-        d = self.cleaned_data
-        return svc.FieldsInput(
-            phone_requirement=d["phone_requirement"], email_requirement=d["email_requirement"]
-        )
 
 
 def _text(label: Text, required: bool, help_text: Text = "", rows: int = 4) -> forms.CharField:
@@ -124,6 +118,8 @@ def _text(label: Text, required: bool, help_text: Text = "", rows: int = 4) -> f
 
 
 class TextsForm(_Checked):
+    input_class = svc.TextsInput
+
     text_top = _text(_("トップページの説明"), False, _("トップページの案内文の下に表示します。"))
     text_bring = _text(_("持ち物"), True, _("予約完了画面・マイページ・メールの {bring} に使います。"))
     text_done = _text(_("予約完了画面の案内"), False)
@@ -140,20 +136,10 @@ class TextsForm(_Checked):
     def problems(self, data: svc.TextsInput) -> Mapping[str, str]:
         return svc.texts_problems(data)
 
-    def to_input(self) -> svc.TextsInput:
-        d = self.cleaned_data
-        return svc.TextsInput(
-            text_top=d["text_top"],
-            text_bring=d["text_bring"],
-            text_done=d["text_done"],
-            confirmation_mail_text=d["confirmation_mail_text"],
-            reminder_mail_text=d["reminder_mail_text"],
-            callcenter_script=d["callcenter_script"],
-            report_emails=d["report_emails"],
-        )
-
 
 class PlaceForm(_Checked):
+    input_class = svc.PlaceInput
+
     code = forms.CharField(
         label=_("コード"), max_length=40, help_text=_("英数字・ハイフン・アンダースコア（例: ward-sakyo）")
     )
@@ -173,21 +159,6 @@ class PlaceForm(_Checked):
 
     def problems(self, data: svc.PlaceInput) -> Mapping[str, str]:
         return svc.place_problems(data, self.place)
-
-    def to_input(self) -> svc.PlaceInput:
-        d = self.cleaned_data
-        return svc.PlaceInput(
-            code=d["code"],
-            name=d["name"],
-            name_en=d["name_en"],
-            kind=d["kind"],
-            address=d["address"],
-            starts_on=d["starts_on"],
-            ends_on=d["ends_on"],
-            bookable_from=d["bookable_from"],
-            bookable_until=d["bookable_until"],
-            display_order=d["display_order"],
-        )
 
 
 class WeekdayCheckboxes(forms.CheckboxSelectMultiple):

@@ -8,6 +8,7 @@ the way, the list of them. Every write goes through a `do_*` of `settings_servic
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from django.contrib import messages
@@ -34,44 +35,12 @@ from booking.staff.settings_forms import (
 )
 
 T = "booking/staff/settings/"
-WINDOW_FIELDS = [
-    "first_days_ahead",
-    "bookable_until",
-    "deadline_days_before",
-    "deadline_time",
-    "hold_minutes",
-]
-FIELD_FIELDS = ["phone_requirement", "email_requirement"]
-TEXT_FIELDS = [
-    "text_top",
-    "text_bring",
-    "text_done",
-    "confirmation_mail_text",
-    "reminder_mail_text",
-    "callcenter_script",
-    "report_emails",
-]
-PLACE_FIELDS = [
-    "code",
-    "name",
-    "name_en",
-    "kind",
-    "address",
-    "starts_on",
-    "ends_on",
-    "bookable_from",
-    "bookable_until",
-    "display_order",
-]
-PATTERN_FIELDS = [
-    "service",
-    "weekdays",
-    "opens_at",
-    "closes_at",
-    "last_reception_at",
-    "slot_minutes",
-    "capacity",
-]
+# What each settings form edits: the fields of the service's input, in one place.
+WINDOW_FIELDS = [f.name for f in fields(svc.WindowInput)]
+FIELD_FIELDS = [f.name for f in fields(svc.FieldsInput)]
+TEXT_FIELDS = [f.name for f in fields(svc.TextsInput)]
+PLACE_FIELDS = [f.name for f in fields(svc.PlaceInput)]
+PATTERN_FIELDS = [f.name for f in fields(svc.PatternInput)]
 
 
 def _saved(request: HttpRequest, changes: dict[str, Any], what: str) -> None:
