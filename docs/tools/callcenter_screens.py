@@ -14,25 +14,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import sync_playwright
+from shots import launch, saver
 
-OUT = Path(__file__).resolve().parents[1] / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(OUT / f"cc-{name}.png"), full_page=True)
-    print(f"saved cc-{name}.png ({page.url})")
+shot = saver("cc")
 
 
 def next_weekday() -> dt.date:
@@ -44,7 +30,7 @@ def next_weekday() -> dt.date:
 
 def walk(base: str, username: str, password: str, number: str, birth_date: str) -> None:
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ja-JP")
         page.goto(base + "/staff/login/")
         page.get_by_label("ユーザーID").fill(username)
@@ -86,7 +72,6 @@ def main() -> None:
         parser.add_argument(name)
     parser.add_argument("--base", default="http://kyoto.localhost:8000")
     args = parser.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
     walk(args.base, args.username, args.password, args.number, args.birth_date)
 
 

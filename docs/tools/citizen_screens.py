@@ -11,25 +11,11 @@ The card must have no booking yet; the walk books, changes and cancels, leaving 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+from shots import launch, saver
 
-OUT = Path(__file__).resolve().parents[1] / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(OUT / f"citizen-{name}.png"), full_page=True)
-    print(f"saved citizen-{name}.png ({page.url})")
+shot = saver("citizen")
 
 
 def choose_first_free_time(page: Page, nth: int = 2) -> None:
@@ -46,9 +32,8 @@ def choose_first_free_time(page: Page, nth: int = 2) -> None:
 
 
 def walk(base: str, number: str, password: str) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 360, "height": 740}, device_scale_factor=1, locale="ja-JP")
         page.goto(base + "/")
         shot(page, "00-top")

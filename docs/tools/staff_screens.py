@@ -11,20 +11,10 @@ full-export request; it changes no setting.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import sync_playwright
+from shots import launch, saver
 
-OUT = Path(__file__).resolve().parents[1] / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = [
     ("02-home", "/staff/"),
     ("03-bookings", "/staff/bookings/?date_from=2026-11-01&date_to=2027-03-31&ordering=start"),
@@ -42,15 +32,12 @@ PAGES = [
 ]
 
 
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(OUT / f"staff-{name}.png"), full_page=True)
-    print(f"saved staff-{name}.png ({page.url})")
+shot = saver("staff")
 
 
 def walk(base: str, username: str, password: str) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ja-JP")
         page.goto(base + "/staff/login/")
         shot(page, "01-login")
