@@ -7,8 +7,11 @@ import datetime as dt
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from booking.lifecycle.states import CardState
 
 
 class Weekday(models.IntegerChoices):
@@ -212,6 +215,11 @@ class BookingSettings(models.Model):
         default="明日はマイナンバーカード交付のご予約日です。\n日時: {date} {time}\n"
         "場所: {place}（{address}）\n持ち物: {bring}",
     )
+    # BK-13: the transfer list of a counter's day is cut this many days before, at this time
+    transfer_cutoff_days_before = models.PositiveSmallIntegerField("移送リストの締め: 何日前", default=1)
+    transfer_cutoff_time = models.TimeField("移送リストの締め: 時刻", default=dt.time(12, 0))
+    # AD-08: a card waiting longer than this in a step before its booking is listed for staff to chase
+    card_waiting_days = models.PositiveSmallIntegerField("滞留とみなす日数", default=30)
 
     class Meta:
         verbose_name = "予約設定"
@@ -238,6 +246,19 @@ class Card(models.Model):
     postal_code = models.CharField("郵便番号", max_length=8)
     address = models.CharField("住所", max_length=200)
     imported_at = models.DateTimeField("取込日時", auto_now_add=True)
+    # The card's progress (AD-03); moves only along booking.lifecycle.states.LEGAL_MOVES (a trigger checks).
+    state = models.CharField(
+        "状態", max_length=12, choices=CardState.choices, default=CardState.RECEIVED, db_default="received"
+    )
+    state_changed_at = models.DateTimeField("状態の変更日時", db_default=Now())
+    notice_sent_on = models.DateField("通知書送付日", null=True, blank=True)
+    # Where the card is: None in the back office, else the counter it was moved to (BK-13).
+    at_place = models.ForeignKey(
+        "Place", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="保管場所"
+    )
+    import_job = models.ForeignKey(
+        "CardImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="cards"
+    )
 
     class Meta:
         verbose_name = "カード"
@@ -248,7 +269,8 @@ class Card(models.Model):
                 name="card_kana_prefix",
                 opclasses=["varchar_pattern_ops"],
                 include=["id"],
-            )
+            ),
+            models.Index(fields=["state", "state_changed_at"], name="card_state_since"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -257,6 +279,7 @@ class Card(models.Model):
             models.CheckConstraint(
                 condition=Q(reservation_number__regex=r"^[0-9]{12}$"), name="card_number_12"
             ),
+            models.CheckConstraint(condition=Q(state__in=CardState.values), name="card_state_known"),
         ]
 
     def __str__(self) -> str:
@@ -302,6 +325,10 @@ class Booking(models.Model):
         WEB = "web", _("ウェブ")
         PHONE = "phone", _("電話")
 
+    class Outcome(models.TextChoices):
+        VISITED = "visited", _("来庁（交付済み）")
+        NO_SHOW = "no_show", _("来庁なし")
+
     # A card's booking (card issuance), or a caller's visit for a phone-only service: then only the name in
     # kana and a phone number identify it (BK-06, BK-11).
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bookings", null=True, blank=True)
@@ -315,6 +342,13 @@ class Booking(models.Model):
     changed_at = models.DateTimeField("変更日時", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消日時", null=True, blank=True)
     reminder_sent_at = models.DateTimeField("リマインド送信日時", null=True, blank=True)
+    # At the counter: arrival, then the end of the visit (the card handed over, or nobody came).
+    checked_in_at = models.DateTimeField("受付日時", null=True, blank=True)
+    outcome = models.CharField(
+        "来庁結果", max_length=8, choices=Outcome.choices, blank=True, default="", db_default=""
+    )
+    outcome_at = models.DateTimeField("来庁結果の記録日時", null=True, blank=True)
+    outcome_by = models.CharField("来庁結果の記録者", max_length=150, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["slot__starts_at"]
@@ -322,7 +356,14 @@ class Booking(models.Model):
         constraints = [
             # One active booking per card (BK-09).
             models.UniqueConstraint(
-                fields=["card"], condition=Q(status="confirmed"), name="booking_one_active_per_card"
+                fields=["card"],
+                condition=Q(status="confirmed", outcome=""),
+                name="booking_one_active_per_card",
+            ),
+            # A visit's outcome ends a confirmed booking; a cancelled one has none.
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(status="confirmed", outcome__in=["visited", "no_show"]),
+                name="booking_outcome_of_confirmed",
             ),
             models.CheckConstraint(
                 condition=Q(status="cancelled", cancelled_at__isnull=False) | Q(status="confirmed"),
@@ -449,7 +490,8 @@ class CitizenToken(models.Model):
         return f"token of {self.card}"
 
 
-# The staff console's tables live in this app too (one schema per tenant).
+# The card lifecycle's and the staff console's tables live in this app too (one schema per tenant).
+from booking.lifecycle.models import CardEvent, CardImportJob, NoticeRun, TransferConfirmation  # noqa: E402
 from booking.staff.models import (  # noqa: E402
     AllowedNetwork,
     ExportJob,
@@ -467,6 +509,11 @@ __all__ = [
     "BookingEvent",
     "BookingSettings",
     "Card",
+    "CardEvent",
+    "CardImportJob",
+    "CardState",
+    "NoticeRun",
+    "TransferConfirmation",
     "CallLogEntry",
     "CitizenToken",
     "ExportJob",

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking import credentials, schedule, windows
+from booking.lifecycle import services as lifecycle
+from booking.lifecycle.states import BOOKABLE_STATES
 from booking.models import Booking, BookingEvent, BookingSettings, Card, Hold, Place, Service, Slot
 from booking.queries import booking_rules, closed_days_for
 
@@ -37,6 +39,10 @@ class BookingError(Exception):
         "hold_expired": _("確保していた時間の期限が切れました。もう一度時間を選んでください。"),
         "same_slot": _("現在のご予約と同じ日時・場所です。別の時間を選んでください。"),
         "web_not_offered": _("このサービスはウェブでは予約できません。コールセンターにお電話ください。"),
+        "card_not_bookable": _(
+            "このカードは予約できません（交付通知書の送付前、交付済み、または廃止されています）。"
+            "お問い合わせください。"
+        ),
     }
 
     def __init__(self, code: str, detail: str = "") -> None:
@@ -174,9 +180,19 @@ def do_release_expired_holds(now: dt.datetime | None = None) -> int:
 def active_booking(card: Card) -> Booking | None:
     return (
         Booking.objects.select_related("slot__place", "slot__service")
-        .filter(card=card, status=Booking.Status.CONFIRMED)
+        .filter(card=card, status=Booking.Status.CONFIRMED, outcome="")
         .first()
     )
+
+
+def _lock_bookable_card(card: Card) -> None:
+    """Lock the card's row for the booking's transaction; refuse a card not (or no longer) bookable.
+
+    Every booking path takes this lock first, so a booking and a staff move of the card serialize.
+    """
+    state = Card.objects.select_for_update().values_list("state", flat=True).get(pk=card.pk)
+    if state not in BOOKABLE_STATES:
+        raise BookingError("card_not_bookable")
 
 
 def _check_channel(service: Service, channel: str) -> None:
@@ -204,6 +220,7 @@ def do_book(
         raise BookingError("already_booked")
     try:
         with transaction.atomic():
+            _lock_bookable_card(card)
             slot = _bookable_slot(place, service, starts_at, rules, now)
             release_expired_holds(now, slot)
             Hold.objects.filter(card=card).delete()  # a booking made elsewhere ends this person's hold
@@ -215,6 +232,7 @@ def do_book(
                 contact_email=contact_email,
             )
             _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
+            lifecycle.card_booked(card, actor=actor, now=now)
     except IntegrityError as error:
         raise _refusal(error) from error
     _after_commit_confirmation(booking)
@@ -266,9 +284,9 @@ def do_move_booking(
             release_expired_holds(now, slot)
             if booking.card is not None:
                 Hold.objects.filter(card=booking.card).delete()
-            changed = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
-                slot=slot, changed_at=now
-            )
+            changed = Booking.objects.filter(
+                pk=booking.pk, status=Booking.Status.CONFIRMED, outcome=""
+            ).update(slot=slot, changed_at=now)
             if not changed:
                 raise BookingError("no_booking")  # cancelled meanwhile
             _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
@@ -295,12 +313,16 @@ def do_cancel_booking(
     if not windows.can_change(booking.slot.starts_at, now, booking_rules(), by_operator=channel == "phone"):
         raise BookingError("deadline_passed")
     with transaction.atomic():
-        cancelled = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED).update(
+        if booking.card is not None:
+            Card.objects.select_for_update().filter(pk=booking.card.pk).first()  # before the booking row
+        cancelled = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED, outcome="").update(
             status=Booking.Status.CANCELLED, cancelled_at=now
         )
         if not cancelled:
             raise BookingError("no_booking")
         _event(booking, BookingEvent.Kind.CANCELLED, channel, actor, now, from_slot=booking.slot)
+        if booking.card is not None:
+            lifecycle.card_booking_ended(booking.card, actor=actor, note="予約取消", now=now)
     booking.refresh_from_db()
     return booking
 
@@ -361,6 +383,7 @@ def do_hold(
         raise BookingError("deadline_passed")
     try:
         with transaction.atomic():
+            _lock_bookable_card(card)
             Hold.objects.filter(card=card).delete()
             slot = _bookable_slot(place, service, starts_at, rules, now)
             release_expired_holds(now, slot)
@@ -391,6 +414,7 @@ def do_confirm_hold(
     by_operator = channel == Booking.Channel.PHONE
     try:
         with transaction.atomic():
+            _lock_bookable_card(card)
             hold = Hold.objects.select_for_update().select_related("slot").filter(card=card).first()
             if hold is None or hold.expires_at <= now:
                 if hold is not None:
@@ -398,7 +422,9 @@ def do_confirm_hold(
                 raise BookingError("hold_expired")
             slot = hold.slot
             booking = (
-                Booking.objects.select_for_update().filter(card=card, status=Booking.Status.CONFIRMED).first()
+                Booking.objects.select_for_update()
+                .filter(card=card, status=Booking.Status.CONFIRMED, outcome="")
+                .first()
             )
             if booking and not windows.can_change(
                 Slot.objects.get(pk=booking.slot_id).starts_at, now, booking_rules(), by_operator=by_operator
@@ -414,6 +440,7 @@ def do_confirm_hold(
                     contact_email=contact_email,
                 )
                 _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
+                lifecycle.card_booked(card, actor=actor, now=now)
             else:
                 _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
                 booking.slot = slot

@@ -9,16 +9,19 @@ from django.utils import timezone
 
 from booking.models import Booking, Card, Place, Service
 from booking.queries import FreeSlot, free_slots
+from booking.lifecycle.services import do_move_cards
+from booking.lifecycle.states import CardState
 from booking.services import IssuedCard, do_issue_card
 
 _application_ids = itertools.count(10_000_000_000_000_000_000_001)
 KANA = ["ヤマダ タロウ", "スズキ ハナコ", "タナカ イチロウ", "キョウト ミヤコ", "サトウ ジロウ"]
 
 
-def issue_card(name_kana: str | None = None) -> IssuedCard:
+def issue_card(name_kana: str | None = None, *, state: str = CardState.NOTICE_SENT) -> IssuedCard:
+    """A card as a citizen holds it: imported, set up and its notice letter sent (unless `state` says)."""
     number = next(_application_ids)
     kana = name_kana or KANA[number % len(KANA)]
-    return do_issue_card(
+    issued = do_issue_card(
         application_id=f"{number:023d}",
         name="京都 太郎",
         name_kana=kana,
@@ -26,6 +29,13 @@ def issue_card(name_kana: str | None = None) -> IssuedCard:
         postal_code="604-8571",
         address="京都市中京区寺町通御池上る上本能寺前町488",
     )
+    for step in _STEPS[: _STEPS.index(state) + 1] if state in _STEPS else []:
+        do_move_cards([issued.card.pk], step, actor="factory")
+    issued.card.refresh_from_db()
+    return issued
+
+
+_STEPS = [CardState.SET_UP, CardState.NOTICE_SENT]
 
 
 def issue_cards(count: int) -> list[Card]:
