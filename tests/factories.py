@@ -7,10 +7,10 @@ import itertools
 
 from django.utils import timezone
 
-from booking.models import Booking, Card, Place, Service
-from booking.queries import FreeSlot, free_slots
 from booking.lifecycle.services import do_move_cards
 from booking.lifecycle.states import CardState
+from booking.models import Booking, Card, Place, Service
+from booking.queries import FreeSlot, free_slots
 from booking.services import IssuedCard, do_issue_card
 
 _application_ids = itertools.count(10_000_000_000_000_000_000_001)
@@ -35,7 +35,7 @@ def issue_card(name_kana: str | None = None, *, state: str = CardState.NOTICE_SE
     return issued
 
 
-_STEPS = [CardState.SET_UP, CardState.NOTICE_SENT]
+_STEPS: list[str] = [CardState.SET_UP, CardState.NOTICE_SENT]
 
 
 def issue_cards(count: int) -> list[Card]:
