@@ -18,6 +18,9 @@ class Can(StrEnum):
     VIEW_OPLOG = "view_oplog"
     CALL_CENTER = "call_center"
     FULL_EXPORT = "full_export"
+    # J-LIS data in and notice letters out: the letters carry passwords, so administrators only.
+    IMPORT_CARDS = "import_cards"
+    PRINT_NOTICES = "print_notices"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Can]] = {

@@ -62,4 +62,9 @@ urlpatterns = [
     path("reports/", views_reports.daily, name="reports"),
     path("reports/monthly/", views_reports.monthly, name="reports_monthly"),
     path("reports/monthly.csv", views_reports.monthly_csv, name="reports_monthly_csv"),
+    # cards: progress, history, scan (AD-03, AD-08)
+    # card data import from J-LIS (AD-03)
+    # notice letters (AD-03)
+    # transfer lists (BK-13)
+    # at the counter: check-in, hand-over, no-show
 ]
