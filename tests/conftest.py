@@ -87,9 +87,21 @@ def _in_kyoto(fn: Callable[[], T]) -> T:
 
 
 def _remove_bookings() -> None:
+    from booking.lifecycle.models import CardImportJob, NoticeRun, TransferConfirmation
     from booking.models import Booking, BookingSettings, Card, CitizenToken, ClosedDay, Hold, Slot
 
-    for model in (CitizenToken, Hold, Booking, Slot, Card, ClosedDay, BookingSettings):
+    lifecycle = (TransferConfirmation, NoticeRun)
+    for model in (
+        CitizenToken,
+        Hold,
+        Booking,
+        Slot,
+        Card,
+        CardImportJob,
+        *lifecycle,
+        ClosedDay,
+        BookingSettings,
+    ):
         model.objects.all().delete()
 
 

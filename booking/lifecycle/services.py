@@ -15,11 +15,13 @@ from django.utils import timezone
 
 from booking.lifecycle.models import CardEvent
 from booking.lifecycle.states import CardState, is_legal
-from booking.models import Card, Place
+from booking.models import Booking, BookingEvent, Card, Place
 
 # The moves that take a card back to the back office, and the one that takes it to a counter.
 _TO_BACK_OFFICE = frozenset({CardState.NOTICE_SENT, CardState.BOOKED})
 _LOCK_CHUNK = 5000
+# A card withdrawn or past keeping can no longer be collected: its booking ends with it.
+_ENDS_BOOKINGS = frozenset({CardState.CANCELLED, CardState.EXPIRED})
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ def do_move_cards(
         moving = [(card, card.state) for card in cards if card.state != to_state]
         for card, _from_state in moving:
             _apply(card, to_state, place, now)
+        if to_state in _ENDS_BOOKINGS:
+            _cancel_bookings([card.pk for card, _ in moving], actor, now)
         fields = ["state", "state_changed_at", "at_place", "notice_sent_on"]
         Card.objects.bulk_update([card for card, _ in moving], fields, batch_size=2000)
         CardEvent.objects.bulk_create(
@@ -125,6 +129,29 @@ def _locked(ids: list[int]) -> list[Card]:
         chunk = ids[start : start + _LOCK_CHUNK]
         cards.extend(Card.objects.select_for_update().filter(pk__in=chunk).order_by("pk"))
     return cards
+
+
+def _cancel_bookings(card_ids: list[int], actor: str, now: dt.datetime) -> None:
+    active = Booking.objects.select_for_update().filter(
+        card_id__in=card_ids, status=Booking.Status.CONFIRMED, outcome=""
+    )
+    bookings = list(active.select_related("slot"))
+    if not bookings:
+        return
+    Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(
+        status=Booking.Status.CANCELLED, cancelled_at=now
+    )
+    BookingEvent.objects.bulk_create(
+        BookingEvent(
+            booking=booking,
+            at=now,
+            kind=BookingEvent.Kind.CANCELLED,
+            channel=booking.channel,
+            actor=actor,
+            from_slot=booking.slot,
+        )
+        for booking in bookings
+    )
 
 
 def _apply(card: Card, to_state: str, place: Place | None, now: dt.datetime) -> None:

@@ -5,6 +5,7 @@ from booking.staff import (
     views_auth,
     views_bookings,
     views_callcenter,
+    views_cards,
     views_exports,
     views_home,
     views_reports,
@@ -63,6 +64,13 @@ urlpatterns = [
     path("reports/monthly/", views_reports.monthly, name="reports_monthly"),
     path("reports/monthly.csv", views_reports.monthly_csv, name="reports_monthly_csv"),
     # cards: progress, history, scan (AD-03, AD-08)
+    path("cards/", views_cards.cards, name="cards"),
+    path("cards/list/", views_cards.card_list, name="card_list"),
+    path("cards/waiting/", views_cards.waiting_list, name="cards_waiting"),
+    path("cards/move/", views_cards.bulk_move, name="cards_bulk_move"),
+    path("cards/scan/", views_cards.scan, name="card_scan"),
+    path("cards/<int:pk>/", views_cards.card_detail, name="card"),
+    path("cards/<int:pk>/move/", views_cards.card_move, name="card_move"),
     # card data import from J-LIS (AD-03)
     # notice letters (AD-03)
     # transfer lists (BK-13)
