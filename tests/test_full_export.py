@@ -71,6 +71,10 @@ def test_an_administrator_exports_everything_and_downloads_it(
     assert bookings[0][:4] == ["booking_id", "application_id", "caller_name_kana", "place"]
     assert bookings[1][0] == str(booking.pk) and bookings[1][10] == "'=cmd@example.jp"
     assert files["booking_events.csv"][1][2] == "booked"
+    cards = dict(zip(files["cards.csv"][0], files["cards.csv"][1], strict=True))
+    assert cards["state"] == "booked" and cards["at_place"] == ""
+    card_moves = [(row[2], row[3]) for row in files["card_events.csv"][1:]]
+    assert card_moves == [("received", "set_up"), ("set_up", "notice_sent"), ("notice_sent", "booked")]
     assert files["staff.csv"][0] == ["username", "role", "active", "last_login", "password_changed_at"]
     assert not any("argon2" in "".join(row) for rows in files.values() for row in rows)  # no password hashes
     assert job.rows["bookings.csv"] == 1
