@@ -18,7 +18,7 @@ from booking.lifecycle import progress
 from booking.lifecycle.models import CardEvent
 from booking.lifecycle.services import CardMoveError, do_move_card, do_move_cards
 from booking.lifecycle.states import LEGAL_MOVES, CardState, is_legal
-from booking.models import Booking, Card
+from booking.models import Booking, BookingSettings, Card
 from booking.services import BookingError, do_book, do_cancel
 from tests import factories
 from tests.conftest import MIHON_HOST, Tenants
@@ -371,3 +371,27 @@ def test_another_tenant_cannot_see_kyotos_cards(clerk: Client) -> None:
     with schema_context("kyoto"):
         card.refresh_from_db()
     assert card.state == S.NOTICE_SENT
+
+
+def test_an_administrator_sets_the_transfer_cut_and_the_waiting_days(kyoto: None) -> None:
+    make_staff("admin1", "administrator")
+    admin = sign_in("admin1")
+    assert "移送リストの締め" in admin.get("/staff/settings/cards/").content.decode()
+    bad = admin.post(
+        "/staff/settings/cards/",
+        {"transfer_cutoff_days_before": "30", "transfer_cutoff_time": "12:00", "card_waiting_days": "0"},
+    )
+    assert bad.status_code == 400 and "0〜14日の間" in bad.content.decode()
+    good = admin.post(
+        "/staff/settings/cards/",
+        {"transfer_cutoff_days_before": "2", "transfer_cutoff_time": "15:30", "card_waiting_days": "21"},
+    )
+    assert good.status_code == 302
+    rules = BookingSettings.objects.get()
+    assert (rules.transfer_cutoff_days_before, rules.transfer_cutoff_time, rules.card_waiting_days) == (
+        2,
+        dt.time(15, 30),
+        21,
+    )
+    make_staff("clerk9", "counter")
+    assert sign_in("clerk9").get("/staff/settings/cards/").status_code == 403

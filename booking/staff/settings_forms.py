@@ -93,6 +93,27 @@ class WindowForm(_Checked):
         return svc.window_problems(data, timezone.localdate())
 
 
+class CardRulesForm(_Checked):
+    input_class = svc.CardRulesInput
+
+    transfer_cutoff_days_before = _number(
+        _("移送リストの締め: 来庁日の何日前か"),
+        0,
+        14,
+        _("この日の締め時刻に、来庁日ごとの移送リストを確定します。0なら当日です。"),
+    )
+    transfer_cutoff_time = _time(_("移送リストの締め: 時刻"))
+    card_waiting_days = _number(
+        _("滞留とみなす日数"),
+        1,
+        365,
+        _("予約前の段階にこの日数を超えてとどまるカードを「滞留しているカード」に表示します。"),
+    )
+
+    def problems(self, data: svc.CardRulesInput) -> Mapping[str, str]:
+        return svc.card_rules_problems(data)
+
+
 class FieldsForm(_Checked):
     input_class = svc.FieldsInput
 

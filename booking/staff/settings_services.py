@@ -119,6 +119,13 @@ class WindowInput:
 
 
 @dataclass(frozen=True)
+class CardRulesInput:
+    transfer_cutoff_days_before: int
+    transfer_cutoff_time: dt.time
+    card_waiting_days: int
+
+
+@dataclass(frozen=True)
 class FieldsInput:
     phone_requirement: str
     email_requirement: str
@@ -282,6 +289,25 @@ def _update_rules(actor: oplog.Actor, action: str, values: dict[str, Any]) -> di
             rules.save(update_fields=list(values))
             oplog.record(actor, action, "booking settings", {"changes": changes})
     return changes
+
+
+# --- the cards: when transfer lists are cut, when a card counts as waiting too long (BK-13, AD-08) ---------
+
+
+def card_rules_problems(data: CardRulesInput) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if not 0 <= data.transfer_cutoff_days_before <= 14:
+        problems["transfer_cutoff_days_before"] = _("0〜14日の間で入力してください（0は当日）。")
+    if not 1 <= data.card_waiting_days <= 365:
+        problems["card_waiting_days"] = _("1〜365日の間で入力してください。")
+    return problems
+
+
+def do_update_card_rules(actor: oplog.Actor, data: CardRulesInput) -> dict[str, dict[str, Any]]:
+    problems = card_rules_problems(data)
+    if problems:
+        raise SettingsInvalid(problems)
+    return _update_rules(actor, "settings.cards", _values(data))
 
 
 # --- ③ the citizen's contact fields --------------------------------------------------------------------

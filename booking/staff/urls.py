@@ -38,6 +38,7 @@ urlpatterns = [
     path("settings/", views_settings.overview, name="settings"),
     path("settings/window/", views_settings.window, name="settings_window"),
     path("settings/fields/", views_settings.contact_fields, name="settings_fields"),
+    path("settings/cards/", views_settings.card_rules, name="settings_cards"),
     path("settings/texts/", views_settings.texts, name="settings_texts"),
     path("settings/places/", views_settings.places, name="settings_places"),
     path("settings/places/new/", views_settings.place_new, name="settings_place_new"),

@@ -24,6 +24,7 @@ from booking.staff import settings_services as svc
 from booking.staff.gate import actor_of, staff_view
 from booking.staff.permissions import Can
 from booking.staff.settings_forms import (
+    CardRulesForm,
     ClosedDayForm,
     FieldsForm,
     PatternForm,
@@ -37,6 +38,7 @@ from booking.staff.settings_forms import (
 T = "booking/staff/settings/"
 # What each settings form edits: the fields of the service's input, in one place.
 WINDOW_FIELDS = [f.name for f in fields(svc.WindowInput)]
+CARD_RULE_FIELDS = [f.name for f in fields(svc.CardRulesInput)]
 FIELD_FIELDS = [f.name for f in fields(svc.FieldsInput)]
 TEXT_FIELDS = [f.name for f in fields(svc.TextsInput)]
 PLACE_FIELDS = [f.name for f in fields(svc.PlaceInput)]
@@ -103,6 +105,24 @@ def window(request: HttpRequest) -> HttpResponseBase:
         },
         status=400 if form.errors else 200,
     )
+
+
+@staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
+@require_http_methods(["GET", "POST"])
+def card_rules(request: HttpRequest) -> HttpResponseBase:
+    if request.method == "POST":
+        form = CardRulesForm(request.POST)
+        if form.is_valid():
+            try:
+                changes = svc.do_update_card_rules(actor_of(request), form.to_input())
+            except svc.SettingsInvalid as exc:
+                add_problems(form, exc.errors)
+            else:
+                _saved(request, changes, _("カードの移送と滞留"))
+                return redirect("staff:settings_cards")
+    else:
+        form = CardRulesForm(initial=initial_of(booking_rules(), CARD_RULE_FIELDS))
+    return render(request, T + "cards.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
