@@ -24,6 +24,7 @@ from madoguchi.client_address import client_address
 HTTP_FOR = {
     "slot_full": status.HTTP_409_CONFLICT,
     "already_booked": status.HTTP_409_CONFLICT,
+    "card_not_bookable": status.HTTP_409_CONFLICT,
     "no_booking": status.HTTP_404_NOT_FOUND,
 }
 
