@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import io
 import time
 
-import qrcode
-import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -22,6 +19,7 @@ from django_otp import login as otp_login
 from booking.staff import accounts
 from booking.staff.forms import OtpForm, PasswordChangeForm, StaffLoginForm
 from booking.staff.gate import actor_of, profile_of, refused, staff_view
+from integrations import qr
 from madoguchi.client_address import client_address
 
 PENDING = (
@@ -139,13 +137,6 @@ def password(request: HttpRequest) -> HttpResponse:
     return render(request, "booking/staff/password.html", {"form": form, "expired": expired})
 
 
-def _qr_svg(uri: str) -> str:
-    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 @staff_view(None, account_setup=True)
 @require_http_methods(["GET", "POST"])
 def totp_setup(request: HttpRequest) -> HttpResponse:
@@ -167,7 +158,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
         "booking/staff/totp.html",
         {
             "form": form,
-            "qr": _qr_svg(device.config_url),
+            "qr": qr.svg_base64(device.config_url),
             "secret": secret,
             "required": accounts.totp_required(profile),
         },

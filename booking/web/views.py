@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -27,6 +28,7 @@ from booking.staff.gate import staff_view
 from booking.staff.permissions import Can
 from booking.web.forms import ContactForm, LoginForm
 from booking.web.party import CALLER_CARD, CITIZEN_CARD, Party, go, in_operator_flow, party_of
+from integrations import qr
 from madoguchi.client_address import client_address
 from tenants.db import tenant_connection
 
@@ -164,6 +166,8 @@ def mypage(request: HttpRequest, card: Card) -> HttpResponse:
     if booking:
         context["deadline"] = windows.deadline_for(booking.slot.starts_at, rules)
         context["can_change"] = windows.can_change(booking.slot.starts_at, timezone.now(), rules)
+        if not _party(request).operator:
+            context["checkin_qr"] = _checkin_qr(card)
     return page(request, "mypage.html", context)
 
 
@@ -337,7 +341,14 @@ def done(request: HttpRequest, card: Card) -> HttpResponse:
     if _party(request).operator:
         return redirect("staff:callcenter_script", pk=booking.pk)  # the operator reads the items out (CC-03)
     deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
-    return page(request, "done.html", {"booking": booking, "deadline": deadline})
+    context = {"booking": booking, "deadline": deadline, "card": card, "checkin_qr": _checkin_qr(card)}
+    return page(request, "done.html", context)
+
+
+def _checkin_qr(card: Card) -> str:
+    """The code the counter's scanner reads at check-in: the reservation number only, no secret (BK-13)."""
+    label = _("窓口でこのコードを見せてください")
+    return mark_safe(qr.inline_svg(card.reservation_number, label=label, element_id="checkin-qr"))  # noqa: S308
 
 
 @citizen_required
