@@ -1,0 +1,382 @@
+"""Printing notice letters (交付通知書, AD-03): new passwords, the move to "notice sent", the files.
+
+Passwords are stored only as HMAC digests, so a letter's password is made when the letter is printed:
+printing gives every card in the run a new password (the old one stops working and the card's API
+sessions end). That is also how a letter is reprinted or reissued.
+
+`do_print_notices` is all or nothing: the cards are locked, checked, given passwords, moved and their
+letters written to the export storage inside one transaction; if anything fails the transaction rolls back
+and the files already written are deleted, so no letter carries a password the database does not know.
+The files (PDF and the print vendor's CSV, docs/formats/notice-letters.md) expire after DOWNLOAD_DAYS.
+
+Large runs go to a Celery worker (`do_request_notice_run` → `run_notice_job`); the run publishes its
+progress to the cache (Redis), which other connections see while the transaction is still open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from booking import credentials
+from booking.lifecycle.models import CardEvent, JobStatus, NoticeRun
+from booking.lifecycle.queries import citizen_site_url
+from booking.lifecycle.services import do_move_cards, do_record_event
+from booking.lifecycle.states import PRINTABLE_STATES, CardState
+from booking.models import Card, CitizenToken
+from booking.queries import booking_rules
+from booking.staff import oplog
+from integrations import notice_letters, storage
+from tenants.db import tenant_connection
+
+logger = logging.getLogger(__name__)
+
+DOWNLOAD_DAYS = 7
+PRINT_NOTE = "通知書印刷"
+REPRINT_NOTE = "通知書再印刷"
+PROGRESS_SECONDS = 24 * 3600
+# A queued or running run older than this was lost (worker killed): its files, if any, are deleted.
+STALE_AFTER = dt.timedelta(hours=12)
+_CHUNK = 5000
+_FETCH_CHUNK = 2000
+_SHOWN = 20
+_WORKER = oplog.Actor(None, "system", "worker")
+
+
+class NoticePrintError(Exception):
+    """The run cannot be made; nothing was changed. `cards` names the cards concerned."""
+
+    def __init__(self, ja: str, en: str, cards: Sequence[str] = ()) -> None:
+        self.ja, self.en, self.cards = ja, en, list(cards)
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        shown = self.cards[:_SHOWN]
+        more = len(self.cards) - len(shown)
+        tail = [f"ほか{more}枚 / and {more} more"] if more > 0 else []
+        return "\n".join([f"{self.ja} / {self.en}", *shown, *tail])
+
+
+@dataclass(frozen=True)
+class PrintResult:
+    run: NoticeRun
+    letters: int
+    new: int  # set up or returned → notice sent
+    reprinted: int  # already notice sent: a new letter and password
+    outside_font: int  # letters showing 〓 for a character the PDF font lacks (the CSV has it right)
+
+
+# --- progress ------------------------------------------------------------------------------------------
+
+
+def progress_key(run_id: int) -> str:
+    """The tenant's schema is in the key (and in the cache's own prefix): runs of two tenants never mix."""
+    return f"notice-run-progress:{tenant_connection().schema_name}:{run_id}"
+
+
+def _publish(run_id: int, done: int) -> None:
+    try:
+        cache.set(progress_key(run_id), done, PROGRESS_SECONDS)
+    except Exception:  # noqa: BLE001 - progress is a courtesy: a cache outage must not fail the run
+        logger.warning("notice run %s: cannot publish progress", run_id, exc_info=True)
+
+
+def run_progress(run: NoticeRun) -> int:
+    """Letters made so far: the published figure while the run is open, the run's own after."""
+    if run.status == JobStatus.RUNNING:
+        try:
+            published = cache.get(progress_key(run.pk))
+        except Exception:  # noqa: BLE001 - as in _publish
+            published = None
+        if published is not None:
+            return min(int(published), run.letters)
+    return run.letters_done
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+
+def storage_keys(run: NoticeRun, volume_size: int = notice_letters.VOLUME_SIZE) -> tuple[str, str]:
+    """(PDF or ZIP of volumes, vendor CSV): under the tenant's own folder, named by the run."""
+    base = f"{tenant_connection().schema_name}/notices/{run.requested_at:%Y%m%dT%H%M%S}-{run.pk}"
+    return f"{base}.{notice_letters.pdf_extension(run.letters, volume_size)}", f"{base}-vendor.csv"
+
+
+def do_request_notice_run(
+    card_ids: Iterable[int], *, actor: oplog.Actor, now: dt.datetime | None = None
+) -> NoticeRun:
+    """Queue a print run for the worker, after checking the cards now (the run checks them again)."""
+    from booking.tasks import run_notice_print  # tasks call services; imported here to avoid the cycle
+
+    now = now or timezone.now()
+    ids = _ids(card_ids)
+    _check(_states(ids, lock=False), ids)
+    with transaction.atomic():
+        run = NoticeRun.objects.create(requested_by=actor.username, requested_at=now, letters=len(ids))
+        oplog.record(actor, "notices.request", f"notice run {run.pk}", {"letters": len(ids)}, now=now)
+        who = [actor.user_id, actor.username, actor.address]
+        transaction.on_commit(lambda: run_notice_print.delay(run.pk, ids, who))
+    return run
+
+
+def run_notice_job(run_id: int, card_ids: list[int], actor: oplog.Actor) -> NoticeRun:
+    """The worker's part: print the queued run; the run row says how it went."""
+    run = NoticeRun.objects.get(pk=run_id)
+    if run.status != JobStatus.QUEUED:
+        return run  # a retried delivery of the same task
+    pdf_key, csv_key = storage_keys(run)
+    # The keys are written before the files, so that a worker killed mid-run leaves files the clean-up finds.
+    NoticeRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, pdf_key=pdf_key, csv_key=csv_key)
+    run.status = JobStatus.RUNNING
+    _publish(run.pk, 0)
+    try:
+        do_print_notices(card_ids, actor=actor, run=run, unchanged_since=run.requested_at)
+    except NoticePrintError as exc:
+        _failed(run, exc.message)
+    except Exception as exc:
+        _failed(run, f"予期しないエラーで印刷できませんでした / unexpected error: {type(exc).__name__}")
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def _failed(run: NoticeRun, message: str) -> None:
+    NoticeRun.objects.filter(pk=run.pk).update(
+        status=JobStatus.FAILED, error=message, pdf_key="", csv_key="", finished_at=timezone.now()
+    )
+
+
+def do_print_notices(
+    card_ids: Iterable[int],
+    *,
+    actor: oplog.Actor,
+    now: dt.datetime | None = None,
+    run: NoticeRun | None = None,
+    unchanged_since: dt.datetime | None = None,
+    volume_size: int = notice_letters.VOLUME_SIZE,
+) -> PrintResult:
+    """New passwords and letters for the cards, all or nothing (NoticePrintError naming the cards).
+
+    Cards set up or returned move to "notice sent"; cards already "notice sent" stay there and get a
+    reprint event. `unchanged_since`: refuse cards with any history after that time (another run printed
+    them, or they were booked, since the run was asked for), so that a double submission cannot silently
+    invalidate the letters of the first run. `run`: the queued run to fill (else one is made).
+    """
+    now = now or timezone.now()
+    ids = _ids(card_ids)
+    target = storage.export_storage()
+    keys: list[str] = []
+    try:
+        with transaction.atomic():
+            cards = _states(ids, lock=True)
+            _check(cards, ids)
+            if unchanged_since is not None:
+                _check_unchanged(ids, unchanged_since)
+            if run is None:
+                run = NoticeRun.objects.create(
+                    requested_by=actor.username, requested_at=now, status=JobStatus.RUNNING, letters=len(ids)
+                )
+            keys = list(storage_keys(run, volume_size))
+            passwords = _new_passwords(ids)
+            fresh = [pk for pk, (state, *_rest) in cards.items() if state != CardState.NOTICE_SENT]
+            again = [pk for pk, (state, *_rest) in cards.items() if state == CardState.NOTICE_SENT]
+            for chunk in _chunks(fresh):
+                do_move_cards(chunk, CardState.NOTICE_SENT, actor=actor.username, note=PRINT_NOTE, now=now)
+            _record_reprints(again, actor.username, now)
+            order = sorted(ids, key=lambda pk: (cards[pk][2], cards[pk][1]))  # postal code, application ID
+            written = notice_letters.write_files(
+                target,
+                pdf_key=keys[0],
+                csv_key=keys[1],
+                letters=_letters(order, passwords),
+                count=len(ids),
+                issuer=_issuer(now),
+                volume_size=volume_size,
+                progress=lambda done: _publish(run.pk, done),
+            )
+            finished = timezone.now()
+            NoticeRun.objects.filter(pk=run.pk).update(
+                status=JobStatus.DONE,
+                letters=len(ids),
+                letters_done=len(ids),
+                pdf_key=keys[0],
+                csv_key=keys[1],
+                finished_at=finished,
+                expires_at=finished + dt.timedelta(days=DOWNLOAD_DAYS),
+                error="",
+            )
+            detail = {
+                "letters": len(ids),
+                "new": len(fresh),
+                "reprinted": len(again),
+                "volumes": written.volumes,
+                "outside_font": written.outside_font,
+            }
+            oplog.record(actor, "notices.print", f"notice run {run.pk}", detail)
+    except BaseException:
+        notice_letters.delete_files(target, keys)
+        raise
+    run.refresh_from_db()
+    return PrintResult(run, len(ids), len(fresh), len(again), written.outside_font)
+
+
+def _ids(card_ids: Iterable[int]) -> list[int]:
+    ids = sorted({int(pk) for pk in card_ids})
+    if not ids:
+        raise NoticePrintError("印刷するカードがありません", "no cards to print")
+    return ids
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+_CardRow = tuple[str, str, str]  # state, application ID, postal code
+
+
+def _states(ids: list[int], *, lock: bool) -> dict[int, _CardRow]:
+    """What the run needs of each card, without loading whole rows (a run may hold 100,000 cards)."""
+    found: dict[int, _CardRow] = {}
+    for chunk in _chunks(ids):
+        cards = Card.objects.filter(pk__in=chunk).order_by("pk")
+        if lock:
+            cards = cards.select_for_update()
+        for pk, state, application_id, postal_code in cards.values_list(
+            "pk", "state", "application_id", "postal_code"
+        ):
+            found[pk] = (state, application_id, postal_code)
+    return found
+
+
+def _check(cards: dict[int, _CardRow], ids: list[int]) -> None:
+    missing = [str(pk) for pk in ids if pk not in cards]
+    if missing:
+        raise NoticePrintError(
+            f"{len(missing)}枚のカードが見つかりません（削除されました）。何も変更していません",
+            f"{len(missing)} card(s) no longer exist; nothing was changed",
+            [f"id {pk}" for pk in missing],
+        )
+    refused = [
+        f"{application_id}: 「{CardState(state).label}」"
+        for state, application_id, _ in (cards[pk] for pk in ids)
+        if state not in PRINTABLE_STATES
+    ]
+    if refused:
+        allowed = "・".join(str(CardState(state).label) for state in sorted(PRINTABLE_STATES))
+        raise NoticePrintError(
+            f"{len(refused)}枚のカードは通知書を印刷できる状態（{allowed}）ではありません。何も変更していません",
+            f"{len(refused)} card(s) are not in a state a notice letter can be printed in "
+            f"({', '.join(sorted(PRINTABLE_STATES))}); nothing was changed",
+            refused,
+        )
+
+
+def _check_unchanged(ids: list[int], since: dt.datetime) -> None:
+    changed: list[str] = []
+    for chunk in _chunks(ids):
+        events = CardEvent.objects.filter(card_id__in=chunk, at__gt=since)
+        changed.extend(events.order_by("card_id").values_list("card__application_id", flat=True).distinct())
+    if changed:
+        raise NoticePrintError(
+            f"印刷の依頼のあとで{len(changed)}枚のカードに変更がありました（別の印刷・予約など）。"
+            "何も変更していません。カードを選び直してください",
+            f"{len(changed)} card(s) changed after this run was asked for (another print run, a booking…); "
+            "nothing was changed, select the cards again",
+            changed,
+        )
+
+
+def _new_passwords(ids: list[int]) -> dict[int, str]:
+    """A new password per card; the database gets only its digest, and the card's API sessions end.
+
+    One UPDATE per chunk from arrays, not `bulk_update`: that builds a CASE with a branch per card, which
+    Django assembles at about 0.25 ms a card (25 s for 100,000; bench/notice_letters_bench.py).
+    """
+    passwords = {pk: credentials.new_password() for pk in ids}
+    table = connection.ops.quote_name(Card._meta.db_table)
+    with connection.cursor() as cursor:
+        for chunk in _chunks(ids):
+            digests = [credentials.password_digest(passwords[pk]) for pk in chunk]
+            cursor.execute(
+                f"UPDATE {table} AS card SET password_digest = new.digest "  # noqa: S608 - our own table name
+                "FROM unnest(%s::bigint[], %s::text[]) AS new(id, digest) WHERE card.id = new.id",
+                [chunk, digests],
+            )
+    for chunk in _chunks(ids):
+        CitizenToken.objects.filter(card_id__in=chunk).delete()
+    return passwords
+
+
+def _record_reprints(ids: list[int], actor: str, now: dt.datetime) -> None:
+    for pk in ids:
+        do_record_event(Card(pk=pk, state=CardState.NOTICE_SENT), actor=actor, note=REPRINT_NOTE, now=now)
+    today = timezone.localdate(now)
+    for chunk in _chunks(ids):
+        Card.objects.filter(pk__in=chunk).update(notice_sent_on=today)
+
+
+def _letters(order: list[int], passwords: dict[int, str]) -> Iterator[notice_letters.Letter]:
+    """The letters in print order, read a chunk at a time (names and addresses are not all kept)."""
+    fields = ("pk", "application_id", "reservation_number", "name", "postal_code", "address")
+    for start in range(0, len(order), _FETCH_CHUNK):
+        chunk = order[start : start + _FETCH_CHUNK]
+        rows = {row[0]: row for row in Card.objects.filter(pk__in=chunk).values_list(*fields)}
+        for pk in chunk:
+            _, application_id, number, name, postal_code, address = rows[pk]
+            yield notice_letters.Letter(application_id, number, passwords[pk], name, postal_code, address)
+
+
+def _issuer(now: dt.datetime) -> notice_letters.Issuer:
+    from booking.reports import tenant_name  # the municipality's name, as the reports' subjects show it
+
+    return notice_letters.Issuer(
+        municipality=tenant_name(),
+        booking_url=citizen_site_url(),
+        bring=booking_rules().text_bring,
+        issued_on=timezone.localdate(now),
+    )
+
+
+# --- the files -----------------------------------------------------------------------------------------
+
+
+def do_delete_notice_files(run: NoticeRun, *, actor: oplog.Actor) -> None:
+    """Staff delete a run's files once the letters are printed (they hold the passwords)."""
+    with transaction.atomic():
+        locked = NoticeRun.objects.select_for_update().get(pk=run.pk)
+        NoticeRun.objects.filter(pk=run.pk).update(pdf_key="", csv_key="", expires_at=timezone.now())
+        oplog.record(actor, "notices.delete_files", f"notice run {run.pk}")
+        # Deleted before the commit: should the commit fail, the row still names files that are gone, and the
+        # download answers 410, which is better than files with passwords that nothing points to any more.
+        notice_letters.delete_files(storage.export_storage(), [locked.pdf_key, locked.csv_key])
+
+
+def do_delete_expired_notice_files(now: dt.datetime | None = None) -> int:
+    """Delete the files of expired runs, and of runs lost in the middle (worker killed); the count."""
+    now = now or timezone.now()
+    target = storage.export_storage()
+    removed = 0
+    expired = NoticeRun.objects.filter(status=JobStatus.DONE, expires_at__lte=now).exclude(
+        pdf_key="", csv_key=""
+    )
+    for run in expired:
+        notice_letters.delete_files(target, [run.pdf_key, run.csv_key])
+        NoticeRun.objects.filter(pk=run.pk).update(pdf_key="", csv_key="")
+        removed += 1
+    lost = NoticeRun.objects.filter(
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING], requested_at__lt=now - STALE_AFTER
+    )
+    for run in lost:
+        notice_letters.delete_files(target, [run.pdf_key, run.csv_key])
+        _failed(run, "処理が中断されました。もう一度印刷してください / the run was interrupted; print again")
+        oplog.record(_WORKER, "notices.interrupted", f"notice run {run.pk}")
+        removed += 1
+    return removed

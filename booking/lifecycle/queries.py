@@ -1,0 +1,179 @@
+"""Reads of the card lifecycle (AD-03), grouped by the feature that uses them.
+
+Functions only read; the writes are in `services.py` and the feature modules' `do_*` functions.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+
+from booking.lifecycle.models import CardImportJob
+from booking.lifecycle.states import PRINTABLE_STATES, CardState
+from booking.models import Card
+from tenants.db import tenant_connection
+from tenants.models import Domain
+
+# --- notice letters (AD-03): which cards a print run takes ------------------------------------------------
+
+APPLICATION_ID_DIGITS = 23
+RESERVATION_NUMBER_DIGITS = 12
+MAX_PASTED_LINES = 10_000
+_IGNORED_IN_NUMBERS = set(" -‐－ー―\t")
+
+
+def set_up_cards() -> QuerySet[Card]:
+    """All cards set up and never printed: the usual print run."""
+    return Card.objects.filter(state=CardState.SET_UP)
+
+
+def import_job_cards(job_id: int) -> QuerySet[Card]:
+    """The set-up cards of one J-LIS import (its cards still "received" wait for their set-up)."""
+    return Card.objects.filter(import_job_id=job_id, state=CardState.SET_UP)
+
+
+def counts_by_state(cards: QuerySet[Card]) -> dict[str, int]:
+    return dict(cards.order_by().values_list("state").annotate(n=Count("pk")))
+
+
+def import_jobs_to_print(limit: int = 50) -> list[tuple[CardImportJob, int, int]]:
+    """Recent imports with cards in them: (job, its set-up cards, its cards still waiting for set-up)."""
+    jobs = list(CardImportJob.objects.order_by("-requested_at")[:limit])
+    counts = (
+        Card.objects.filter(import_job__in=jobs, state__in=[CardState.SET_UP, CardState.RECEIVED])
+        .order_by()
+        .values_list("import_job_id", "state")
+        .annotate(n=Count("pk"))
+    )
+    by_job: dict[tuple[int, str], int] = {(job_id, state): n for job_id, state, n in counts}
+    rows = [
+        (job, by_job.get((job.pk, CardState.SET_UP), 0), by_job.get((job.pk, CardState.RECEIVED), 0))
+        for job in jobs
+    ]
+    return [row for row in rows if row[1] or row[2]]
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    line: int
+    text: str  # what the line said (cut short)
+    ja: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.line}行目「{self.text}」: {self.ja} / line {self.line} ({self.text}): {self.en}"
+
+
+@dataclass
+class PastedCards:
+    card_ids: list[int] = field(default_factory=list)
+    problems: list[LineProblem] = field(default_factory=list)
+    states: Counter[str] = field(default_factory=Counter)
+
+
+def cards_from_lines(text: str) -> PastedCards:
+    """The cards named one a line by application ID (23 digits, as a scanner types the letter's barcode) or
+    reservation number (12 digits, hyphens and spaces allowed); full-width digits are fine.
+
+    Every line is checked: unknown numbers, repeats and cards that cannot be printed in their state are
+    reported with their line, so the person fixes the list, not guesses.
+    """
+    result = PastedCards()
+    wanted: list[tuple[int, str, str]] = []  # (line, shown, digits)
+    for number, raw in enumerate(text.splitlines(), 1):
+        shown = raw.strip()[:40]
+        if not shown:
+            continue
+        if len(wanted) >= MAX_PASTED_LINES:
+            result.problems.append(
+                LineProblem(
+                    number,
+                    shown,
+                    f"一度に指定できるのは{MAX_PASTED_LINES}行までです",
+                    f"at most {MAX_PASTED_LINES} lines at a time",
+                )
+            )
+            break
+        digits = "".join(ch for ch in unicodedata.normalize("NFKC", raw) if ch not in _IGNORED_IN_NUMBERS)
+        if not (digits.isascii() and digits.isdigit()) or len(digits) not in (
+            APPLICATION_ID_DIGITS,
+            RESERVATION_NUMBER_DIGITS,
+        ):
+            result.problems.append(
+                LineProblem(
+                    number,
+                    shown,
+                    "申請書ID（23桁）または予約番号（12桁）ではありません",
+                    "not an application ID (23 digits) or a reservation number (12 digits)",
+                )
+            )
+            continue
+        wanted.append((number, shown, digits))
+    found = _cards_by_number([digits for _, _, digits in wanted])
+    first_line: dict[int, int] = {}
+    for number, shown, digits in wanted:
+        card = found.get(digits)
+        if card is None:
+            result.problems.append(LineProblem(number, shown, "該当するカードがありません", "no such card"))
+        elif card.pk in first_line:
+            result.problems.append(
+                LineProblem(
+                    number,
+                    shown,
+                    f"{first_line[card.pk]}行目と同じカードです",
+                    f"the same card as line {first_line[card.pk]}",
+                )
+            )
+        elif card.state not in PRINTABLE_STATES:
+            label = CardState(card.state).label
+            result.problems.append(
+                LineProblem(
+                    number,
+                    shown,
+                    f"「{label}」のカードの通知書は印刷できません",
+                    f"a card in state {card.state} cannot get a notice letter",
+                )
+            )
+        else:
+            first_line[card.pk] = number
+            result.card_ids.append(card.pk)
+            result.states[card.state] += 1
+    result.problems.sort(key=lambda problem: problem.line)
+    return result
+
+
+def _cards_by_number(numbers: list[str]) -> dict[str, Card]:
+    found: dict[str, Card] = {}
+    ids = [n for n in numbers if len(n) == APPLICATION_ID_DIGITS]
+    reservations = [n for n in numbers if len(n) == RESERVATION_NUMBER_DIGITS]
+    fields = ("pk", "application_id", "reservation_number", "state")
+    for start in range(0, len(ids), 5000):
+        for card in Card.objects.filter(application_id__in=ids[start : start + 5000]).only(*fields):
+            found[card.application_id] = card
+    for start in range(0, len(reservations), 5000):
+        chunk = reservations[start : start + 5000]
+        for card in Card.objects.filter(reservation_number__in=chunk).only(*fields):
+            found[card.reservation_number] = card
+    return found
+
+
+def citizen_site_url() -> str:
+    """The tenant's booking site as printed on letters: its primary domain, "https://<domain>/".
+
+    No request is at hand (letters are made by a worker), so the host comes from the tenant's primary
+    Domain row. On a developer's machine (DEBUG) the site is plain HTTP on `make run`'s port.
+    """
+    schema = tenant_connection().schema_name
+    domains = Domain.objects.filter(tenant__schema_name=schema).order_by("-is_primary", "pk")
+    host = domains.values_list("domain", flat=True).first()
+    if host is None:
+        raise LookupError(f"tenant {schema} has no domain")
+    if settings.DEBUG:
+        port = os.environ.get("PORT", "8000").strip() or "8000"
+        return f"http://{host}:{port}/"
+    return f"https://{host}/"
