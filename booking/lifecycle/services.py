@@ -81,12 +81,16 @@ def do_move_cards(
         if refused:
             raise CardMoveError(refused)
         moving = [(card, card.state) for card in cards if card.state != to_state]
-        for card, _from_state in moving:
-            _apply(card, to_state, place, now)
         if to_state in _ENDS_BOOKINGS:
             _cancel_bookings([card.pk for card, _ in moving], actor, now)
-        fields = ["state", "state_changed_at", "at_place", "notice_sent_on"]
-        Card.objects.bulk_update([card for card, _ in moving], fields, batch_size=2000)
+        by_origin: dict[str, list[int]] = {}
+        for card, from_state in moving:
+            by_origin.setdefault(from_state, []).append(card.pk)
+        # Every card leaving one state gets the same values: one UPDATE per origin and chunk.
+        for from_state, moved_ids in by_origin.items():
+            changes = _changes(from_state, to_state, place, now)
+            for start in range(0, len(moved_ids), _LOCK_CHUNK):
+                Card.objects.filter(pk__in=moved_ids[start : start + _LOCK_CHUNK]).update(**changes)
         CardEvent.objects.bulk_create(
             [_event(card.pk, from_state, to_state, actor, note, place, now) for card, from_state in moving],
             batch_size=2000,
@@ -154,16 +158,15 @@ def _cancel_bookings(card_ids: list[int], actor: str, now: dt.datetime) -> None:
     )
 
 
-def _apply(card: Card, to_state: str, place: Place | None, now: dt.datetime) -> None:
-    from_state = card.state
-    card.state = to_state
-    card.state_changed_at = now
+def _changes(from_state: str, to_state: str, place: Place | None, now: dt.datetime) -> dict[str, object]:
+    changes: dict[str, object] = {"state": to_state, "state_changed_at": now}
     if to_state == CardState.MOVED:
-        card.at_place = place
+        changes["at_place"] = place
     elif to_state in _TO_BACK_OFFICE:
-        card.at_place = None
+        changes["at_place"] = None
     if to_state == CardState.NOTICE_SENT and from_state in {CardState.SET_UP, CardState.RETURNED}:
-        card.notice_sent_on = timezone.localdate(now)
+        changes["notice_sent_on"] = timezone.localdate(now)
+    return changes
 
 
 def _event(
