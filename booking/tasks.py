@@ -33,9 +33,39 @@ def run_full_export(job_id: int) -> None:
     full_export.run(job_id)
 
 
+@shared_task(name="booking.run_card_import")
+def run_card_import(job_id: int) -> None:
+    """A J-LIS / CARDS.csv upload from the staff console (AD-03): checked and imported, all or nothing."""
+    from booking import card_import  # imported here, as in the report tasks below
+
+    card_import.run_import_job(job_id)
+
+
 @shared_task(name="booking.delete_expired_exports")
 def delete_expired_exports() -> int:
     return full_export.do_delete_expired_exports()
+
+
+# --- notice letters (AD-03) -------------------------------------------------------------------------------
+
+
+@shared_task(name="booking.run_notice_print")
+def run_notice_print(run_id: int, card_ids: list[int], actor: list[object]) -> None:
+    """A print run asked for on the staff console; `actor` is [user id, username, address] of who asked."""
+    from booking.lifecycle import notices  # imported here, as in the report tasks below
+
+    user_id, username, address = actor
+    notices.run_notice_job(
+        run_id, card_ids, oplog.Actor(int(str(user_id)) if user_id else None, str(username), str(address))
+    )
+
+
+@shared_task(name="booking.delete_expired_notice_files")
+def delete_expired_notice_files() -> int:
+    """The letters' files hold passwords: deleted once expired (hourly, from beat)."""
+    from booking.lifecycle import notices
+
+    return notices.do_delete_expired_notice_files()
 
 
 @shared_task(name="booking.release_expired_holds")

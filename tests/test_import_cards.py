@@ -1,4 +1,8 @@
-"""`manage.py import_cards` turns CARDS.csv into cards and LETTERS.csv, all or nothing (BK-03)."""
+"""`manage.py import_cards` turns CARDS.csv into cards and LETTERS.csv, all or nothing (BK-03).
+
+Since the J-LIS intake (AD-03) `--letters` is optional: without it cards wait "received" without a password
+for the notice run; with it they get their passwords at once and are recorded as moved on to "notice_sent".
+J-LIS files themselves are tested in test_jlis_import.py."""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from booking import card_import
 from booking.credentials import password_matches
+from booking.lifecycle.models import CardEvent
+from booking.lifecycle.states import CardState
 from booking.models import Card
 from tests.conftest import Tenants
 
@@ -118,6 +124,37 @@ def test_imports_new_cards_and_writes_letters_that_log_in(
         assert letter["address"] == card.address == source["address"]
         assert (card.name_kana, card.birth_date) == ("キョウト タロウ", dt.date(1980, 4, 1))
     assert len({row["password"] for row in written}) == 3
+
+
+def test_cards_with_letters_are_recorded_as_sent_with_their_history(
+    run_import: RunImport, cards_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    run_import(cards_file([person(1)]), tmp_path / "letters.csv")
+
+    card = cards_in("kyoto", 1)[app_id(1)]
+    assert (card.state, card.notice_sent_on) == (CardState.NOTICE_SENT, timezone.localdate())
+    with schema_context("kyoto"):
+        history = list(
+            CardEvent.objects.filter(card=card).values_list("from_state", "to_state", "actor", "note")
+        )
+    assert history == [
+        ("", "received", "import_cards", "CARDS.csv取込（import_cards）"),
+        ("received", "set_up", "import_cards", "CARDS.csv取込（import_cards）"),
+        ("set_up", "notice_sent", "import_cards", "CARDS.csv取込（import_cards）"),
+    ]
+
+
+def test_without_letters_cards_wait_received_without_a_password(
+    tenants: Tenants, cards_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    out = StringIO()
+    call_command("import_cards", "kyoto", str(cards_file([person(1), person(2)])), stdout=out)
+
+    assert "imported: 2 new, 0 reissued, 0 unchanged" in out.getvalue()
+    assert "2 card(s) are 'received' without a password" in out.getvalue()
+    for card in cards_in("kyoto", 1, 2).values():
+        assert (card.state, card.password_digest) == (CardState.RECEIVED, "")
+    assert list(tmp_path.iterdir()) == [tmp_path / "cards.csv"]
 
 
 def test_accepts_a_bom_and_normalises_what_excel_and_people_type(

@@ -5,11 +5,15 @@ from booking.staff import (
     views_auth,
     views_bookings,
     views_callcenter,
+    views_card_import,
     views_cards,
+    views_counter,
     views_exports,
     views_home,
+    views_notices,
     views_reports,
     views_settings,
+    views_transfers,
 )
 
 app_name = "staff"
@@ -73,7 +77,24 @@ urlpatterns = [
     path("cards/<int:pk>/", views_cards.card_detail, name="card"),
     path("cards/<int:pk>/move/", views_cards.card_move, name="card_move"),
     # card data import from J-LIS (AD-03)
+    path("cards/import/", views_card_import.upload, name="card_import"),
+    path("cards/import/<int:pk>/", views_card_import.job, name="card_import_job"),
     # notice letters (AD-03)
+    path("notices/", views_notices.notices_page, name="notices"),
+    path("notices/new/", views_notices.notices_start, name="notices_start"),
+    path("notices/<int:pk>/", views_notices.notice_run, name="notice_run"),
+    path("notices/<int:pk>/download/<str:kind>/", views_notices.notice_download, name="notice_download"),
+    path("notices/<int:pk>/delete/", views_notices.notice_delete_files, name="notice_delete_files"),
     # transfer lists (BK-13)
+    path("transfers/", views_transfers.transfer_page, name="transfers"),
+    path("transfers/export.csv", views_transfers.transfer_csv, name="transfer_csv"),
+    path("transfers/list.pdf", views_transfers.transfer_pdf, name="transfer_pdf"),
+    path("transfers/confirm/", views_transfers.confirm_transfer, name="transfer_confirm"),
+    path("transfers/return/", views_transfers.return_card, name="transfer_return"),
     # at the counter: check-in, hand-over, no-show
+    path("counter/", views_counter.counter_page, name="counter"),
+    path("counter/check-in/", views_counter.scan_check_in, name="counter_scan"),
+    path("counter/<int:pk>/check-in/", views_counter.check_in, name="counter_check_in"),
+    path("counter/<int:pk>/hand-over/", views_counter.hand_over, name="counter_hand_over"),
+    path("counter/<int:pk>/no-show/", views_counter.no_show, name="counter_no_show"),
 ]

@@ -153,6 +153,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=4, minute=0),
         "args": ["booking.delete_expired_exports"],
     },
+    # AD-03: notice letters' files hold passwords; deleted within the hour after they expire
+    "delete-expired-notice-files": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(minute=20),
+        "args": ["booking.delete_expired_notice_files"],
+    },
     "day-before-reminders": {
         "task": "tenants.for_each_tenant",
         "schedule": crontab(hour=10, minute=0),

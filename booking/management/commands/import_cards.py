@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import Any
 
@@ -10,50 +11,110 @@ from django_tenants.utils import schema_context
 
 from booking import card_import
 from booking.card_import import CardImportError, ImportResult
+from booking.staff import oplog
+from integrations import jlis
+from integrations.jlis import Layout
 from tenants.queries import customer_tenants
+
+AUTO = "auto"
+ACTOR = "import_cards"  # who the cards' history names
 
 
 class Command(BaseCommand):
     help = (
-        "Import My Number Card applications from CARDS.csv into a tenant and write the notice letters' data "
-        "(reservation numbers and passwords) to LETTERS.csv. All or nothing: any error in the file is "
-        "reported with its line and nothing is imported. Format: docs/formats/cards-csv.md."
+        "Import My Number Card applications into a tenant from CARDS.csv (docs/formats/cards-csv.md) or a "
+        "J-LIS card-creation data file, CSV or fixed-width (docs/formats/jlis-import.md); the format and "
+        "encoding are detected. All or nothing: any error in the file is reported with its line and nothing "
+        "is imported. Cards arrive 'received' without a password; with --letters they get their passwords "
+        "now and the notice letters' data is written to LETTERS.csv."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("schema", help="the tenant's schema name, e.g. kyoto")
-        parser.add_argument("cards", type=Path, metavar="CARDS.csv", help="the applications (UTF-8 CSV)")
+        parser.add_argument("cards", type=Path, metavar="FILE", help="CARDS.csv or a J-LIS file")
         parser.add_argument(
             "--letters",
             type=Path,
-            required=True,
             metavar="LETTERS.csv",
-            help="where to write the letters' data; it holds clear passwords (written with mode 0600)",
+            help="issue the passwords now and write the letters' data here; it holds clear passwords "
+            "(written with mode 0600). Without it the cards wait, without a password, for the notice run",
         )
         parser.add_argument(
             "--reissue",
             action="store_true",
-            help="give applications already imported a new password and update their data from the file",
+            help="with --letters: give applications already imported a new password and update their data "
+            "from the file",
         )
         parser.add_argument("--force", action="store_true", help="overwrite an existing LETTERS.csv")
+        parser.add_argument(
+            "--format",
+            choices=[AUTO, *(layout.value for layout in Layout)],
+            default=AUTO,
+            help="the file's layout (default: detected from its first line)",
+        )
+        parser.add_argument(
+            "--encoding",
+            default=AUTO,
+            help="utf-8 or cp932 (Shift_JIS) (default: UTF-8 if the file is valid UTF-8, else cp932)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         schema: str = options["schema"]
-        letters: Path = options["letters"]
+        letters: Path | None = options["letters"]
         force: bool = options["force"]
+        reissue: bool = options["reissue"]
         self._check_tenant(schema)
-        try:
-            rows = card_import.parse_cards(
-                card_import.read_cards_file(options["cards"]), today=timezone.localdate()
+        if reissue and letters is None:
+            raise CommandError(
+                "--reissue は新しいパスワードを発行するため --letters が必要です / "
+                "--reissue issues new passwords, so it needs --letters"
             )
-            card_import.check_letters_path(letters, cards_path=options["cards"], force=force)
-            with schema_context(schema):
-                result = card_import.do_import_cards(rows, reissue=options["reissue"])
+        try:
+            parsed = card_import.parse_card_file(
+                card_import.read_file(options["cards"]),
+                today=timezone.localdate(),
+                layout=None if options["format"] == AUTO else Layout(options["format"]),
+                encoding=self._encoding(options["encoding"]),
+            )
+            if letters is not None:
+                card_import.check_letters_path(letters, cards_path=options["cards"], force=force)
+            with schema_context(schema), transaction.atomic():
+                result = card_import.do_import_cards(
+                    parsed.rows,
+                    actor=ACTOR,
+                    note=f"{card_import.LAYOUT_NAMES[parsed.layout]}取込（import_cards）",
+                    letters=letters is not None,
+                    reissue=reissue,
+                )
+                oplog.record(
+                    oplog.Actor(None, f"manage.py import_cards ({getpass.getuser()})", "localhost"),
+                    "cards.import",
+                    options["cards"].name[:200],
+                    {"format": parsed.layout, "created": result.new, "reissued": result.reissued},
+                )
         except CardImportError as exc:
             raise CommandError(exc.message) from exc
+        self.stdout.write(f"形式 / format: {parsed.layout} ({parsed.encoding})")
         self.stdout.write(card_import.summary(result))
+        if letters is None:
+            if result.new:
+                self.stdout.write(
+                    f"{result.new}件はパスワード未発行で「受領」状態です。"
+                    "パスワードは通知書の印刷時に発行します / "
+                    f"{result.new} card(s) are 'received' without a password; it is made when the notice "
+                    "letters are printed"
+                )
+            return
         # The passwords leave the database only once the cards they belong to are committed.
         transaction.on_commit(lambda: self._write_letters(result, letters, force))
+
+    def _encoding(self, raw: str) -> str | None:
+        if raw == AUTO:
+            return None
+        try:
+            return jlis.encoding_name(raw)
+        except ValueError as exc:
+            raise CommandError(f"文字コード {raw!r} は使えません（utf-8 または cp932） / {exc}") from exc
 
     def _check_tenant(self, schema: str) -> None:
         tenants = customer_tenants()
