@@ -48,7 +48,7 @@ lock:
 ## messages: extract translatable text into locale/en/LC_MESSAGES/django.po (translate there), then compile
 ## (needs GNU gettext; the compiled .mo is committed so that a new machine needs none)
 messages: $(STAMP)
-	DEBUG=true $(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=.local --ignore=tests
+	DEBUG=true $(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=.local --ignore=tests --ignore=docs --ignore=bench
 	DEBUG=true $(BIN)/python manage.py compilemessages -l en --ignore=.venv --ignore=.local
 
 clean-local:
