@@ -1,10 +1,10 @@
 """Card applications from a file (CARDS.csv or the J-LIS interchange format) into cards, all or nothing.
 
-`integrations.jlis` reads the file's layout; this module is the one home of what each field may contain
-(the cleaners below serve every layout alike), of the import itself (`do_import_cards`: a bulk insert, one
-transaction) and of the background import staff start from the console (`do_request_card_import`,
-`run_import_job`). Formats: docs/formats/cards-csv.md and docs/formats/jlis-import.md. Every message is
-Japanese first, then English, separated by " / ".
+`integrations.jlis` reads the file's layout and `integrations.card_fields` checks what each field may contain
+(for every layout alike); this module is the home of the import itself (`do_import_cards`: a bulk insert, one
+transaction), of LETTERS.csv and of the background import staff start from the console
+(`do_request_card_import`, `run_import_job`). Formats: docs/formats/cards-csv.md and
+docs/formats/jlis-import.md. Every message is Japanese first, then English, separated by " / ".
 """
 
 from __future__ import annotations
@@ -12,51 +12,38 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import logging
 import os
-import re
 import tempfile
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from booking import credentials
+from booking.lifecycle import progress_cache
 from booking.lifecycle.models import CardEvent, CardImportJob, JobStatus
 from booking.lifecycle.services import do_move_cards, do_record_event
 from booking.lifecycle.states import FINAL_STATES, CardState
 from booking.models import Card
 from booking.services import IssuedCard, do_reissue_credentials
 from booking.staff import oplog
-from integrations import jlis, storage
+from integrations import card_fields, csv_export, jlis, storage
+from integrations.card_fields import COMPACT_DATE, ISO_DATE, InvalidField
 from integrations.jlis import CardImportError, Layout, Problem, RawRecord
+from integrations.notice_letters import Letter
 from tenants.db import tenant_connection
-
-logger = logging.getLogger(__name__)
 
 COLUMNS = jlis.FIELDS
 LETTER_COLUMNS = ("application_id", "reservation_number", "password", "name", "postal_code", "address")
-APPLICATION_ID_DIGITS = 23
-NAME_MAX = 100
-ADDRESS_MAX = 200
-EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 INSERT_CHUNK = 5000
 MAX_PROBLEMS_KEPT = 200  # a failed job keeps (and shows) this many problems, and how many more there were
 _LOCK_KEY = "madoguchi.booking.card_import"
-PROGRESS_SECONDS = 24 * 3600
+_PROGRESS = "card-import"  # the kind of job in booking.lifecycle.progress_cache
 
-ISO_DATE, COMPACT_DATE = "YYYY-MM-DD", "YYYYMMDD"
-_DATE_PATTERNS = {
-    ISO_DATE: re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
-    COMPACT_DATE: re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})"),
-}
 # The staff's CARDS.csv keeps its documented YYYY-MM-DD; J-LIS CSV takes both; fixed width has 8 bytes.
 DATE_FORMATS: dict[Layout, tuple[str, ...]] = {
     Layout.CARDS_CSV: (ISO_DATE,),
@@ -64,22 +51,6 @@ DATE_FORMATS: dict[Layout, tuple[str, ...]] = {
     Layout.JLIS_FIXED: (COMPACT_DATE,),
 }
 LAYOUT_NAMES = {Layout.CARDS_CSV: "CARDS.csv", Layout.JLIS_CSV: "J-LIS", Layout.JLIS_FIXED: "J-LIS"}
-
-_DIGITS_RE = re.compile(r"[0-9]+")
-_EXCEL_NUMBER_RE = re.compile(r"[0-9](\.[0-9]+)?E\+?[0-9]+", re.IGNORECASE)
-_POSTAL_RE = re.compile(r"([0-9]{3})-?([0-9]{4})")
-# Katakana (small letters, ヴ, ヷ-ヺ), the middle dot, the long vowel mark and iteration marks.
-_KATAKANA_RE = re.compile(r"[\u30a1-\u30fa\u30fb\u30fc\u30fd\u30fe]")
-_INVISIBLE_CATEGORIES = {"Cc", "Cf"}
-
-
-class InvalidField(Exception):
-    """A cleaner's refusal of a value: `ja` and `en` say why (the caller adds where: line and field)."""
-
-    def __init__(self, ja: str, en: str) -> None:
-        super().__init__(en)
-        self.ja = ja
-        self.en = en
 
 
 # --- reading a file ------------------------------------------------------------------------------------
@@ -143,7 +114,7 @@ def check_records(
         found = []
         for column in COLUMNS:
             try:
-                values[column] = _clean(column, record.values[column], today, date_formats)
+                values[column] = card_fields.clean(column, record.values[column], today, date_formats)
             except InvalidField as invalid:
                 found.append(Problem(invalid.ja, invalid.en, line=record.line, field=column))
         if "application_id" in values:
@@ -154,15 +125,6 @@ def check_records(
             rows.append(CardRow(line=record.line, **values))
     problems.extend(_duplicates(ids))
     return rows, problems
-
-
-def _clean(column: str, raw: str, today: dt.date, date_formats: tuple[str, ...]) -> str | dt.date:
-    text = _visible_text(raw)
-    if not text:
-        raise InvalidField("入力されていません", "is required")
-    if column == "birth_date":
-        return clean_birth_date(text, today, date_formats)
-    return _CLEANERS[column](text)
 
 
 def _duplicates(ids: Iterable[tuple[int, str]]) -> list[Problem]:
@@ -184,132 +146,7 @@ def _duplicates(ids: Iterable[tuple[int, str]]) -> list[Problem]:
     return problems
 
 
-# --- the fields (each: stripped, non-empty text in; the value to store out, or InvalidField) ---------------
-
-
-def _visible_text(raw: str) -> str:
-    text = raw.strip()
-    # isprintable() is the fast answer for nearly every value; it also says no to spaces other than
-    # ' ' (a full-width space in a name), so those values get the exact check.
-    if not text.isprintable() and any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in text):
-        raise InvalidField(
-            "改行・タブなどの制御文字や見えない文字は使えません",
-            "contains a line break, tab or other invisible character",
-        )
-    return text
-
-
-def clean_application_id(text: str) -> str:
-    value = unicodedata.normalize("NFKC", text)
-    if _EXCEL_NUMBER_RE.fullmatch(value):
-        raise InvalidField(
-            "Excel で数値に変換され、桁が失われています（列を「文字列」にして作り直してください）",
-            "was turned into a number by Excel and lost digits (format the column as text)",
-        )
-    if not _DIGITS_RE.fullmatch(value):
-        raise InvalidField("数字以外の文字が含まれています", "contains characters other than digits")
-    if len(value) != APPLICATION_ID_DIGITS:
-        raise InvalidField(
-            f"{APPLICATION_ID_DIGITS}桁の数字ではありません（{len(value)}桁）",
-            f"must be {APPLICATION_ID_DIGITS} digits (got {len(value)})",
-        )
-    return value
-
-
-def clean_name(text: str) -> str:
-    return _within(text, NAME_MAX)
-
-
-def clean_name_kana(text: str) -> str:
-    """Katakana and spaces; half-width kana and full-width spaces normalised (NFKC), spaces collapsed."""
-    value = " ".join(unicodedata.normalize("NFKC", text).split())
-    others = sorted({char for char in value if char != " " and not _KATAKANA_RE.fullmatch(char)})
-    if others:
-        shown = "".join(others[:5])
-        raise InvalidField(
-            f"カタカナで入力してください（使えない文字: {shown}）",
-            f"must be katakana and spaces (not allowed: {shown})",
-        )
-    return _within(value, NAME_MAX)
-
-
-def clean_birth_date(text: str, today: dt.date, formats: tuple[str, ...] = (ISO_DATE,)) -> dt.date:
-    value = unicodedata.normalize("NFKC", text)
-    match = next((m for f in formats if (m := _DATE_PATTERNS[f].fullmatch(value))), None)
-    if match is None:
-        shown = " または ".join(formats), " or ".join(formats)
-        raise InvalidField(f"日付の形式が正しくありません（{shown[0]}）", f"not a date ({shown[1]})")
-    try:
-        date = dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError as exc:
-        raise InvalidField(f"存在しない日付です（{value}）", f"no such date ({value})") from exc
-    if date > today:
-        raise InvalidField(f"未来の日付です（{value}）", f"is in the future ({value})")
-    if date < EARLIEST_BIRTH_DATE:
-        raise InvalidField(f"1900年より前の日付です（{value}）", f"is before 1900 ({value})")
-    return date
-
-
-def clean_postal_code(text: str) -> str:
-    match = _POSTAL_RE.fullmatch(unicodedata.normalize("NFKC", text))
-    if match is None:
-        raise InvalidField(
-            "郵便番号の形式が正しくありません（123-4567 または 1234567）",
-            "not a postal code (123-4567 or 1234567)",
-        )
-    return f"{match[1]}-{match[2]}"
-
-
-def clean_address(text: str) -> str:
-    return _within(text, ADDRESS_MAX)
-
-
-def _within(value: str, limit: int) -> str:
-    if len(value) > limit:
-        raise InvalidField(
-            f"{limit}文字以内にしてください（{len(value)}文字）",
-            f"longer than {limit} characters ({len(value)})",
-        )
-    return value
-
-
-_CLEANERS = {
-    "application_id": clean_application_id,
-    "name": clean_name,
-    "name_kana": clean_name_kana,
-    "postal_code": clean_postal_code,
-    "address": clean_address,
-}
-
-
 # --- the import ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Letter:
-    """One row of LETTERS.csv: what the notice letter prints, with the only clear copy of the password."""
-
-    application_id: str
-    reservation_number: str
-    password: str = field(repr=False)
-    name: str
-    postal_code: str
-    address: str
-
-    @classmethod
-    def of(cls, issued: IssuedCard) -> Letter:
-        card = issued.card
-        return cls(
-            application_id=card.application_id,
-            reservation_number=card.reservation_number,
-            password=issued.password,
-            name=card.name,
-            postal_code=card.postal_code,
-            address=card.address,
-        )
-
-    def cells(self) -> list[str]:
-        return [str(getattr(self, column)) for column in LETTER_COLUMNS]
 
 
 @dataclass
@@ -457,13 +294,26 @@ def _reissue(rows: list[CardRow], actor: str, result: ImportResult) -> None:
         for name in _UPDATABLE:
             setattr(card, name, getattr(row, name))
         card.save(update_fields=list(_UPDATABLE))
-        result.letters.append(Letter.of(do_reissue_credentials(card)))
+        result.letters.append(_letter(do_reissue_credentials(card)))
         if card.state == CardState.RECEIVED:
             for step in (CardState.SET_UP, CardState.NOTICE_SENT):
                 do_move_cards([card.pk], step, actor=actor, note="通知書データ出力（import_cards --reissue）")
         else:
             do_record_event(card, actor=actor, note="パスワード再発行・通知書再送（import_cards --reissue）")
         result.reissued += 1
+
+
+def _letter(issued: IssuedCard) -> Letter:
+    """A reissued card's row of LETTERS.csv, with the only clear copy of its new password."""
+    card = issued.card
+    return Letter(
+        application_id=card.application_id,
+        reservation_number=card.reservation_number,
+        password=issued.password,
+        name=card.name,
+        postal_code=card.postal_code,
+        address=card.address,
+    )
 
 
 # The history of a card imported with its letter: made, set up for the letter, letter sent.
@@ -591,25 +441,18 @@ def _insert_events(
 
 
 def progress_key(job_id: int) -> str:
-    """Where the running import publishes its progress: the cache (Redis), outside its transaction, which
-    nobody else sees until it commits. The tenant's schema is in the key (and in the cache's own prefix)."""
-    return f"card-import-progress:{tenant_connection().schema_name}:{job_id}"
+    """Where the running import publishes its progress (see `booking.lifecycle.progress_cache`)."""
+    return progress_cache.key(_PROGRESS, job_id)
 
 
 def publish_progress(job_id: int, done: int, total: int) -> None:
-    try:
-        cache.set(progress_key(job_id), {"done": done, "total": total}, PROGRESS_SECONDS)
-    except Exception:  # noqa: BLE001 - progress is a courtesy: a cache outage must not fail the import
-        logger.warning("card import %s: cannot publish progress", job_id, exc_info=True)
+    progress_cache.publish(_PROGRESS, job_id, {"done": done, "total": total})
 
 
 def job_progress(job: CardImportJob) -> tuple[int, int]:
     """(rows done, rows in all) of a job: the published figures while it runs, the job's own after."""
     if job.status == JobStatus.RUNNING:
-        try:
-            published = cache.get(progress_key(job.pk))
-        except Exception:  # noqa: BLE001 - as in _publish
-            published = None
+        published = progress_cache.published(_PROGRESS, job.pk)
         if published:
             return int(published["done"]), int(published["total"])
     return job.rows_done, job.rows_total
@@ -786,15 +629,18 @@ def no_letters(path: Path) -> str:
 
 
 def escape_cell(value: str) -> str:
-    """A leading ' keeps a spreadsheet from running the cell as a formula (CSV injection)."""
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+    """A leading ' keeps a spreadsheet from running the cell as a formula (CSV injection), as in every CSV
+    the service writes (`integrations.csv_export.safe_cell`)."""
+    return csv_export.safe_cell(value)
 
 
 def letters_csv(letters: Iterable[Letter]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(LETTER_COLUMNS)
-    writer.writerows([escape_cell(cell) for cell in letter.cells()] for letter in letters)
+    writer.writerows(
+        [escape_cell(str(getattr(letter, column))) for column in LETTER_COLUMNS] for letter in letters
+    )
     return buffer.getvalue()
 
 

@@ -3,7 +3,7 @@
 The national J-LIS format is not published to us, so the product defines the interchange format it accepts
 (docs/formats/jlis-import.md, for municipal staff and for the vendor writing a converter). This module only
 reads the file's *layout*: encoding, records, header and trailer, column positions, byte widths. What each
-field may contain is checked in one place, `booking.card_import`, for every layout alike.
+field may contain is checked in one place, `integrations.card_fields`, for every layout alike.
 
 Nothing here touches the database or Django, so the readers can be tested and reused on their own. Line
 numbers are lines of the file (1 = the first line, the header), as a text editor or Excel numbers them; in
@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import io
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -287,7 +287,10 @@ def read_csv(text: str, columns: dict[str, str]) -> tuple[list[RawRecord], list[
 
     Blank lines (also lines of empty cells such as `,,,,,`) are skipped but keep their line numbers.
     """
-    records = [(line, cells) for line, cells in _csv_records(text) if any(cell.strip() for cell in cells)]
+    try:
+        records = csv_records(text)
+    except CsvError as exc:
+        raise CardImportError(Problem(exc.ja, exc.en, line=exc.line)) from exc
     if not records:
         raise CardImportError(Problem("ファイルが空です", "the file is empty"))
     (header_line, header), *body = records
@@ -313,18 +316,32 @@ def read_csv(text: str, columns: dict[str, str]) -> tuple[list[RawRecord], list[
     return rows, problems
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, cells) for each CSV record."""
+class CsvError(Exception):
+    """A record that is not valid CSV: `line` is where it starts, `ja` and `en` say why."""
+
+    def __init__(self, line: int, error: csv.Error) -> None:
+        super().__init__(f"line {line}: {error}")
+        self.line = line
+        self.ja = f"CSV として読めません（{error}）"
+        self.en = f"not valid CSV ({error})"
+
+
+def csv_records(text: str) -> list[tuple[int, list[str]]]:
+    """(line where the record starts, cells) for each CSV record; CsvError at the first that is not CSV.
+
+    Blank records (also lines of empty cells such as `,,,,,`) are left out; the others keep their lines.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = []
     start = 1
     try:
         for cells in reader:
-            yield start, cells
+            if any(cell.strip() for cell in cells):
+                records.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise CardImportError(
-            Problem(f"CSV として読めません（{exc}）", f"not valid CSV ({exc})", line=start)
-        ) from exc
+        raise CsvError(start, exc) from exc
+    return records
 
 
 def _header_name(cell: str) -> str:

@@ -11,14 +11,12 @@ line and column, and the other rows are still checked, so one run shows the whol
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -27,9 +25,12 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from booking import card_import, credentials
+from booking import credentials
 from booking.lifecycle.states import CardState
 from booking.notifications import PLACEHOLDERS
+from integrations import card_fields
+from integrations.card_fields import INVISIBLE_CATEGORIES, InvalidField, visible_text
+from integrations.jlis import CsvError, csv_records
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 T = TypeVar("T")
@@ -129,7 +130,6 @@ _DATETIME_RE = re.compile(
 _PHONE_RE = re.compile(r"0[0-9]{9,10}")
 _PHONE_SEPARATORS = re.compile(r"[\s\-‐－ー()（）]")
 _PASSWORD_RE = re.compile(r"[\x21-\x7e]+")
-_INVISIBLE = {"Cc", "Cf"}
 EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
@@ -176,13 +176,6 @@ class LegacyImportError(Exception):
 
 def _key(problem: Problem) -> tuple[int, int, str, str]:
     return problem.sort_key
-
-
-class _Bad(Exception):
-    def __init__(self, ja: str, en: str) -> None:
-        super().__init__(en)
-        self.ja = ja
-        self.en = en
 
 
 # --- rows ----------------------------------------------------------------------------------------------
@@ -383,7 +376,10 @@ def decode(name: str, data: bytes) -> tuple[str, str]:
 
 def _table(name: str, data: bytes) -> _Table:
     text, encoding = decode(name, data)
-    records = [(line, cells) for line, cells in _records(name, text) if any(cell.strip() for cell in cells)]
+    try:
+        records = csv_records(text)
+    except CsvError as exc:
+        raise LegacyImportError(Problem(name, exc.line, "", exc.ja, exc.en)) from exc
     if not records:
         raise LegacyImportError(
             Problem(
@@ -396,19 +392,6 @@ def _table(name: str, data: bytes) -> _Table:
         )
     (header_line, header), *body = records
     return _Table(name, encoding, _header(name, header_line, header), body)
-
-
-def _records(name: str, text: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    start = 1
-    try:
-        for cells in reader:
-            yield start, cells
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise LegacyImportError(
-            Problem(name, start, "", f"CSV として読めません（{exc}）", f"not valid CSV ({exc})")
-        ) from exc
 
 
 def _header(name: str, line: int, header: list[str]) -> tuple[str, ...]:
@@ -450,13 +433,13 @@ class _Row:
 
     def get(self, column: str, clean: Callable[[str], T], *, required: bool = False) -> T | None:
         try:
-            text = _visible(self.cells.get(column, ""))
+            text = visible_text(self.cells.get(column, ""))
             if not text:
                 if required:
-                    raise _Bad("入力されていません", "is required")
+                    raise InvalidField("入力されていません", "is required")
                 return None
             return clean(text)
-        except _Bad as bad:
+        except InvalidField as bad:
             self.reject(column, bad.ja, bad.en)
             return None
 
@@ -514,15 +497,15 @@ class _Reader:
         clean, may_be_empty = spec
         raw = row.cells.get("value", "").replace("\r\n", "\n").replace("\r", "\n")
         try:
-            value = _multiline(raw) if key in _TEXT_SETTINGS else _visible(raw)
+            value = _multiline(raw) if key in _TEXT_SETTINGS else visible_text(raw)
             if not value.strip():
                 if not may_be_empty:
-                    raise _Bad("入力されていません", "is required")
+                    raise InvalidField("入力されていません", "is required")
                 return SettingRow(row.line, key, None if key == "bookable_until" else "")
             parsed = clean(value)
             if key == "bookable_until" and parsed < self.today:
-                raise _Bad("過去の日付です", "is in the past")
-        except _Bad as bad:
+                raise InvalidField("過去の日付です", "is in the past")
+        except InvalidField as bad:
             row.reject("value", f"{key}: {bad.ja}", f"{key}: {bad.en}")
             return None
         return SettingRow(row.line, key, parsed)
@@ -559,14 +542,14 @@ class _Reader:
     # cards.csv
 
     def card(self, row: _Row) -> CardRow | None:
-        application_id = row.text("application_id", _shared(card_import.clean_application_id), required=True)
+        application_id = row.text("application_id", card_fields.clean_application_id, required=True)
         number = row.text("reservation_number", _reservation_number, required=True)
         password = row.text("password", _password, required=True)
-        name = row.text("name", _shared(card_import.clean_name), required=True)
-        name_kana = row.text("name_kana", _shared(card_import.clean_name_kana), required=True)
+        name = row.text("name", card_fields.clean_name, required=True)
+        name_kana = row.text("name_kana", card_fields.clean_name_kana, required=True)
         birth_date = row.get("birth_date", self._birth_date, required=True)
-        postal_code = row.text("postal_code", _shared(card_import.clean_postal_code), required=True)
-        address = row.text("address", _shared(card_import.clean_address), required=True)
+        postal_code = row.text("postal_code", card_fields.clean_postal_code, required=True)
+        address = row.text("address", card_fields.clean_address, required=True)
         state = row.text("state", _choice(_CARD_STATE_ALIASES), required=True)
         notice_sent_on = row.get("notice_sent_on", self._past_date)
         state_changed_at = row.get("state_changed_at", self._past_datetime)
@@ -594,18 +577,18 @@ class _Reader:
         )
 
     def _birth_date(self, text: str) -> dt.date:
-        return _shared(lambda value: card_import.clean_birth_date(value, self.today))(text)
+        return card_fields.clean_birth_date(text, self.today)
 
     def _past_date(self, text: str) -> dt.date:
         day = _date(text)
         if day > self.today:
-            raise _Bad(f"未来の日付です（{day}）", f"is in the future ({day})")
+            raise InvalidField(f"未来の日付です（{day}）", f"is in the future ({day})")
         return day
 
     def _past_datetime(self, text: str) -> dt.datetime:
         moment = _datetime(text)
         if moment.astimezone(TOKYO).date() > self.today:
-            raise _Bad("未来の日時です", "is in the future")
+            raise InvalidField("未来の日時です", "is in the future")
         return moment
 
     # bookings.csv
@@ -616,7 +599,7 @@ class _Reader:
         if day is not None and status is not None:
             self.source_days[(day, status)] += 1
         number = row.text("reservation_number", _reservation_number)
-        kana = row.text("caller_name_kana", _shared(card_import.clean_name_kana))
+        kana = row.text("caller_name_kana", card_fields.clean_name_kana)
         phone = row.text("contact_phone", _phone)
         service = row.text("service", _code)
         start, end = row.get("start", _time, required=True), row.get("end", _time)
@@ -851,47 +834,21 @@ def _state_conflict(card: CardRow, bookings: list[BookingRow]) -> tuple[str, str
     return None
 
 
-# --- the fields (each: stripped, non-empty text in; the value out, or _Bad) -----------------------------
-
-
-def _visible(raw: str) -> str:
-    text = raw.strip()
-    if any(unicodedata.category(char) in _INVISIBLE for char in text):
-        raise _Bad(
-            "改行・タブなどの制御文字や見えない文字は使えません",
-            "contains a line break, tab or other invisible character",
-        )
-    return text
+# --- the fields (each: stripped, non-empty text in; the value out, or InvalidField) ---------------------
 
 
 def _multiline(raw: str) -> str:
     """Texts may span lines (a quoted cell); other control characters are still refused."""
-    if any(unicodedata.category(char) in _INVISIBLE and char != "\n" for char in raw):
-        raise _Bad(
+    if any(unicodedata.category(char) in INVISIBLE_CATEGORIES and char != "\n" for char in raw):
+        raise InvalidField(
             "タブなどの制御文字や見えない文字は使えません", "contains a tab or other invisible character"
         )
     return raw.strip()
 
 
-def _shared(clean: Callable[[str], T]) -> Callable[[str], T]:
-    """booking.card_import's cleaners (shared with the J-LIS intake), their refusals turned into ours."""
-
-    def wrapped(text: str) -> T:
-        try:
-            return clean(text)
-        except Exception as exc:
-            # card_import raises its own (private) exception carrying .ja and .en; anything else is a bug.
-            ja, en = getattr(exc, "ja", None), getattr(exc, "en", None)
-            if not isinstance(ja, str) or not isinstance(en, str):
-                raise
-            raise _Bad(ja, en) from exc
-
-    return wrapped
-
-
 def _code(text: str) -> str:
     if not _CODE_RE.fullmatch(text):
-        raise _Bad(
+        raise InvalidField(
             "英数字・ハイフン・アンダースコアの40文字以内で入力してください",
             "must be at most 40 letters, digits, hyphens or underscores",
         )
@@ -901,7 +858,9 @@ def _code(text: str) -> str:
 def _within(limit: int) -> Callable[[str], str]:
     def clean(text: str) -> str:
         if len(text) > limit:
-            raise _Bad(f"{limit}文字以内にしてください（{len(text)}文字）", f"longer than {limit} characters")
+            raise InvalidField(
+                f"{limit}文字以内にしてください（{len(text)}文字）", f"longer than {limit} characters"
+            )
         return text
 
     return clean
@@ -913,7 +872,7 @@ def _choice(aliases: dict[str, str]) -> Callable[[str], str]:
         value = aliases.get(normal) or aliases.get(normal.lower())
         if value is None:
             listed = ", ".join(sorted(set(aliases.values()), key=list(aliases.values()).index))
-            raise _Bad(
+            raise InvalidField(
                 f"使えない値です: {text}（使えるのは {listed}）", f"unknown value {text!r} (one of {listed})"
             )
         return value
@@ -930,7 +889,7 @@ _CARD_STATE_ALIASES = {
 def _reservation_number(text: str) -> str:
     number = credentials.normalise_reservation_number(text)
     if not number:
-        raise _Bad(
+        raise InvalidField(
             "12桁の数字ではありません（ハイフン・空白は可）",
             "must be 12 digits (hyphens and spaces are fine)",
         )
@@ -941,7 +900,7 @@ def _password(text: str) -> str:
     """As printed on the letter. Login compares it the way the citizen types it (normalise_password)."""
     value = credentials.normalise_password(text)
     if not _PASSWORD_RE.fullmatch(value) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-        raise _Bad(
+        raise InvalidField(
             f"{PASSWORD_MIN}〜{PASSWORD_MAX}文字の英数字・記号にしてください",
             f"must be {PASSWORD_MIN} to {PASSWORD_MAX} ASCII letters, digits or symbols",
         )
@@ -951,43 +910,43 @@ def _password(text: str) -> str:
 def _date(text: str) -> dt.date:
     value = unicodedata.normalize("NFKC", text)
     if not _DATE_RE.fullmatch(value):
-        raise _Bad("日付の形式が正しくありません（YYYY-MM-DD）", "not a date (YYYY-MM-DD)")
+        raise InvalidField("日付の形式が正しくありません（YYYY-MM-DD）", "not a date (YYYY-MM-DD)")
     try:
         day = dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise _Bad(f"存在しない日付です（{value}）", f"no such date ({value})") from exc
+        raise InvalidField(f"存在しない日付です（{value}）", f"no such date ({value})") from exc
     if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise _Bad("2000年から2099年の日付にしてください", "must be between 2000 and 2099")
+        raise InvalidField("2000年から2099年の日付にしてください", "must be between 2000 and 2099")
     return day
 
 
 def _time(text: str) -> dt.time:
     match = _TIME_RE.fullmatch(unicodedata.normalize("NFKC", text))
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        raise _Bad("時刻の形式が正しくありません（HH:MM）", "not a time (HH:MM)")
+        raise InvalidField("時刻の形式が正しくありません（HH:MM）", "not a time (HH:MM)")
     return dt.time(int(match[1]), int(match[2]))
 
 
 def _datetime(text: str) -> dt.datetime:
     value = unicodedata.normalize("NFKC", text)
     if not _DATETIME_RE.fullmatch(value):
-        raise _Bad(
+        raise InvalidField(
             "日時の形式が正しくありません（YYYY-MM-DD HH:MM[:SS]）",
             "not a date and time (YYYY-MM-DD HH:MM[:SS])",
         )
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise _Bad(f"存在しない日時です（{value}）", f"no such date and time ({value})") from exc
+        raise InvalidField(f"存在しない日時です（{value}）", f"no such date and time ({value})") from exc
     if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
-        raise _Bad("2000年から2099年の日時にしてください", "must be between 2000 and 2099")
+        raise InvalidField("2000年から2099年の日時にしてください", "must be between 2000 and 2099")
     return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
 
 
 def _phone(text: str) -> str:
     digits = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
     if not _PHONE_RE.fullmatch(digits):
-        raise _Bad(
+        raise InvalidField(
             "0から始まる10桁または11桁の電話番号にしてください", "must be 10 or 11 digits starting with 0"
         )
     return digits
@@ -997,9 +956,9 @@ def _email(text: str) -> str:
     try:
         validate_email(text)
     except ValidationError as exc:
-        raise _Bad("メールアドレスの形式が正しくありません", "not an e-mail address") from exc
+        raise InvalidField("メールアドレスの形式が正しくありません", "not an e-mail address") from exc
     if len(text) > 254:
-        raise _Bad("254文字以内にしてください", "longer than 254 characters")
+        raise InvalidField("254文字以内にしてください", "longer than 254 characters")
     return text
 
 
@@ -1010,7 +969,9 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
     def clean(text: str) -> int:
         value = unicodedata.normalize("NFKC", text)
         if not value.isdigit() or not low <= int(value) <= high:
-            raise _Bad(f"{low}〜{high}の整数にしてください", f"must be a whole number from {low} to {high}")
+            raise InvalidField(
+                f"{low}〜{high}の整数にしてください", f"must be a whole number from {low} to {high}"
+            )
         return int(value)
 
     return clean
@@ -1021,14 +982,14 @@ def _mail_text(text: str) -> str:
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise _Bad(
+        raise InvalidField(
             "波かっこ { } の対応が正しくありません（文字の { } は {{ }} と書きます）",
             "unbalanced braces { } (write {{ and }} for the characters)",
         ) from exc
     allowed = " ".join("{" + name + "}" for name in PLACEHOLDERS)
     for _literal, name, spec, conversion in parts:
         if name is not None and (name not in PLACEHOLDERS or spec or conversion):
-            raise _Bad(
+            raise InvalidField(
                 f"使えない差し込み項目 {{{name}}} があります（使えるのは {allowed}）",
                 f"unknown placeholder {{{name}}} (allowed: {allowed})",
             )
@@ -1037,7 +998,7 @@ def _mail_text(text: str) -> str:
 
 def _text(text: str) -> str:
     if len(text) > MAX_TEXT:
-        raise _Bad(f"{MAX_TEXT}文字以内にしてください", f"longer than {MAX_TEXT} characters")
+        raise InvalidField(f"{MAX_TEXT}文字以内にしてください", f"longer than {MAX_TEXT} characters")
     return text
 
 

@@ -67,7 +67,7 @@ PAGE_WIDTH, PAGE_HEIGHT = PAGE_SIZE
 
 @dataclass(frozen=True)
 class Letter:
-    """One resident's letter. `password` is the only clear copy of it."""
+    """One resident's letter (also a row of import_cards' LETTERS.csv). `password` is the only clear copy."""
 
     application_id: str
     reservation_number: str

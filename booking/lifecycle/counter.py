@@ -18,7 +18,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from booking.lifecycle import progress
-from booking.lifecycle.services import CardMoveError, card_booking_ended, do_move_cards
+from booking.lifecycle.services import CardMoveError, LifecycleError, card_booking_ended, do_move_cards
 from booking.lifecycle.states import CardState
 from booking.lifecycle.transfers import day_bounds
 from booking.models import Booking, Card, Place
@@ -34,13 +34,8 @@ FILTERS: dict[str, Q] = {
 }
 
 
-class CounterError(Exception):
+class CounterError(LifecycleError):
     """A counter operation that cannot be carried out; nothing was changed."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(f"{code}: {message}")
 
 
 # --- reads -------------------------------------------------------------------------------------------------

@@ -16,15 +16,14 @@ progress to the cache (Redis), which other connections see while the transaction
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
 from booking import credentials
+from booking.lifecycle import progress_cache
 from booking.lifecycle.models import CardEvent, JobStatus, NoticeRun
 from booking.lifecycle.queries import citizen_site_url
 from booking.lifecycle.services import do_move_cards, do_record_event
@@ -35,12 +34,10 @@ from booking.staff import oplog
 from integrations import notice_letters, storage
 from tenants.db import tenant_connection
 
-logger = logging.getLogger(__name__)
-
 DOWNLOAD_DAYS = 7
 PRINT_NOTE = "通知書印刷"
 REPRINT_NOTE = "通知書再印刷"
-PROGRESS_SECONDS = 24 * 3600
+_PROGRESS = "notice-run"  # the kind of job in booking.lifecycle.progress_cache
 # A queued or running run older than this was lost (worker killed): its files, if any, are deleted.
 STALE_AFTER = dt.timedelta(hours=12)
 _CHUNK = 5000
@@ -76,25 +73,14 @@ class PrintResult:
 # --- progress ------------------------------------------------------------------------------------------
 
 
-def progress_key(run_id: int) -> str:
-    """The tenant's schema is in the key (and in the cache's own prefix): runs of two tenants never mix."""
-    return f"notice-run-progress:{tenant_connection().schema_name}:{run_id}"
-
-
 def _publish(run_id: int, done: int) -> None:
-    try:
-        cache.set(progress_key(run_id), done, PROGRESS_SECONDS)
-    except Exception:  # noqa: BLE001 - progress is a courtesy: a cache outage must not fail the run
-        logger.warning("notice run %s: cannot publish progress", run_id, exc_info=True)
+    progress_cache.publish(_PROGRESS, run_id, done)
 
 
 def run_progress(run: NoticeRun) -> int:
     """Letters made so far: the published figure while the run is open, the run's own after."""
     if run.status == JobStatus.RUNNING:
-        try:
-            published = cache.get(progress_key(run.pk))
-        except Exception:  # noqa: BLE001 - as in _publish
-            published = None
+        published = progress_cache.published(_PROGRESS, run.pk)
         if published is not None:
             return min(int(published), run.letters)
     return run.letters_done

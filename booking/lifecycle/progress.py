@@ -15,13 +15,13 @@ from django.db.models import BigIntegerField, Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from booking.credentials import RESERVATION_NUMBER_DIGITS
 from booking.lifecycle.states import CardState
 from booking.models import Booking, BookingSettings, Card, Place
+from integrations.card_fields import APPLICATION_ID_DIGITS
 
 # Steps before a booking, in which a card should not stay for long.
 WAITING_STATES = (CardState.RECEIVED, CardState.SET_UP, CardState.NOTICE_SENT, CardState.RETURNED)
-APPLICATION_ID_DIGITS = 23
-RESERVATION_NUMBER_DIGITS = 12
 
 
 def _booking_place() -> Subquery:

@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
+from booking.credentials import RESERVATION_NUMBER_DIGITS
 from booking.lifecycle.models import CardImportJob
 from booking.lifecycle.states import PRINTABLE_STATES, CardState
 from booking.models import Card
+from integrations.card_fields import APPLICATION_ID_DIGITS
 from tenants.db import tenant_connection
 from tenants.models import Domain
 
 # --- notice letters (AD-03): which cards a print run takes ------------------------------------------------
 
-APPLICATION_ID_DIGITS = 23
-RESERVATION_NUMBER_DIGITS = 12
 MAX_PASTED_LINES = 10_000
 _IGNORED_IN_NUMBERS = set(" -‐－ー―\t")
 

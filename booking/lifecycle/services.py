@@ -36,6 +36,16 @@ class IllegalMove:
         return f"{self.application_id}: 「{old}」から「{new}」には変更できません"
 
 
+class LifecycleError(Exception):
+    """An operation on cards or visits that cannot be carried out; nothing was changed. `code` says why to
+    code, `message` to staff (Japanese, then English)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
 class CardMoveError(Exception):
     """Some cards cannot make the move; nothing was changed. `refused` names them."""
 

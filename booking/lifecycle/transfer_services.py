@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from booking.lifecycle import transfers
 from booking.lifecycle.models import TransferConfirmation
-from booking.lifecycle.services import CardMoveError, do_move_cards
+from booking.lifecycle.services import CardMoveError, LifecycleError, do_move_cards
 from booking.lifecycle.states import CardState
 from booking.models import Booking, Card, Place, Slot
 from booking.schedule import TOKYO
@@ -22,13 +22,8 @@ from booking.staff import oplog
 _LOCK_KEY = 0x7472616E  # "tran": one confirmation of a counter's day at a time, per schema
 
 
-class TransferError(Exception):
+class TransferError(LifecycleError):
     """A transfer operation that cannot be carried out; nothing was changed."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(f"{code}: {message}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from booking import card_import
-from booking.lifecycle.models import CardImportJob, JobStatus
+from booking.lifecycle.models import CardImportJob
+from booking.staff import job_pages
 from booking.staff.gate import actor_of, staff_view
 from booking.staff.permissions import Can
 from integrations import jlis
@@ -147,17 +148,13 @@ def _page(request: HttpRequest, form: CardImportForm, status: int = 200) -> Http
 @staff_view(Can.IMPORT_CARDS)
 def job(request: HttpRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(CardImportJob, pk=pk)
-    done, total = card_import.job_progress(found)
-    running = found.status in {JobStatus.QUEUED, JobStatus.RUNNING}
+    progress = job_pages.progress(found.status, *card_import.job_progress(found))
     response = render(
         request,
         "booking/staff/cards/import_job.html",
         {
             "job": found,
-            "running": running,
-            "done": done,
-            "total": total,
-            "percent": done * 100 // total if total else 0,
+            **progress,
             "problems": [
                 {**problem, "label": FIELD_LABELS.get(str(problem.get("field")), "")}
                 for problem in found.problems
@@ -165,8 +162,6 @@ def job(request: HttpRequest, pk: int) -> HttpResponse:
             "refresh_seconds": REFRESH_SECONDS,
         },
     )
-    if running:
-        # The standard Refresh header: the page reloads itself while the import runs, no JavaScript needed
-        # (the same as <meta http-equiv="refresh">, which would belong in the shared page head).
-        response["Refresh"] = str(REFRESH_SECONDS)
+    if progress["running"]:
+        job_pages.reload_every(response, REFRESH_SECONDS)
     return response

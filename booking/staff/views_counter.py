@@ -23,7 +23,7 @@ from booking.models import Booking, Place
 from booking.schedule import TOKYO
 from booking.staff.gate import actor_of, staff_view
 from booking.staff.permissions import Can, allows
-from booking.windows import plausible_day
+from booking.staff.place_day import PlaceDayForm
 
 SESSION_PLACE = "counter_place"  # the counter this clerk used last
 SHOW_CHOICES = [
@@ -35,16 +35,8 @@ SHOW_CHOICES = [
 ]
 
 
-class CounterForm(forms.Form):
-    place = forms.ModelChoiceField(label=gettext_lazy("窓口"), queryset=Place.objects.all())
-    day = forms.DateField(label=gettext_lazy("日付"), widget=forms.DateInput(attrs={"type": "date"}))
+class CounterForm(PlaceDayForm):
     show = forms.ChoiceField(label=gettext_lazy("表示"), choices=SHOW_CHOICES, required=False)
-
-    def clean_day(self) -> dt.date:
-        day: dt.date = self.cleaned_data["day"]
-        if not plausible_day(day):
-            raise forms.ValidationError(_("2000年から2099年までの日付を入力してください。"))
-        return day
 
 
 def _now() -> dt.datetime:

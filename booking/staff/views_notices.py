@@ -27,7 +27,7 @@ from booking.lifecycle import notices, queries
 from booking.lifecycle.models import JobStatus, NoticeRun
 from booking.lifecycle.states import CardState
 from booking.models import Card
-from booking.staff import oplog
+from booking.staff import job_pages, oplog
 from booking.staff.gate import actor_of, staff_view
 from booking.staff.permissions import Can
 from integrations import csv_export, storage
@@ -205,17 +205,14 @@ def notices_start(request: HttpRequest) -> HttpResponse:
 @staff_view(Can.PRINT_NOTICES)
 def notice_run(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(NoticeRun, pk=pk)
-    done = notices.run_progress(run)
-    running = run.status in {JobStatus.QUEUED, JobStatus.RUNNING}
-    refreshing = running and request.GET.get("refresh") != "off"
+    progress = job_pages.progress(run.status, notices.run_progress(run), run.letters)
+    refreshing = progress["running"] and request.GET.get("refresh") != "off"
     response = render(
         request,
         "booking/staff/notices/run.html",
         {
             "run": run,
-            "done": done,
-            "percent": done * 100 // run.letters if run.letters else 0,
-            "running": running,
+            **progress,
             "refreshing": refreshing,
             "refresh_seconds": REFRESH_SECONDS,
             "available": _available(run),
@@ -223,9 +220,7 @@ def notice_run(request: HttpRequest, pk: int) -> HttpResponse:
         },
     )
     if refreshing:
-        # The standard Refresh header, as <meta http-equiv="refresh"> would (the page head is shared); the
-        # page offers to stop it (WCAG 2.2.1).
-        response["Refresh"] = str(REFRESH_SECONDS)
+        job_pages.reload_every(response, REFRESH_SECONDS)  # the page offers to stop it (WCAG 2.2.1)
     return response
 
 

@@ -24,20 +24,13 @@ from booking.models import Card, Place
 from booking.staff import oplog
 from booking.staff.gate import actor_of, staff_view
 from booking.staff.permissions import Can, allows
-from booking.windows import plausible_day
+from booking.staff.place_day import PlaceDayForm
 from integrations import csv_export
 from tenants.db import tenant_connection
 
 
-class ChooseForm(forms.Form):
-    place = forms.ModelChoiceField(label=gettext_lazy("窓口"), queryset=Place.objects.all())
+class ChooseForm(PlaceDayForm):
     day = forms.DateField(label=gettext_lazy("来庁日"), widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean_day(self) -> dt.date:
-        day: dt.date = self.cleaned_data["day"]
-        if not plausible_day(day):
-            raise forms.ValidationError(_("2000年から2099年までの日付を入力してください。"))
-        return day
 
 
 def _now() -> dt.datetime:

@@ -11,10 +11,10 @@ from django_tenants.utils import schema_context
 
 from booking import card_import
 from booking.card_import import CardImportError, ImportResult
+from booking.management.tenant_arg import add_schema_argument, check_tenant
 from booking.staff import oplog
 from integrations import jlis
 from integrations.jlis import Layout
-from tenants.queries import customer_tenants
 
 AUTO = "auto"
 ACTOR = "import_cards"  # who the cards' history names
@@ -30,7 +30,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("schema", help="the tenant's schema name, e.g. kyoto")
+        add_schema_argument(parser)
         parser.add_argument("cards", type=Path, metavar="FILE", help="CARDS.csv or a J-LIS file")
         parser.add_argument(
             "--letters",
@@ -63,7 +63,7 @@ class Command(BaseCommand):
         letters: Path | None = options["letters"]
         force: bool = options["force"]
         reissue: bool = options["reissue"]
-        self._check_tenant(schema)
+        check_tenant(schema)
         if reissue and letters is None:
             raise CommandError(
                 "--reissue は新しいパスワードを発行するため --letters が必要です / "
@@ -115,15 +115,6 @@ class Command(BaseCommand):
             return jlis.encoding_name(raw)
         except ValueError as exc:
             raise CommandError(f"文字コード {raw!r} は使えません（utf-8 または cp932） / {exc}") from exc
-
-    def _check_tenant(self, schema: str) -> None:
-        tenants = customer_tenants()
-        if not tenants.filter(schema_name=schema).exists():
-            listed = ", ".join(tenant.schema_name for tenant in tenants[:30]) or "-"
-            raise CommandError(
-                f"スキーマ {schema!r} のテナントはありません（登録済み: {listed}） / "
-                f"no tenant with schema {schema!r} (known: {listed})"
-            )
 
     def _write_letters(self, result: ImportResult, path: Path, force: bool) -> None:
         if not result.letters:

@@ -18,10 +18,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from booking.management.tenant_arg import add_schema_argument, check_tenant
 from booking.migration_import import ImportOutcome, do_import_legacy
 from booking.staff import oplog
 from integrations.legacy_import import STATUSES, LegacyImportError, Problem, read_directory
-from tenants.queries import customer_tenants
 
 DEFAULT_LIMIT = 30
 _KIND_LABELS = {
@@ -46,7 +46,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("schema", help="the tenant's schema name, e.g. kyoto")
+        add_schema_argument(parser)
         parser.add_argument("directory", type=Path, metavar="DIR", help="the folder with the CSV files")
         parser.add_argument(
             "--dry-run", action="store_true", help="do the whole import, report, then roll it back"
@@ -65,7 +65,7 @@ class Command(BaseCommand):
         schema: str = options["schema"]
         directory: Path = options["directory"]
         dry_run: bool = options["dry_run"]
-        _check_tenant(schema)
+        check_tenant(schema)
         mode = (
             "ドライラン（最後にすべて取り消します） / dry run (everything is rolled back at the end)"
             if dry_run
@@ -103,16 +103,6 @@ class Command(BaseCommand):
             raise CommandError(f"不採用が{rejected}件あります / {rejected} rejection(s)")
         if not outcome.reconciliation.ok:
             raise CommandError("照合で差異があります / the reconciliation found differences")
-
-
-def _check_tenant(schema: str) -> None:
-    tenants = customer_tenants()
-    if not tenants.filter(schema_name=schema).exists():
-        listed = ", ".join(tenant.schema_name for tenant in tenants[:30]) or "-"
-        raise CommandError(
-            f"スキーマ {schema!r} のテナントはありません（登録済み: {listed}） / "
-            f"no tenant with schema {schema!r} (known: {listed})"
-        )
 
 
 def _write_report(path: Path, text: str) -> None:

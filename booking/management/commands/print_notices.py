@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
 from booking.lifecycle import notices, queries
+from booking.management.tenant_arg import add_schema_argument, check_tenant
 from booking.staff import oplog
 from integrations import notice_letters, storage
-from tenants.queries import customer_tenants
 
 CHUNK_BYTES = 64 * 1024
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("schema", help="the tenant's schema name, e.g. kyoto")
+        add_schema_argument(parser)
         parser.add_argument(
             "--pdf", type=Path, required=True, metavar="OUT.pdf", help="the letters (PDF or ZIP)"
         )
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         volume_size: int = options["volume_size"]
         if volume_size < 0:
             raise CommandError("--volume-size は0以上にしてください / --volume-size must be 0 or more")
-        _check_tenant(schema)
+        check_tenant(schema)
         if pdf_path.resolve() == csv_path.resolve():
             raise CommandError("--pdf と --csv は別のファイルにしてください / --pdf and --csv must differ")
         for path in (pdf_path, csv_path):
@@ -124,16 +124,6 @@ class Command(BaseCommand):
                 f" / the letters were made but {path} could not be written ({exc}); download them from "
                 f"the staff console, notice run #{run_id}"
             ) from exc
-
-
-def _check_tenant(schema: str) -> None:
-    tenants = customer_tenants()
-    if not tenants.filter(schema_name=schema).exists():
-        listed = ", ".join(tenant.schema_name for tenant in tenants[:30]) or "-"
-        raise CommandError(
-            f"スキーマ {schema!r} のテナントはありません（登録済み: {listed}） / "
-            f"no tenant with schema {schema!r} (known: {listed})"
-        )
 
 
 def _check_output(path: Path, *, force: bool) -> None:
