@@ -46,7 +46,8 @@ class CardImportForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("取込ファイル"),
         help_text=gettext_lazy(
-            "J-LIS のカード作成データ（CSV または固定長、Shift_JIS または UTF-8）か CARDS.csv。64MB（固定長で約14万件）まで。"
+            "J-LIS のカード作成データ（CSV または固定長、Shift_JIS または UTF-8）か CARDS.csv。"
+            "64MB（固定長で約14万件）まで。"
         ),
         error_messages={
             "required": gettext_lazy("ファイルを選んでください。"),
