@@ -395,3 +395,27 @@ def test_an_administrator_sets_the_transfer_cut_and_the_waiting_days(kyoto: None
     )
     make_staff("clerk9", "counter")
     assert sign_in("clerk9").get("/staff/settings/cards/").status_code == 403
+
+
+def test_a_stale_card_object_still_moves_to_booked(kyoto: None) -> None:
+    card = factories.issue_card(state=S.SET_UP).card
+    stale = Card.objects.get(pk=card.pk)  # read while still "set up"
+    do_move_card(card, S.NOTICE_SENT, actor="clerk1")
+    book(stale)
+    card.refresh_from_db()
+    assert card.state == S.BOOKED
+
+
+def test_a_card_left_at_the_counter_is_brought_back_from_its_page(clerk: Client) -> None:
+    card = factories.issue_card().card
+    booking = book(card)
+    do_move_card(card, S.MOVED, actor="clerk1", place=booking.slot.place)
+    Booking.objects.filter(pk=booking.pk).update(outcome="no_show", outcome_at=timezone.now())
+    page = clerk.get(f"/staff/cards/{card.pk}/").content.decode()
+    assert "事務室に戻した" in page
+    assert 'value="notice_sent"' not in page  # only a returned letter is re-sent by hand
+    assert clerk.post(f"/staff/cards/{card.pk}/return/").status_code == 302
+    card.refresh_from_db()
+    assert card.state == S.NOTICE_SENT and card.at_place is None
+    again = clerk.post(f"/staff/cards/{card.pk}/return/", follow=True).content.decode()
+    assert "窓口にありません" in again

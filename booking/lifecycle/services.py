@@ -191,7 +191,11 @@ def _event(
 
 
 def card_booked(card: Card, *, actor: str, now: dt.datetime) -> None:
-    """A booking was made for the card (inside the booking's transaction, the card row locked)."""
+    """A booking was made for the card (inside the booking's transaction, the card row locked).
+
+    The state is read again under the lock: the caller's Card object may be older than the row.
+    """
+    card.refresh_from_db(fields=["state"])
     if card.state in {CardState.NOTICE_SENT, CardState.RETURNED}:
         do_move_cards([card.pk], CardState.BOOKED, actor=actor, note="予約", now=now)
 

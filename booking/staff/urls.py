@@ -76,6 +76,7 @@ urlpatterns = [
     path("cards/scan/", views_cards.scan, name="card_scan"),
     path("cards/<int:pk>/", views_cards.card_detail, name="card"),
     path("cards/<int:pk>/move/", views_cards.card_move, name="card_move"),
+    path("cards/<int:pk>/return/", views_cards.card_return, name="card_return"),
     # card data import from J-LIS (AD-03)
     path("cards/import/", views_card_import.upload, name="card_import"),
     path("cards/import/<int:pk>/", views_card_import.job, name="card_import_job"),

@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from booking.lifecycle import progress
-from booking.lifecycle.services import CardMoveError, do_move_cards
+from booking.lifecycle.services import CardMoveError, LifecycleError, do_move_cards
 from booking.lifecycle.states import CardState, is_legal
+from booking.lifecycle.transfer_services import do_return_to_back_office
 from booking.models import Booking, Card
 from booking.staff import oplog
 from booking.staff.gate import actor_of, staff_view
@@ -55,6 +56,17 @@ class BulkMoveForm(MoveForm):
         widget=forms.Textarea(attrs={"rows": 10, "autocomplete": "off", "spellcheck": "false"}),
         max_length=BULK_LIMIT * 30,
     )
+
+
+def _manual_moves(card: Card) -> list[CardState]:
+    # "Notice sent" by hand is only the re-sending of a returned letter; a card at a counter goes back to the
+    # back office with its own action (it may still be booked).
+    return [
+        state
+        for state in MANUAL_MOVES
+        if is_legal(card.state, state)
+        and (state != CardState.NOTICE_SENT or card.state == CardState.RETURNED)
+    ]
 
 
 def _state_field(form: MoveForm) -> forms.ChoiceField:
@@ -108,7 +120,7 @@ def card_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _render_card(request: HttpRequest, card: Card, form: MoveForm, status: int = 200) -> HttpResponse:
     can_edit = allows(request.staff.role, Can.EDIT_CARDS)  # type: ignore[attr-defined]
-    moves = [(s.value, s.label, MOVE_HINTS[s]) for s in MANUAL_MOVES if is_legal(card.state, s)]
+    moves = [(s.value, s.label, MOVE_HINTS[s]) for s in _manual_moves(card)]
     _state_field(form).choices = [(value, label) for value, label, _hint in moves]
     return render(
         request,
@@ -120,6 +132,7 @@ def _render_card(request: HttpRequest, card: Card, form: MoveForm, status: int =
             .select_related("slot__place")
             .order_by("-created_at"),
             "moves": moves if can_edit else [],
+            "can_return": can_edit and card.state == CardState.MOVED,
             "form": form,
         },
         status=status,
@@ -131,7 +144,7 @@ def _render_card(request: HttpRequest, card: Card, form: MoveForm, status: int =
 def card_move(request: HttpRequest, pk: int) -> HttpResponse:
     card = get_object_or_404(Card, pk=pk)
     form = MoveForm(request.POST)
-    _state_field(form).choices = [(s.value, s.label) for s in MANUAL_MOVES if is_legal(card.state, s)]
+    _state_field(form).choices = [(s.value, s.label) for s in _manual_moves(card)]
     if not form.is_valid():
         return _render_card(request, card, form, status=400)
     to_state = form.cleaned_data["to_state"]
@@ -142,6 +155,22 @@ def card_move(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("staff:card", pk=card.pk)
     oplog.record(actor_of(request), "card.move", card.application_id, {"to": to_state})
     messages.success(request, _("状態を「%(state)s」に変更しました。") % {"state": CardState(to_state).label})
+    return redirect("staff:card", pk=card.pk)
+
+
+@staff_view(Can.EDIT_CARDS)
+@require_POST
+def card_return(request: HttpRequest, pk: int) -> HttpResponse:
+    """A card at a counter comes back to the back office (a no-show, a booking moved or cancelled)."""
+    card = get_object_or_404(Card, pk=pk)
+    try:
+        state = do_return_to_back_office(card, actor=actor_of(request))
+    except LifecycleError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, _("カードを事務室に戻しました（%(state)s）。") % {"state": CardState(state).label}
+        )
     return redirect("staff:card", pk=card.pk)
 
 
