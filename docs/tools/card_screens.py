@@ -348,8 +348,8 @@ def shot_1280(page: Page, name: str) -> None:
     """A full-page shot cut at the viewport's width: the page is wider when something overflows it (here the
     screen-reader text of the buttons in a scrolled table), which would otherwise widen the shot."""
     height = page.evaluate("document.documentElement.scrollHeight")
-    clip = {"x": 0, "y": 0, "width": 1280, "height": height}
-    page.screenshot(path=str(OUT / f"staff-{name}.png"), full_page=True, clip=clip)  # type: ignore[arg-type]
+    clip: Any = {"x": 0, "y": 0, "width": 1280, "height": height}  # playwright's FloatRect, when installed
+    page.screenshot(path=str(OUT / f"staff-{name}.png"), full_page=True, clip=clip)
     print(f"saved staff-{name}.png ({page.url})")
 
 
