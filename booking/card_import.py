@@ -567,6 +567,38 @@ def _run(job: CardImportJob, target: storage.ExportStorage, today: dt.date) -> N
     publish_progress(job.pk, total, total)
 
 
+# A job not finished by then lost its worker (an import of 100,000 rows takes seconds).
+LOST_AFTER = dt.timedelta(hours=12)
+
+
+def do_fail_lost_import_jobs(now: dt.datetime | None = None) -> int:
+    """Close the jobs whose worker died and delete their uploaded files (residents' personal data).
+
+    Nothing of such a job was imported: the import is one transaction, rolled back with the worker.
+    """
+    now = now or timezone.now()
+    target = storage.export_storage()
+    lost = CardImportJob.objects.filter(
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING], requested_at__lt=now - LOST_AFTER
+    )
+    count = 0
+    for job in lost:
+        if job.file_key:
+            target.delete(job.file_key)
+        CardImportJob.objects.filter(pk=job.pk).update(file_key="")
+        _failed(
+            job,
+            [
+                Problem(
+                    "処理が中断されました。何も取り込んでいません。もう一度アップロードしてください",
+                    "the import was interrupted; nothing was imported, upload the file again",
+                )
+            ],
+        )
+        count += 1
+    return count
+
+
 def _failed(job: CardImportJob, problems: list[Problem]) -> None:
     with transaction.atomic():
         CardImportJob.objects.filter(pk=job.pk).update(

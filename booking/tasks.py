@@ -68,6 +68,14 @@ def delete_expired_notice_files() -> int:
     return notices.do_delete_expired_notice_files()
 
 
+@shared_task(name="booking.fail_lost_card_imports")
+def fail_lost_card_imports() -> int:
+    """Card-data uploads hold personal data: a job whose worker died is closed and its file deleted."""
+    from booking import card_import
+
+    return card_import.do_fail_lost_import_jobs()
+
+
 @shared_task(name="booking.release_expired_holds")
 def release_expired_holds() -> int:
     return services.do_release_expired_holds()

@@ -264,3 +264,20 @@ def test_uploads_are_stored_under_the_tenants_own_key(
         job = CardImportJob.objects.get()
     assert job.file_key.startswith("kyoto/card-imports/")
     assert (exports_dir / job.file_key).read_bytes() == fixed(row(1))
+
+
+def test_a_job_lost_by_its_worker_is_closed_and_its_file_deleted(admin: Client, exports_dir: Path) -> None:
+    from booking import card_import
+    from booking.lifecycle.models import CardImportJob
+
+    response = upload(admin, fixed(row(1)))  # the task is never sent: as if the worker died
+    assert response.status_code == 302
+    with schema_context("kyoto"):
+        job = CardImportJob.objects.get()
+        assert job.status == "queued" and stored_files(exports_dir)
+        assert card_import.do_fail_lost_import_jobs() == 0  # not lost yet
+        later = job.requested_at + card_import.LOST_AFTER + dt.timedelta(minutes=1)
+        assert card_import.do_fail_lost_import_jobs(now=later) == 1
+        job.refresh_from_db()
+        assert job.status == "failed" and job.file_key == "" and "中断" in job.error
+    assert not stored_files(exports_dir)

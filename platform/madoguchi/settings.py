@@ -159,6 +159,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=20),
         "args": ["booking.delete_expired_notice_files"],
     },
+    # AD-03: a card-data upload whose worker died is closed and its file (personal data) deleted
+    "fail-lost-card-imports": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(minute=25),
+        "args": ["booking.fail_lost_card_imports"],
+    },
     "day-before-reminders": {
         "task": "tenants.for_each_tenant",
         "schedule": crontab(hour=10, minute=0),
