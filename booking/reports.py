@@ -40,7 +40,7 @@ from booking.models import Booking, BookingEvent, CallLogEntry, Place, Report, S
 from booking.queries import booking_rules
 from integrations import csv_export
 from tenants.db import tenant_connection
-from tenants.models import Municipality
+from tenants.queries import tenant_display_name
 
 logger = logging.getLogger(__name__)
 
@@ -371,9 +371,7 @@ def tenant_name() -> str:
     """The municipality's name for subjects: a reader may receive the reports of several tenants."""
     db = tenant_connection()
     name = getattr(db.tenant, "name", "")  # a task's schema_context gives a stand-in without the name
-    if not name:
-        name = Municipality.objects.filter(schema_name=db.schema_name).values_list("name", flat=True).first()
-    return str(name or db.schema_name)
+    return str(name) if name else tenant_display_name(db.schema_name)
 
 
 def render_daily(figures: DailyFigures) -> tuple[str, str]:

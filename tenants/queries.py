@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
 
-from tenants.models import Municipality
+from tenants.models import Domain, Municipality
 
 
 def customer_tenants() -> QuerySet[Municipality]:
@@ -14,3 +14,15 @@ def customer_tenants() -> QuerySet[Municipality]:
         .prefetch_related("domains")
         .order_by("schema_name")
     )
+
+
+def tenant_display_name(schema_name: str) -> str:
+    """The municipality's name, for a tenant's own code that has no request (reports, letters)."""
+    name = Municipality.objects.filter(schema_name=schema_name).values_list("name", flat=True).first()
+    return str(name or schema_name)
+
+
+def primary_domain(schema_name: str) -> str | None:
+    """The host of a tenant's site (its primary domain, else its first), for links made without a request."""
+    domains = Domain.objects.filter(tenant__schema_name=schema_name).order_by("-is_primary", "pk")
+    return domains.values_list("domain", flat=True).first()

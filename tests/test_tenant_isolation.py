@@ -77,3 +77,24 @@ def test_a_request_leaves_no_tenant_behind_for_the_next_host(
     for _ in range(3):
         assert "北区役所" in kyoto_client.get("/").content.decode()
         assert "北区役所" not in mihon_client.get("/").content.decode()
+
+
+def test_tenant_code_reaches_the_control_plane_only_through_its_named_interface() -> None:
+    """booking/ and integrations/ read public-schema data through tenants.queries / tenants.db, never its models
+    (docs/architecture.md, "Control plane and tenant silos")."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = [
+        str(path.relative_to(root))
+        for folder in ("booking", "integrations")
+        for path in (root / folder).rglob("*.py")
+        if "migrations" not in path.parts
+        and any(
+            line.lstrip().startswith(
+                ("from tenants.models", "import tenants.models", "from tenants.services")
+            )
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert offenders == []

@@ -19,7 +19,7 @@ from booking.lifecycle.states import PRINTABLE_STATES, CardState
 from booking.models import Card
 from integrations.card_fields import APPLICATION_ID_DIGITS
 from tenants.db import tenant_connection
-from tenants.models import Domain
+from tenants.queries import primary_domain
 
 # --- notice letters (AD-03): which cards a print run takes ------------------------------------------------
 
@@ -169,8 +169,7 @@ def citizen_site_url() -> str:
     Domain row. On a developer's machine (DEBUG) the site is plain HTTP on `make run`'s port.
     """
     schema = tenant_connection().schema_name
-    domains = Domain.objects.filter(tenant__schema_name=schema).order_by("-is_primary", "pk")
-    host = domains.values_list("domain", flat=True).first()
+    host = primary_domain(schema)
     if host is None:
         raise LookupError(f"tenant {schema} has no domain")
     if settings.DEBUG:
