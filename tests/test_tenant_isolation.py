@@ -80,8 +80,8 @@ def test_a_request_leaves_no_tenant_behind_for_the_next_host(
 
 
 def test_tenant_code_reaches_the_control_plane_only_through_its_named_interface() -> None:
-    """booking/ and integrations/ read public-schema data through tenants.queries / tenants.db, never its models
-    (docs/architecture.md, "Control plane and tenant silos")."""
+    """booking/ and integrations/ read public-schema data through tenants.queries / tenants.db, never its
+    models (docs/architecture.md, "Control plane and tenant silos")."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
