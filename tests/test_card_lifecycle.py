@@ -14,12 +14,13 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from booking.lifecycle import progress
+from booking.lifecycle import progress, queries
 from booking.lifecycle.models import CardEvent
 from booking.lifecycle.services import CardMoveError, do_move_card, do_move_cards
 from booking.lifecycle.states import LEGAL_MOVES, CardState, is_legal
 from booking.models import Booking, BookingSettings, Card
 from booking.services import BookingError, do_book, do_cancel
+from booking.staff.models import OperationLogEntry
 from tests import factories
 from tests.conftest import MIHON_HOST, Tenants
 from tests.staff_helpers import make_staff, sign_in
@@ -284,10 +285,10 @@ def test_waiting_too_long(kyoto: None) -> None:
 
 def test_find_card_by_scan_or_typing(kyoto: None) -> None:
     card = factories.issue_card().card
-    assert progress.find_card(card.application_id + "\r") == card
+    assert queries.card_by_number(card.application_id + "\r") == card
     wide = card.reservation_number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    assert progress.find_card(f"{wide[:4]}-{wide[4:8]}-{wide[8:]}") == card
-    assert progress.find_card("12345") is None
+    assert queries.card_by_number(f"{wide[:4]}-{wide[4:8]}-{wide[8:]}") == card
+    assert queries.card_by_number("12345") is None
 
 
 # --- screens -------------------------------------------------------------------------------------------
@@ -334,9 +335,14 @@ def test_bulk_set_up_by_scanning(clerk: Client) -> None:
     numbers = "\n".join(card.application_id for card in cards) + "\n" + cards[0].application_id
     preview = clerk.post("/staff/cards/move/", {"to_state": S.SET_UP, "numbers": numbers, "preview": ""})
     assert "3枚が見つかりました" in preview.content.decode()
-    assert "重複" in preview.content.decode()
+    assert "4行目" in preview.content.decode() and "1行目と同じカードです" in preview.content.decode()
+    refused = clerk.post("/staff/cards/move/", {"to_state": S.SET_UP, "numbers": numbers, "confirm": ""})
+    assert refused.status_code == 200  # a double scan is shown, not silently dropped
+    assert CardEvent.objects.filter(card=cards[1], to_state=S.SET_UP).count() == 0
+    numbers = "\n".join(card.application_id for card in cards)
     done = clerk.post("/staff/cards/move/", {"to_state": S.SET_UP, "numbers": numbers, "confirm": ""})
     assert done.status_code == 302
+    assert OperationLogEntry.objects.filter(action="card.move", detail__count=3).exists()
     assert set(Card.objects.filter(pk__in=[c.pk for c in cards]).values_list("state", flat=True)) == {
         S.SET_UP
     }
@@ -346,7 +352,7 @@ def test_bulk_move_with_an_unknown_number_moves_nothing(clerk: Client) -> None:
     card = factories.issue_card(state=S.RECEIVED).card
     numbers = f"{card.application_id}\n12345678901234567890123"
     response = clerk.post("/staff/cards/move/", {"to_state": S.SET_UP, "numbers": numbers, "confirm": ""})
-    assert response.status_code == 200 and "見つからない番号" in response.content.decode()
+    assert response.status_code == 200 and "該当するカードがありません" in response.content.decode()
     card.refresh_from_db()
     assert card.state == S.RECEIVED
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from booking.lifecycle import progress
+from booking.lifecycle import queries
 from booking.lifecycle.services import CardMoveError, LifecycleError, card_booking_ended, do_move_cards
 from booking.lifecycle.states import CardState
 from booking.lifecycle.transfers import day_bounds
@@ -72,7 +72,7 @@ class Lookup:
 def find_booking(scanned: str, place: Place, day: dt.date) -> Lookup:
     """The booking a scanned QR code (the 12-digit reservation number) or a typed number names at this
     counter on this day; otherwise what is wrong, in words for the clerk."""
-    card = progress.find_card(scanned)
+    card = queries.card_by_number(scanned)
     shown = scanned.strip()[:40]
     if card is None:
         return Lookup(

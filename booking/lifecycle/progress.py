@@ -7,7 +7,6 @@ latest booking that was not cancelled; None means the back office with no bookin
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -15,10 +14,8 @@ from django.db.models import BigIntegerField, Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from booking.credentials import RESERVATION_NUMBER_DIGITS
 from booking.lifecycle.states import CardState
 from booking.models import Booking, BookingSettings, Card, Place
-from integrations.card_fields import APPLICATION_ID_DIGITS
 
 # Steps before a booking, in which a card should not stay for long.
 WAITING_STATES = (CardState.RECEIVED, CardState.SET_UP, CardState.NOTICE_SENT, CardState.RETURNED)
@@ -106,17 +103,3 @@ def _why(card: Card) -> tuple[str, dt.datetime]:
     if starts is not None:
         return "overdue", starts
     return "stale", card.state_changed_at
-
-
-def find_card(scanned: str) -> Card | None:
-    """The card a scan or a typed number names: a 23-digit application ID or a 12-digit reservation number.
-
-    Hand-held readers type the barcode's digits (often followed by Enter); people type with hyphens,
-    spaces or full-width digits, so those are dropped first.
-    """
-    digits = "".join(ch for ch in unicodedata.normalize("NFKC", scanned) if ch.isdigit() and ch.isascii())
-    if len(digits) == APPLICATION_ID_DIGITS:
-        return Card.objects.filter(application_id=digits).first()
-    if len(digits) == RESERVATION_NUMBER_DIGITS:
-        return Card.objects.filter(reservation_number=digits).first()
-    return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -24,7 +25,31 @@ from tenants.queries import primary_domain
 # --- notice letters (AD-03): which cards a print run takes ------------------------------------------------
 
 MAX_PASTED_LINES = 10_000
-_IGNORED_IN_NUMBERS = set(" -‐－ー―\t")
+_IGNORED_IN_NUMBERS = set(" -‐－ー―\t\r")
+
+
+def card_number(text: str) -> str | None:
+    """The digits of an application ID (23) or reservation number (12) as scanned or typed, else None.
+
+    Hand-held readers type the barcode's digits (often followed by Enter); people type with hyphens, spaces
+    or full-width digits, so those are dropped first.
+    """
+    digits = "".join(
+        ch for ch in unicodedata.normalize("NFKC", text.strip()) if ch not in _IGNORED_IN_NUMBERS
+    )
+    if (
+        digits.isascii()
+        and digits.isdigit()
+        and len(digits) in (APPLICATION_ID_DIGITS, RESERVATION_NUMBER_DIGITS)
+    ):
+        return digits
+    return None
+
+
+def card_by_number(text: str) -> Card | None:
+    """The card a scan or a typed number names."""
+    digits = card_number(text)
+    return _cards_by_number([digits]).get(digits) if digits else None
 
 
 def set_up_cards() -> QuerySet[Card]:
@@ -76,12 +101,23 @@ class PastedCards:
     states: Counter[str] = field(default_factory=Counter)
 
 
-def cards_from_lines(text: str) -> PastedCards:
+def printable(card: Card) -> tuple[str, str] | None:
+    """Why a notice letter cannot be printed for this card (Japanese, English), or None if it can."""
+    if card.state in PRINTABLE_STATES:
+        return None
+    label = CardState(card.state).label
+    return (
+        f"「{label}」のカードの通知書は印刷できません",
+        f"a card in state {card.state} cannot get a notice letter",
+    )
+
+
+def cards_from_lines(text: str, refusal: Callable[[Card], tuple[str, str] | None] = printable) -> PastedCards:
     """The cards named one a line by application ID (23 digits, as a scanner types the letter's barcode) or
     reservation number (12 digits, hyphens and spaces allowed); full-width digits are fine.
 
-    Every line is checked: unknown numbers, repeats and cards that cannot be printed in their state are
-    reported with their line, so the person fixes the list, not guesses.
+    Every line is checked: unknown numbers, repeats and cards `refusal` turns away (by default those that
+    cannot be printed) are reported with their line, so the person fixes the list, not guesses.
     """
     result = PastedCards()
     wanted: list[tuple[int, str, str]] = []  # (line, shown, digits)
@@ -99,11 +135,8 @@ def cards_from_lines(text: str) -> PastedCards:
                 )
             )
             break
-        digits = "".join(ch for ch in unicodedata.normalize("NFKC", raw) if ch not in _IGNORED_IN_NUMBERS)
-        if not (digits.isascii() and digits.isdigit()) or len(digits) not in (
-            APPLICATION_ID_DIGITS,
-            RESERVATION_NUMBER_DIGITS,
-        ):
+        digits = card_number(raw)
+        if digits is None:
             result.problems.append(
                 LineProblem(
                     number,
@@ -118,6 +151,7 @@ def cards_from_lines(text: str) -> PastedCards:
     first_line: dict[int, int] = {}
     for number, shown, digits in wanted:
         card = found.get(digits)
+        refused = refusal(card) if card is not None else None
         if card is None:
             result.problems.append(LineProblem(number, shown, "該当するカードがありません", "no such card"))
         elif card.pk in first_line:
@@ -129,16 +163,8 @@ def cards_from_lines(text: str) -> PastedCards:
                     f"the same card as line {first_line[card.pk]}",
                 )
             )
-        elif card.state not in PRINTABLE_STATES:
-            label = CardState(card.state).label
-            result.problems.append(
-                LineProblem(
-                    number,
-                    shown,
-                    f"「{label}」のカードの通知書は印刷できません",
-                    f"a card in state {card.state} cannot get a notice letter",
-                )
-            )
+        elif refused is not None:
+            result.problems.append(LineProblem(number, shown, *refused))
         else:
             first_line[card.pk] = number
             result.card_ids.append(card.pk)
@@ -151,7 +177,7 @@ def _cards_by_number(numbers: list[str]) -> dict[str, Card]:
     found: dict[str, Card] = {}
     ids = [n for n in numbers if len(n) == APPLICATION_ID_DIGITS]
     reservations = [n for n in numbers if len(n) == RESERVATION_NUMBER_DIGITS]
-    fields = ("pk", "application_id", "reservation_number", "state")
+    fields = ("pk", "application_id", "reservation_number", "state", "name_kana")
     for start in range(0, len(ids), 5000):
         for card in Card.objects.filter(application_id__in=ids[start : start + 5000]).only(*fields):
             found[card.application_id] = card

@@ -16,6 +16,7 @@ from django.utils import timezone
 from booking.lifecycle.models import CardEvent
 from booking.lifecycle.states import CardState, is_legal
 from booking.models import Booking, BookingEvent, Card, Place
+from booking.staff import oplog
 
 # The moves that take a card back to the back office, and the one that takes it to a counter.
 _TO_BACK_OFFICE = frozenset({CardState.NOTICE_SENT, CardState.BOOKED})
@@ -106,6 +107,17 @@ def do_move_cards(
             batch_size=2000,
         )
     return len(moving)
+
+
+def do_staff_move_cards(
+    actor: oplog.Actor, card_ids: list[int], to_state: str, *, note: str = "", now: dt.datetime | None = None
+) -> int:
+    """A move staff make by hand (one card or a scanned batch), with its operation-log entry in the same
+    transaction: either both are kept or neither."""
+    with transaction.atomic():
+        moved = do_move_cards(card_ids, to_state, actor=actor.username, note=note, now=now)
+        oplog.record(actor, "card.move", f"{len(card_ids)} card(s)", {"to": to_state, "count": moved})
+    return moved
 
 
 def do_move_card(

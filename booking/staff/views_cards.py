@@ -3,7 +3,7 @@ history and manual moves, moves of many cards at once, and the scan field's jump
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import cast
 
 from django import forms
@@ -15,17 +15,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from booking.lifecycle import progress
-from booking.lifecycle.services import CardMoveError, LifecycleError, do_move_cards
+from booking.lifecycle import progress, queries
+from booking.lifecycle.services import CardMoveError, LifecycleError, do_staff_move_cards
 from booking.lifecycle.states import CardState, is_legal
 from booking.lifecycle.transfer_services import do_return_to_back_office
 from booking.models import Booking, Card
-from booking.staff import oplog
 from booking.staff.gate import actor_of, staff_view
 from booking.staff.permissions import Can, allows
 
 PAGE_SIZE = 50
-BULK_LIMIT = 5000
 # Moves staff make by hand; the others follow from bookings, transfers, the counter and print runs.
 MANUAL_MOVES = (
     CardState.SET_UP,
@@ -54,7 +52,7 @@ class BulkMoveForm(MoveForm):
     numbers = forms.CharField(
         label=gettext_lazy("申請書IDまたは予約番号（1行に1件。バーコードリーダーで続けて読み取れます）"),
         widget=forms.Textarea(attrs={"rows": 10, "autocomplete": "off", "spellcheck": "false"}),
-        max_length=BULK_LIMIT * 30,
+        max_length=queries.MAX_PASTED_LINES * 30,
     )
 
 
@@ -149,11 +147,10 @@ def card_move(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_card(request, card, form, status=400)
     to_state = form.cleaned_data["to_state"]
     try:
-        do_move_cards([card.pk], to_state, actor=request.user.get_username(), note=form.cleaned_data["note"])
+        do_staff_move_cards(actor_of(request), [card.pk], to_state, note=form.cleaned_data["note"])
     except CardMoveError as error:
         messages.error(request, error.message)
         return redirect("staff:card", pk=card.pk)
-    oplog.record(actor_of(request), "card.move", card.application_id, {"to": to_state})
     messages.success(request, _("状態を「%(state)s」に変更しました。") % {"state": CardState(to_state).label})
     return redirect("staff:card", pk=card.pk)
 
@@ -180,80 +177,45 @@ def bulk_move(request: HttpRequest) -> HttpResponse:
     form = BulkMoveForm(request.POST or None)
     preview = None
     if request.method == "POST" and form.is_valid():
-        preview = _bulk_preview(form.cleaned_data["numbers"], form.cleaned_data["to_state"])
-        if "confirm" in request.POST and preview.ready:
+        to_state = form.cleaned_data["to_state"]
+        preview = queries.cards_from_lines(form.cleaned_data["numbers"], refusal=_cannot_move_to(to_state))
+        if "confirm" in request.POST and preview.card_ids and not preview.problems:
             try:
-                moved = do_move_cards(
-                    [card.pk for card in preview.cards],
-                    form.cleaned_data["to_state"],
-                    actor=request.user.get_username(),
-                    note=form.cleaned_data["note"],
+                moved = do_staff_move_cards(
+                    actor_of(request), preview.card_ids, to_state, note=form.cleaned_data["note"]
                 )
             except CardMoveError as error:
                 messages.error(request, error.message)
             else:
-                oplog.record(
-                    actor_of(request),
-                    "card.bulk_move",
-                    f"{moved} cards",
-                    {"to": form.cleaned_data["to_state"], "count": moved},
-                )
                 messages.success(request, _("%(count)d枚の状態を変更しました。") % {"count": moved})
                 return redirect("staff:cards")
     return render(
         request,
         "booking/staff/cards/bulk.html",
-        {"form": form, "preview": preview},
+        {
+            "form": form,
+            "preview": preview,
+            "to_state": CardState(form.cleaned_data["to_state"]).label if preview else "",
+        },
         status=400 if request.method == "POST" and not form.is_valid() else 200,
     )
 
 
-@dataclass
-class BulkPreview:
-    cards: list[Card]
-    unknown: list[tuple[int, str]]
-    illegal: list[tuple[int, Card]]
-    repeated: list[tuple[int, str]]
-    too_many: bool
-    to_state: str
-    limit: int = BULK_LIMIT
+def _cannot_move_to(to_state: str) -> Callable[[Card], tuple[str, str] | None]:
+    def refusal(card: Card) -> tuple[str, str] | None:
+        if card.state == to_state or is_legal(card.state, to_state):
+            return None
+        old, new = CardState(card.state).label, CardState(to_state).label
+        return f"「{old}」から「{new}」には変更できません", f"cannot go from {card.state} to {to_state}"
 
-    @property
-    def ready(self) -> bool:
-        return bool(self.cards) and not self.unknown and not self.illegal and not self.too_many
-
-
-def _bulk_preview(text: str, to_state: str) -> BulkPreview:
-    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
-    found: dict[int, Card] = {}
-    unknown: list[tuple[int, str]] = []
-    illegal: list[tuple[int, Card]] = []
-    repeated: list[tuple[int, str]] = []
-    for number, line in lines[:BULK_LIMIT]:
-        card = progress.find_card(line)
-        if card is None:
-            unknown.append((number, line))
-        elif card.pk in found:
-            repeated.append((number, line))
-        else:
-            found[card.pk] = card
-            if card.state != to_state and not is_legal(card.state, to_state):
-                illegal.append((number, card))
-    return BulkPreview(
-        cards=list(found.values()),
-        unknown=unknown,
-        illegal=illegal,
-        repeated=repeated,
-        too_many=len(lines) > BULK_LIMIT,
-        to_state=str(CardState(to_state).label),
-    )
+    return refusal
 
 
 @staff_view(Can.VIEW_BOOKINGS)
 def scan(request: HttpRequest) -> HttpResponse:
     """The scan field in every staff page's header: a barcode (application ID) or a typed number."""
     scanned = request.GET.get("q", "")[:100]
-    card = progress.find_card(scanned)
+    card = queries.card_by_number(scanned)
     if card is None:
         messages.error(
             request,
