@@ -8,6 +8,7 @@ the way, the list of them. Every write goes through a `do_*` of `settings_servic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking.models import ClosedDay, FieldRequirement, OpeningPattern, Place
 from booking.queries import booking_rules
+from booking.staff import oplog
 from booking.staff import settings_services as svc
 from booking.staff.gate import actor_of, staff_view
 from booking.staff.permissions import Can
@@ -38,8 +40,6 @@ from booking.staff.settings_forms import (
 T = "booking/staff/settings/"
 # What each settings form edits: the fields of the service's input, in one place.
 WINDOW_FIELDS = [f.name for f in fields(svc.WindowInput)]
-CARD_RULE_FIELDS = [f.name for f in fields(svc.CardRulesInput)]
-FIELD_FIELDS = [f.name for f in fields(svc.FieldsInput)]
 TEXT_FIELDS = [f.name for f in fields(svc.TextsInput)]
 PLACE_FIELDS = [f.name for f in fields(svc.PlaceInput)]
 PATTERN_FIELDS = [f.name for f in fields(svc.PatternInput)]
@@ -107,40 +107,49 @@ def window(request: HttpRequest) -> HttpResponseBase:
     )
 
 
-@staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
-@require_http_methods(["GET", "POST"])
-def card_rules(request: HttpRequest) -> HttpResponseBase:
+def _rules_page(
+    request: HttpRequest,
+    form_class: type[CardRulesForm] | type[FieldsForm],
+    update: Callable[[oplog.Actor, Any], dict[str, dict[str, Any]]],
+    page: str,
+    title: str,
+    intro: str,
+) -> HttpResponseBase:
+    """A settings page of the booking rules that is one form: show it, save it through `update`."""
     if request.method == "POST":
-        form = CardRulesForm(request.POST)
+        form = form_class(request.POST)
         if form.is_valid():
             try:
-                changes = svc.do_update_card_rules(actor_of(request), form.to_input())
+                changes = update(actor_of(request), form.to_input())
             except svc.SettingsInvalid as exc:
                 add_problems(form, exc.errors)
             else:
-                _saved(request, changes, _("カードの移送と滞留"))
-                return redirect("staff:settings_cards")
+                _saved(request, changes, title)
+                return redirect(f"staff:settings_{page}")
     else:
-        form = CardRulesForm(initial=initial_of(booking_rules(), CARD_RULE_FIELDS))
-    return render(request, T + "cards.html", {"form": form}, status=400 if form.errors else 200)
+        names = [f.name for f in fields(form_class.input_class)]
+        form = form_class(initial=initial_of(booking_rules(), names))
+    context = {"form": form, "current": page, "title": title, "intro": intro}
+    return render(request, T + "rules_form.html", context, status=400 if form.errors else 200)
+
+
+@staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
+@require_http_methods(["GET", "POST"])
+def card_rules(request: HttpRequest) -> HttpResponseBase:
+    intro = _(
+        "移送リストは、来庁日ごとに、ここで決めた日時に締めます。締めた後の予約・変更・取消は、"
+        "移送リストに「締め後の変更」として表示されます。"
+    )
+    return _rules_page(
+        request, CardRulesForm, svc.do_update_card_rules, "cards", _("カードの移送と滞留"), intro
+    )
 
 
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
 @require_http_methods(["GET", "POST"])
 def contact_fields(request: HttpRequest) -> HttpResponseBase:
-    if request.method == "POST":
-        form = FieldsForm(request.POST)
-        if form.is_valid():
-            try:
-                changes = svc.do_update_fields(actor_of(request), form.to_input())
-            except svc.SettingsInvalid as exc:
-                add_problems(form, exc.errors)
-            else:
-                _saved(request, changes, _("入力項目"))
-                return redirect("staff:settings_fields")
-    else:
-        form = FieldsForm(initial=initial_of(booking_rules(), FIELD_FIELDS))
-    return render(request, T + "fields.html", {"form": form}, status=400 if form.errors else 200)
+    intro = _("予約の確定前に市民が入力する連絡先です。予約に必要な連絡先のほかは求めません。")
+    return _rules_page(request, FieldsForm, svc.do_update_fields, "fields", _("入力項目"), intro)
 
 
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
