@@ -67,6 +67,13 @@ def _public_schema_between_tests() -> Iterator[None]:
 
 
 @pytest.fixture
+def kyoto(tenants: Tenants) -> Iterator[None]:
+    """The test runs in Kyoto's schema (the ORM reads and writes Kyoto's tables)."""
+    with schema_context("kyoto"):
+        yield
+
+
+@pytest.fixture
 def kyoto_client(tenants: Tenants, db: None) -> Client:
     return Client(HTTP_HOST=KYOTO_HOST)
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from booking.models import Booking, Hold
 from booking.notifications import do_send_day_before_reminders, render_text
@@ -19,17 +18,10 @@ from booking.schedule import TOKYO
 from booking.services import do_book, do_hold
 from tenants.tasks import for_each_tenant
 from tests import factories
-from tests.conftest import Tenants
 from tests.processes import celery_worker
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 def test_placeholders_are_filled_and_anything_else_is_left_as_typed() -> None:

@@ -13,24 +13,16 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from booking.models import Booking, BookingEvent, CallLogEntry, Slot
 from booking.queries import free_slots
 from booking.services import BookingError, do_book
 from booking.staff.models import OperationLogEntry
 from tests import factories
-from tests.conftest import Tenants
 from tests.staff_helpers import make_staff, sign_in
 from tests.test_booking_concurrency import race
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ the history with who and when, bookings moving cards, and the staff screens for 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,17 +22,11 @@ from booking.models import Booking, BookingSettings, Card
 from booking.services import BookingError, do_book, do_cancel
 from booking.staff.models import OperationLogEntry
 from tests import factories
-from tests.conftest import MIHON_HOST, Tenants
+from tests.conftest import MIHON_HOST
 from tests.staff_helpers import make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
 S = CardState
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Iterator[None]:
-    with schema_context("kyoto"):
-        yield
 
 
 def book(card: Card) -> Booking:

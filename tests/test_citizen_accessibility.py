@@ -4,16 +4,14 @@ skip link, no inline script or style (the CSP forbids them), and every page reac
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from typing import Any
 
 import pytest
 from django.test import Client
-from django_tenants.utils import schema_context
 
 from booking.models import Place
 from booking.services import IssuedCard
 from tests import factories
-from tests.conftest import KYOTO_HOST, Tenants
+from tests.conftest import KYOTO_HOST
 
 pytestmark = pytest.mark.django_db
 
@@ -71,12 +69,6 @@ def check(html: str) -> PageStructure:
     assert not page.inline, f"inline script/style: {page.inline}"
     assert page.buttons_without_text == 0
     return page
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 def test_every_step_of_the_flow_is_structurally_accessible(kyoto: None) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from booking import throttle
 from booking.models import Booking, Slot
@@ -42,12 +41,6 @@ class Api:
         )
         self.token = response.json().get("token", "")
         return response
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import Client
-from django_tenants.utils import schema_context
 
 from booking import throttle
 from booking.models import Booking, FieldRequirement, Hold
@@ -19,12 +18,6 @@ from tests import factories
 from tests.conftest import KYOTO_HOST, MIHON_HOST, Tenants
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ the check-in QR code on the citizen's pages."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,7 +27,7 @@ from booking.staff import views_counter as counter_views
 from booking.staff.models import OperationLogEntry
 from integrations import qr
 from tests import factories
-from tests.conftest import KYOTO_HOST, MIHON_HOST, Tenants
+from tests.conftest import KYOTO_HOST, MIHON_HOST
 from tests.staff_helpers import make_staff, sign_in
 from tests.test_citizen_accessibility import check
 
@@ -75,12 +74,6 @@ def fresh(booking: Booking) -> Booking:
 def moved_to_counter(day: dt.date, code: str = "center-3f") -> None:
     """The day's transfer list confirmed after its cut (noon the day before)."""
     do_confirm_transfer(factories.place(code), day, actor=CLERK, now=at(day, 13, days_before=1))
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Iterator[None]:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.fixture

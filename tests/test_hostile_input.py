@@ -6,19 +6,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django_tenants.utils import schema_context
 
 from tests import factories
-from tests.conftest import KYOTO_HOST, Tenants
+from tests.conftest import KYOTO_HOST
 
 pytestmark = pytest.mark.django_db
 LOC = object()  # replaced by a real place id
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 def fill(data: Any) -> Any:

@@ -21,12 +21,6 @@ pytestmark = pytest.mark.django_db
 ACTOR = oplog.Actor(7, "admin01", "192.0.2.10")
 
 
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
-
-
 def write(count: int) -> list[OperationLogEntry]:
     return [
         oplog.record(ACTOR, "booking.view", f"booking {n}", {"n": n, "名前": "京都"}) for n in range(count)

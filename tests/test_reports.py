@@ -49,12 +49,6 @@ AFTER_CLOSE = at(REPORT_DAY, 18, 5)
 
 
 @pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
-
-
-@pytest.fixture
 def recipients(kyoto: None) -> None:
     rules = booking_rules()
     rules.report_emails = ADDRESSES

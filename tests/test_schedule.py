@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
-from django_tenants.utils import schema_context
 
 from booking import schedule, windows
 from booking.models import BookingSettings, ClosedDay, Place, Service
 from booking.queries import closed_days_for, free_slots
-from tests.conftest import Tenants
 
 pytestmark = pytest.mark.django_db
 JST = schedule.TOKYO
@@ -32,12 +29,6 @@ def every(start: str, last: str, minutes: int) -> list[str]:
         out.append(f"{t:%H:%M}")
         t += dt.timedelta(minutes=minutes)
     return out
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Iterator[None]:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.mark.usefixtures("kyoto")

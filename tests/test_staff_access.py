@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -22,12 +21,6 @@ from tests.staff_helpers import PASSWORD, SETUP, make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
 ROLES = ["administrator", "counter", "operator", "viewer"]
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.fixture

@@ -21,12 +21,6 @@ from tests.staff_helpers import PASSWORD, make_staff
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
-
-
 def session(username: str, password: str = PASSWORD, host: str = KYOTO_HOST, **body: Any) -> Any:
     return Client(HTTP_HOST=host).post(
         "/api/v1/staff/sessions/",

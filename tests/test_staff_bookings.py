@@ -9,22 +9,14 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django_tenants.utils import schema_context
 
 from booking.models import Booking, Card
 from booking.services import do_book, do_cancel, do_change
 from booking.staff.models import OperationLogEntry
 from tests import factories
-from tests.conftest import Tenants
 from tests.staff_helpers import make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.fixture

@@ -26,12 +26,6 @@ PASSWORD = "Str0ng!Pass"
 SETUP = oplog.Actor(None, "test", "127.0.0.1")
 
 
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Any:
-    with schema_context("kyoto"):
-        yield
-
-
 def signed_in(username: str, role: str, host: str = KYOTO_HOST) -> Client:
     """A staff user made in the current schema, signed in through the login form."""
     do_create_staff(SETUP, username, role, PASSWORD, must_change=False)

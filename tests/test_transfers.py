@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import io
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,7 +37,7 @@ from booking.staff import oplog
 from booking.staff import views_transfers as transfer_views
 from booking.staff.models import OperationLogEntry
 from tests import factories
-from tests.conftest import MIHON_HOST, Tenants
+from tests.conftest import MIHON_HOST
 from tests.staff_helpers import make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -107,12 +107,6 @@ def set_cut() -> None:
     rules.transfer_cutoff_days_before = CUT_DAYS
     rules.transfer_cutoff_time = CUT_TIME
     rules.save()
-
-
-@pytest.fixture
-def kyoto(tenants: Tenants) -> Iterator[None]:
-    with schema_context("kyoto"):
-        yield
 
 
 @pytest.fixture
