@@ -21,10 +21,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python infra/local/stack.py test $(PYTEST_ARGS)
 
-## lint: ruff and mypy, as CI runs them
+## lint: ruff, mypy, the import contracts and a migrations check, as CI runs them
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy .
+	$(BIN)/lint-imports
+	$(BIN)/python infra/local/stack.py exec -- $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -28,19 +28,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import math
 import os
 import platform
 import random
-import statistics
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "madoguchi.settings"
 
@@ -49,6 +45,32 @@ import django
 django.setup()
 
 import psycopg
+from _booking_fixtures import (
+    CARD_PREFIX,
+    PLAIN_TABLE,
+    SCHEMA,
+    SERVICE_CODE,
+    Fixtures,
+    InvariantBroken,
+    RawConnection,
+    SlotFull,
+    Target,
+    audit_slots,
+    cleanup,
+    raw_book,
+    raw_connection,
+)
+from _common import (
+    Samples,
+    add_any_database_option,
+    fmt_ratio,
+    fmt_split,
+    fmt_time,
+    print_table,
+    refused_database,
+    run_interleaved,
+    sql_split,
+)
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher, PBKDF2PasswordHasher
 from django.db import connection
@@ -56,354 +78,22 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
-from psycopg.rows import TupleRow
 
-from booking import credentials, queries, schedule, windows
-from booking.login import do_citizen_login
+from booking.cards import credentials
+from booking.citizen.login import do_citizen_login
+from booking.engine import queries
+from booking.engine.services import BookingError, do_book, do_issue_card
+from booking.lib.dates import TOKYO
 from booking.models import Booking, BookingSettings, Card, Place, Service, Slot
-from booking.services import BookingError, do_book, do_issue_card
+from booking.rules import windows
 
-SCHEMA = "kyoto"
-SERVICE_CODE = "card_issuance"
 HOT_PLACE = "center-3f"  # capacity 6 per 10-minute slot in the kyoto preset
-# Every card the benchmark makes has an application ID starting with these digits (5 + 18 = 23 digits),
-# which is how the clean-up finds them.
-CARD_PREFIX = "99999"
-PLAIN_TABLE = "bench_plain_booking"
-PASSWORD = "BENCH2345X"  # noqa: S105 - the benchmark's own cards, deleted at the end
-
-RawConnection = psycopg.Connection[TupleRow]
-
-BOOKING_COLUMNS = "(card_id, slot_id, status, channel, contact_phone, contact_email, created_at)"
-BOOKING_VALUES = " VALUES (%s, %s, 'confirmed', %s, '', '', now()) RETURNING id"
-INSERT_BOOKING = "INSERT INTO booking_booking " + BOOKING_COLUMNS + BOOKING_VALUES
-INSERT_HISTORY = (
-    "INSERT INTO booking_bookingevent (booking_id, at, kind, channel, actor, from_slot_id, to_slot_id)"
-    " VALUES (%s, now(), 'booked', %s, '', NULL, %s)"
-)
-INSERT_PLAIN = f"INSERT INTO {PLAIN_TABLE} " + BOOKING_COLUMNS + BOOKING_VALUES  # noqa: S608 - constants
-LOCK_SLOT = "SELECT taken, capacity FROM booking_slot WHERE id = %s FOR UPDATE"
 SLOT_ROWS = (
     "SELECT s.starts_at, s.taken, count(h.id) FILTER (WHERE h.expires_at <= %s) AS expired"
     " FROM booking_slot s LEFT JOIN booking_hold h ON h.slot_id = s.id"
     " WHERE s.place_id = %s AND s.service_id = %s AND s.starts_at BETWEEN %s AND %s"
     " GROUP BY s.id"
 )
-SLOT_AUDIT = (
-    "SELECT s.id, s.capacity, s.taken,"
-    " (SELECT count(*) FROM booking_booking b WHERE b.slot_id = s.id AND b.status = 'confirmed'),"
-    " (SELECT count(*) FROM booking_hold h WHERE h.slot_id = s.id)"
-    " FROM booking_slot s"
-)
-
-
-class InvariantBroken(RuntimeError):
-    """A slot holds more people than its capacity, or its counter disagrees with its bookings."""
-
-
-class SlotFull(Exception):
-    """The raw-SQL path's equivalent of BookingError("slot_full")."""
-
-
-# --- measuring -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Samples:
-    label: str
-    ns: list[int] = field(default_factory=list)
-
-    def timed(self, op: Callable[[], object]) -> None:
-        start = time.perf_counter_ns()
-        op()
-        self.ns.append(time.perf_counter_ns() - start)
-
-    @property
-    def median(self) -> float:
-        return percentile(self.ns, 50)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.ns, 95)
-
-
-def percentile(values: Sequence[int], pct: float) -> float:
-    """The median as usual; other percentiles by nearest rank (p95 of 20 values is the 19th smallest)."""
-    if not values:
-        return float("nan")
-    if pct == 50:
-        return float(statistics.median(values))
-    return float(sorted(values)[max(1, math.ceil(len(values) * pct / 100)) - 1])
-
-
-def fmt_time(ns: float) -> str:
-    if ns >= 1e9:
-        return f"{ns / 1e9:.2f} s"
-    if ns >= 1e6:
-        return f"{ns / 1e6:.2f} ms"
-    return f"{ns / 1e3:.1f} µs"
-
-
-def fmt_ratio(value: float) -> str:
-    return f"{value:,.0f}×" if value >= 100 else f"{value:.2f}×"
-
-
-def print_table(title: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    rows = [list(row) for row in rows]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-    sys.stdout.flush()
-
-
-def run_interleaved(
-    ops: dict[str, Callable[[int], object]], n: int, warmup: int, block: int = 100
-) -> dict[str, Samples]:
-    """Op i of every variant for i in warmup..warmup+n, in blocks, rotating which variant goes first,
-    so that a slow spell of the machine falls on all of them alike."""
-    for op in ops.values():
-        for i in range(warmup):
-            op(i)
-    samples = {name: Samples(name) for name in ops}
-    order = list(ops)
-    for start in range(warmup, warmup + n, block):
-        for name in order:
-            op, into = ops[name], samples[name]
-            for i in range(start, min(start + block, warmup + n)):
-                into.timed(partial(op, i))
-        order = order[1:] + order[:1]
-    return samples
-
-
-def sql_split(op: Callable[[int], object], n: int) -> tuple[Samples, Samples]:
-    """Run op(0) … op(n-1) timing each call and, inside it, every statement Django executes.
-
-    Returns (whole calls, their statements): what is not in the statements is Python (the ORM, the
-    service's own rules) and the COMMIT, which Django sends outside its cursor.
-    """
-    whole, in_sql = Samples("whole call"), Samples("in cursor.execute")
-    spent: list[int] = []
-
-    def timing(
-        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
-    ) -> Any:
-        start = time.perf_counter_ns()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            spent.append(time.perf_counter_ns() - start)
-
-    with connection.execute_wrapper(timing):
-        for i in range(n):
-            spent.clear()
-            whole.timed(partial(op, i))
-            in_sql.ns.append(sum(spent))
-    return whole, in_sql
-
-
-def fmt_split(whole: Samples, in_sql: Samples) -> str:
-    rest = [w - q for w, q in zip(whole.ns, in_sql.ns, strict=True)]
-    return (
-        f"median {fmt_time(whole.median)} per call, of which {fmt_time(in_sql.median)} waiting on its SQL "
-        f"statements and {fmt_time(percentile(rest, 50))} elsewhere (median of {len(whole.ns)})"
-    )
-
-
-# --- fixtures: cards, slots, connections ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """A bookable slot the benchmark made, and the place it belongs to."""
-
-    place: Place
-    slot_id: int
-    starts_at: dt.datetime
-    capacity: int
-
-
-class Fixtures:
-    def __init__(self, service: Service, seed: int) -> None:
-        self.service = service
-        self.rng = random.Random(seed)
-        self._card_counter = 0
-
-    def cards(self, count: int) -> list[Card]:
-        """Fresh cards made in bulk (issuing is not what is measured); unique numbers, fixed password."""
-        digest = credentials.password_digest(PASSWORD)
-        numbers: set[str] = set()
-        while len(numbers) < count:
-            numbers.add(credentials.new_reservation_number())
-        taken = set(
-            Card.objects.filter(reservation_number__in=numbers).values_list("reservation_number", flat=True)
-        )
-        while taken:  # one in 10^12 per card: draw again
-            numbers -= taken
-            while len(numbers) < count:
-                numbers.add(credentials.new_reservation_number())
-            taken = set(
-                Card.objects.filter(reservation_number__in=numbers).values_list(
-                    "reservation_number", flat=True
-                )
-            )
-        cards = []
-        for number in sorted(numbers):
-            self._card_counter += 1
-            cards.append(
-                Card(
-                    application_id=f"{CARD_PREFIX}{self._card_counter:018d}",
-                    reservation_number=number,
-                    password_digest=digest,
-                    name="ベンチ 太郎",
-                    name_kana="ベンチ タロウ",
-                    birth_date=dt.date(1950, 4, 1),
-                    postal_code="604-8571",
-                    address="京都市中京区寺町通御池上る上本能寺前町488",
-                )
-            )
-        self.rng.shuffle(cards)
-        return Card.objects.bulk_create(cards, batch_size=2000)
-
-    def slots(self, places: Sequence[Place], count: int, days: int) -> list[Target]:
-        """`count` slots, made now, drawn at random from the free slots of `places` over `days` days."""
-        now = timezone.now()
-        first = windows.first_bookable_day(now, queries.booking_rules())
-        candidates: list[tuple[Place, queries.FreeSlot]] = []
-        for place in places:
-            day = first
-            while day < first + dt.timedelta(days=days):
-                last = min(day + dt.timedelta(days=60), first + dt.timedelta(days=days - 1))
-                candidates += [
-                    (place, free)
-                    for free in queries.free_slots(place, self.service, day, last, now=now)
-                    if free.remaining == free.capacity
-                ]
-                day = last + dt.timedelta(days=1)
-        existing = set(
-            Slot.objects.filter(service=self.service, place__in=places).values_list("place_id", "starts_at")
-        )
-        candidates = [(p, f) for p, f in candidates if (p.pk, f.starts_at) not in existing]
-        if len(candidates) < count:
-            raise SystemExit(f"only {len(candidates)} free slots in {days} days; need {count}")
-        chosen = self.rng.sample(candidates, count)
-        return self._make(chosen)
-
-    def consecutive_slots(self, place: Place, groups: int, size: int, days: int) -> list[list[Target]]:
-        """`groups` runs of `size` consecutive slots of one place (the few popular times people race for)."""
-        now = timezone.now()
-        first = windows.first_bookable_day(now, queries.booking_rules(), place)
-        free = [
-            f
-            for f in queries.free_slots(place, self.service, first, first + dt.timedelta(days=days), now=now)
-            if f.remaining == f.capacity
-        ]
-        existing = set(
-            Slot.objects.filter(service=self.service, place=place).values_list("starts_at", flat=True)
-        )
-        free = [f for f in free if f.starts_at not in existing]
-        runs = [free[i : i + size] for i in range(0, len(free) - size + 1, size)]
-        if len(runs) < groups:
-            raise SystemExit(f"only {len(runs)} runs of {size} free slots at {place.code}; need {groups}")
-        made = self._make([(place, f) for run in runs[:groups] for f in run])
-        return [made[i : i + size] for i in range(0, len(made), size)]
-
-    def _make(self, chosen: Sequence[tuple[Place, queries.FreeSlot]]) -> list[Target]:
-        """The Slot rows as `services._bookable_slot` would make them on first use."""
-        Slot.objects.bulk_create(
-            [
-                Slot(
-                    place=place,
-                    service=self.service,
-                    starts_at=free.starts_at,
-                    ends_at=free.ends_at,
-                    capacity=free.capacity,
-                )
-                for place, free in chosen
-            ],
-            batch_size=2000,
-        )
-        ids = {
-            (place_id, starts_at): slot_id
-            for slot_id, place_id, starts_at in Slot.objects.filter(
-                service=self.service, starts_at__in={free.starts_at for _, free in chosen}
-            ).values_list("id", "place_id", "starts_at")
-        }
-        return [
-            Target(
-                place=place,
-                slot_id=ids[(place.pk, free.starts_at)],
-                starts_at=free.starts_at,
-                capacity=free.capacity,
-            )
-            for place, free in chosen
-        ]
-
-
-def raw_connection() -> RawConnection:
-    """A plain psycopg connection to the same database, on the tenant's schema as django-tenants sets it."""
-    db = settings.DATABASES["default"]
-    conninfo = make_conninfo(
-        dbname=db["NAME"],
-        user=db.get("USER"),
-        password=db.get("PASSWORD"),
-        host=db.get("HOST"),
-        port=db.get("PORT"),
-    )
-    conn = psycopg.connect(conninfo, autocommit=True)
-    conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(SCHEMA)))
-    return conn
-
-
-def raw_book(
-    conn: RawConnection, card_id: int, slot_id: int, channel: str, *, lock: bool, table: str, history: bool
-) -> None:
-    """One booking as one transaction of plain SQL; the trigger (if the table has it) counts it.
-
-    lock: first lock the slot row and check its count (as an application without the trigger would);
-    history: also write the booking's history row, as do_book does (only with booking_booking).
-    """
-    try:
-        with conn.transaction():
-            if lock:
-                row = conn.execute(LOCK_SLOT, (slot_id,)).fetchone()
-                if row is None or row[0] >= row[1]:
-                    raise SlotFull
-            insert = INSERT_BOOKING if table == "booking_booking" else INSERT_PLAIN
-            booked = conn.execute(insert, (card_id, slot_id, channel)).fetchone()
-            if history:
-                assert booked is not None
-                conn.execute(INSERT_HISTORY, (booked[0], channel, slot_id))
-    except psycopg.errors.CheckViolation as error:
-        if error.diag.constraint_name == "slot_taken_within_capacity":
-            raise SlotFull from error
-        raise
-
-
-# --- invariants ----------------------------------------------------------------------------------------
-
-
-def audit_slots(
-    conn: RawConnection, slot_ids: Sequence[int] | None = None
-) -> list[tuple[int, int, int, int, int]]:
-    """Every slot (or those given) as (id, capacity, taken, confirmed, holds); raises if any is wrong."""
-    if slot_ids is None:
-        rows = conn.execute(SLOT_AUDIT).fetchall()
-    else:
-        rows = conn.execute(SLOT_AUDIT + " WHERE s.id = ANY(%s)", (list(slot_ids),)).fetchall()
-    broken = [row for row in rows if not (0 <= row[2] <= row[1] and row[2] == row[3] + row[4])]
-    if broken:
-        listing = "\n".join(
-            f"  slot {r[0]}: capacity {r[1]}, taken {r[2]}, confirmed {r[3]}, holds {r[4]}"
-            for r in broken[:20]
-        )
-        raise InvariantBroken(
-            f"{len(broken)} slot(s) break taken <= capacity or taken == bookings:\n{listing}"
-        )
-    return rows
 
 
 # --- 1. one booking --------------------------------------------------------------------------------------
@@ -783,8 +473,8 @@ def bench_availability(fx: Fixtures, conn: RawConnection, place: Place, n: int) 
     now = timezone.now()
     first = windows.first_bookable_day(now, queries.booking_rules(), place)
     last = first + dt.timedelta(days=30)
-    start = dt.datetime.combine(first, dt.time.min, tzinfo=schedule.TOKYO)
-    end = dt.datetime.combine(last, dt.time.max, tzinfo=schedule.TOKYO)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=TOKYO)
+    end = dt.datetime.combine(last, dt.time.max, tzinfo=TOKYO)
     params = (now, place.pk, fx.service.pk, start, end)
 
     def django_op() -> object:
@@ -831,36 +521,6 @@ def bench_availability(fx: Fixtures, conn: RawConnection, place: Place, n: int) 
 # --- main ------------------------------------------------------------------------------------------------
 
 
-def cleanup(conn: RawConnection, max_slot_before: int, made_settings: bool) -> None:
-    """Remove what the benchmark made: its scratch table, its cards' bookings, holds and tokens, its cards,
-    the slots it created that no booking or hold refers to, and the settings row if it made that."""
-    with conn.transaction():
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, PLAIN_TABLE)))
-        prefix = (CARD_PREFIX + "%",)
-        conn.execute(
-            "CREATE TEMPORARY TABLE bench_cards ON COMMIT DROP AS"
-            " SELECT id FROM booking_card WHERE application_id LIKE %s",
-            prefix,
-        )
-        conn.execute(
-            "DELETE FROM booking_bookingevent WHERE booking_id IN"
-            " (SELECT id FROM booking_booking WHERE card_id IN (SELECT id FROM bench_cards))"
-        )
-        conn.execute("DELETE FROM booking_booking WHERE card_id IN (SELECT id FROM bench_cards)")
-        conn.execute("DELETE FROM booking_hold WHERE card_id IN (SELECT id FROM bench_cards)")
-        conn.execute("DELETE FROM booking_citizentoken WHERE card_id IN (SELECT id FROM bench_cards)")
-        conn.execute("DELETE FROM booking_card WHERE id IN (SELECT id FROM bench_cards)")
-        conn.execute(
-            "DELETE FROM booking_slot s WHERE s.id > %s AND s.taken = 0"
-            " AND NOT EXISTS (SELECT 1 FROM booking_booking b WHERE b.slot_id = s.id)"
-            " AND NOT EXISTS (SELECT 1 FROM booking_hold h WHERE h.slot_id = s.id)",
-            (max_slot_before,),
-        )
-        if made_settings:
-            conn.execute("DELETE FROM booking_bookingsettings")
-    audit_slots(conn)
-
-
 def environment(conn: RawConnection) -> None:
     row = conn.execute(
         "SELECT current_setting('server_version'), current_setting('synchronous_commit'),"
@@ -886,16 +546,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=25, help="groups of 4 slots raced for in part 2")
     parser.add_argument("--free-slots-runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261124)
-    parser.add_argument(
-        "--any-database",
-        action="store_true",
-        help="run even if the database name does not contain 'bench' (it writes and deletes rows)",
-    )
+    add_any_database_option(parser)
     args = parser.parse_args(argv)
 
-    db_name = str(settings.DATABASES["default"]["NAME"])
-    if "bench" not in db_name and not args.any_database:
-        print(f"refusing to run on database {db_name!r}: use a throwaway *bench* database", file=sys.stderr)
+    if refused_database(args.any_database):
         return 2
     settings.DEBUG = False  # no query log: the Django path costs what it costs in production
     started = time.perf_counter()

@@ -12,7 +12,7 @@ width in Shift_JIS, CSV in UTF-8, CSV in Shift_JIS) it generates the file (not t
 1. read + check: `card_import.parse_card_file` (decode, layout, every field's cleaner, duplicates);
 2. import: `card_import.do_import_cards` in one transaction (bulk INSERT … SELECT FROM unnest, history rows);
 3. the same file again: all "unchanged" (the idempotent second run);
-4. the whole background job, `card_import.run_import_job`: storage, read + check, import, progress in Redis;
+4. the whole background job, `intake_job.run_import_job`: storage, read + check, import, progress in Redis;
 
 and, for the fixed-width file, the import with letters (passwords made, three history rows per card), as
 `import_cards --letters` does. Throughput is rows per second of wall-clock time (`time.perf_counter`);
@@ -70,8 +70,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from booking import card_import
-from booking.lifecycle.models import CardImportJob, JobStatus
+from booking.lifecycle import intake as card_import
+from booking.lifecycle import intake_job
+from booking.models import CardImportJob, JobStatus
 from integrations import jlis, storage
 from tenants.models import Municipality
 from tenants.services import do_provision_tenant
@@ -169,7 +170,7 @@ def job(data: bytes) -> None:
     made = CardImportJob.objects.create(
         requested_by="bench", requested_at=timezone.now(), filename="bench", file_key=key
     )
-    done = card_import.run_import_job(made.pk)
+    done = intake_job.run_import_job(made.pk)
     assert done.status == JobStatus.DONE, done.problems[:3]
 
 

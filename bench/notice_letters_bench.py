@@ -261,8 +261,8 @@ def _load_cards(connection: Any, count: int) -> list[int]:
 
 
 def _print(ids: list[int]) -> tuple[dict[str, float], float, Any]:
+    from booking.audit import oplog
     from booking.lifecycle import notices
-    from booking.staff import oplog
 
     timings: dict[str, float] = {}
 
@@ -321,7 +321,7 @@ def _report_service(
 
 
 def _clean(connection: Any) -> None:
-    from booking.lifecycle.models import NoticeRun
+    from booking.models import NoticeRun
 
     with connection.cursor() as cursor:
         cursor.execute(

@@ -1,7 +1,8 @@
 """The named interface through which the control plane (tenants/) seeds a tenant's schema.
 
 A preset is data, not code: a JSON file under booking/presets/ listing services, places and opening
-patterns. Applying it is an upsert keyed on codes, so applying the same preset twice changes nothing.
+patterns. Applying it is an upsert keyed on codes, so applying the same preset twice changes nothing. It also
+makes the tenant's booking settings row (with its defaults), so that reading the settings never writes.
 The caller has already switched the connection to the tenant's schema.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from booking.models import OpeningPattern, Place, Service, Weekday
+from booking.models import BookingSettings, OpeningPattern, Place, Service, Weekday
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 PRESETS = {path.stem: path for path in PRESET_DIR.glob("*.json")}
@@ -74,8 +75,12 @@ def _pattern_fields(schedule: dict[str, Any], where: str) -> dict[str, Any]:
 
 @transaction.atomic
 def apply_preset(name: str) -> str:
-    """Upsert the preset's services, places and opening patterns; return a one-line summary."""
+    """Upsert the preset's services, places and opening patterns and make the settings row if missing;
+    return a one-line summary."""
     data = load_preset(name)
+    # booking.engine.queries.booking_rules() only reads: the row is made here, once, with its defaults (an
+    # existing row keeps the administrator's values).
+    BookingSettings.objects.get_or_create(singleton=True)
     services: dict[str, Service] = {}
     for order, item in enumerate(data["services"]):
         service, _ = Service.objects.update_or_create(
@@ -135,8 +140,8 @@ def final_export() -> tuple[str, int]:
     """
     from django.utils import timezone
 
-    from booking.staff import full_export
-    from booking.staff.models import ExportJob
+    from booking.exports import full_export
+    from booking.models import ExportJob
 
     job = ExportJob.objects.create(requested_by="offboarding", requested_at=timezone.now())
     done = full_export.run(job.pk)

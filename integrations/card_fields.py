@@ -1,9 +1,10 @@
 """What each field of a card application may contain: the one home of those rules.
 
-Every intake of card data uses these cleaners alike: the J-LIS file and CARDS.csv (`booking.card_import`, for
-every layout `integrations.jlis` reads) and the old system's cards.csv (`integrations.legacy_import`). Each
-cleaner takes stripped, non-empty text and gives the value to store, or raises InvalidField saying why,
-Japanese first, then English; the caller adds where (file, line, field). Pure: no database, no Django.
+Every intake of card data uses these cleaners alike: the J-LIS file and CARDS.csv
+(`booking.lifecycle.intake`, for every layout `integrations.jlis` reads) and the old system's cards.csv
+(`integrations.legacy_import`). Each cleaner takes stripped, non-empty text and gives the value to store,
+or raises InvalidField saying why, Japanese first, then English; the caller adds where (file, line, field).
+Pure: no database, no Django. The Japanese text rules under them (width, kana, dates) are `booking.lib`'s.
 """
 
 from __future__ import annotations
@@ -13,22 +14,19 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from booking.lib.dates import COMPACT_DATE as COMPACT_DATE
+from booking.lib.dates import ISO_DATE as ISO_DATE
+from booking.lib.dates import date_parts
+from booking.lib.japanese import katakana_text, nfkc, not_katakana
+
 APPLICATION_ID_DIGITS = 23
 NAME_MAX = 100
 ADDRESS_MAX = 200
 EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
-ISO_DATE, COMPACT_DATE = "YYYY-MM-DD", "YYYYMMDD"
-_DATE_PATTERNS = {
-    ISO_DATE: re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
-    COMPACT_DATE: re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})"),
-}
-
 _DIGITS_RE = re.compile(r"[0-9]+")
 _EXCEL_NUMBER_RE = re.compile(r"[0-9](\.[0-9]+)?E\+?[0-9]+", re.IGNORECASE)
 _POSTAL_RE = re.compile(r"([0-9]{3})-?([0-9]{4})")
-# Katakana (small letters, ヴ, ヷ-ヺ), the middle dot, the long vowel mark and iteration marks.
-_KATAKANA_RE = re.compile(r"[\u30a1-\u30fa\u30fb\u30fc\u30fd\u30fe]")
 # Control and format characters (line breaks, tabs, zero-width spaces): never part of a value.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf"})
 
@@ -68,7 +66,9 @@ def clean(
 
 
 def clean_application_id(text: str) -> str:
-    value = unicodedata.normalize("NFKC", text)
+    # No separators dropped (unlike a typed number, booking.lib.japanese.typed_digits): the files hold the ID
+    # as 23 digits, so anything else is a damaged cell to show, not to guess at.
+    value = nfkc(text)
     if _EXCEL_NUMBER_RE.fullmatch(value):
         raise InvalidField(
             "Excel で数値に変換され、桁が失われています（列を「文字列」にして作り直してください）",
@@ -89,9 +89,11 @@ def clean_name(text: str) -> str:
 
 
 def clean_name_kana(text: str) -> str:
-    """Katakana and spaces; half-width kana and full-width spaces normalised (NFKC), spaces collapsed."""
-    value = " ".join(unicodedata.normalize("NFKC", text).split())
-    others = sorted({char for char in value if char != " " and not _KATAKANA_RE.fullmatch(char)})
+    """Katakana and spaces; half-width kana and full-width spaces normalised (NFKC), spaces collapsed.
+    Hiragana is refused, not converted (unlike typed kana, `to_katakana`): the card data comes from
+    systems, and hiragana there is a wrong column or a wrong file to show."""
+    value = katakana_text(text)
+    others = not_katakana(value)
     if others:
         shown = "".join(others[:5])
         raise InvalidField(
@@ -102,13 +104,13 @@ def clean_name_kana(text: str) -> str:
 
 
 def clean_birth_date(text: str, today: dt.date, formats: tuple[str, ...] = (ISO_DATE,)) -> dt.date:
-    value = unicodedata.normalize("NFKC", text)
-    match = next((m for f in formats if (m := _DATE_PATTERNS[f].fullmatch(value))), None)
-    if match is None:
+    value = nfkc(text)
+    parts = date_parts(value, formats)
+    if parts is None:
         shown = " または ".join(formats), " or ".join(formats)
         raise InvalidField(f"日付の形式が正しくありません（{shown[0]}）", f"not a date ({shown[1]})")
     try:
-        date = dt.date(int(match[1]), int(match[2]), int(match[3]))
+        date = dt.date(*parts)
     except ValueError as exc:
         raise InvalidField(f"存在しない日付です（{value}）", f"no such date ({value})") from exc
     if date > today:
@@ -119,7 +121,7 @@ def clean_birth_date(text: str, today: dt.date, formats: tuple[str, ...] = (ISO_
 
 
 def clean_postal_code(text: str) -> str:
-    match = _POSTAL_RE.fullmatch(unicodedata.normalize("NFKC", text))
+    match = _POSTAL_RE.fullmatch(nfkc(text))
     if match is None:
         raise InvalidField(
             "郵便番号の形式が正しくありません（123-4567 または 1234567）",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
 
+from tenants.db import tenant_connection
 from tenants.models import Domain, Municipality
 
 
@@ -26,3 +27,11 @@ def primary_domain(schema_name: str) -> str | None:
     """The host of a tenant's site (its primary domain, else its first), for links made without a request."""
     domains = Domain.objects.filter(tenant__schema_name=schema_name).order_by("-is_primary", "pk")
     return domains.values_list("domain", flat=True).first()
+
+
+def current_tenant_name() -> str:
+    """The name of the municipality whose schema is in use, for subjects and letters: a reader may receive
+    the mails of several tenants. A task's schema_context gives a stand-in tenant without the name."""
+    db = tenant_connection()
+    name = getattr(db.tenant, "name", "")
+    return str(name) if name else tenant_display_name(db.schema_name)

@@ -94,8 +94,18 @@ def _in_kyoto(fn: Callable[[], T]) -> T:
 
 
 def _remove_bookings() -> None:
-    from booking.lifecycle.models import CardImportJob, NoticeRun, TransferConfirmation
-    from booking.models import Booking, BookingSettings, Card, CitizenToken, ClosedDay, Hold, Slot
+    from booking.models import (
+        Booking,
+        BookingSettings,
+        Card,
+        CardImportJob,
+        CitizenToken,
+        ClosedDay,
+        Hold,
+        NoticeRun,
+        Slot,
+        TransferConfirmation,
+    )
 
     lifecycle = (TransferConfirmation, NoticeRun)
     for model in (

@@ -7,11 +7,11 @@ import itertools
 
 from django.utils import timezone
 
-from booking.lifecycle.services import do_move_cards
-from booking.lifecycle.states import CardState
+from booking.cards.moves import do_move_cards
+from booking.engine.queries import FreeSlot, free_slots
+from booking.engine.services import IssuedCard, do_issue_card
 from booking.models import Booking, Card, Place, Service
-from booking.queries import FreeSlot, free_slots
-from booking.services import IssuedCard, do_issue_card
+from booking.rules.card_states import CardState
 
 _application_ids = itertools.count(10_000_000_000_000_000_000_001)
 KANA = ["ヤマダ タロウ", "スズキ ハナコ", "タナカ イチロウ", "キョウト ミヤコ", "サトウ ジロウ"]
@@ -64,8 +64,8 @@ def next_free_slot_list(count: int, place_code: str = "center-3f") -> list[FreeS
 
 def slot_on_or_after(day: dt.date, place_code: str = "center-3f") -> dt.datetime:
     """The first opening-rule slot of `place` on `day` or the next open day (ignores the booking window)."""
-    from booking import schedule
-    from booking.queries import closed_days_for
+    from booking.engine.queries import closed_days_for
+    from booking.rules import schedule
 
     the_place = place(place_code)
     patterns = list(the_place.opening_patterns.filter(service__code="card_issuance"))

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.test import Client
 
-from booking.staff import accounts, oplog
-from booking.staff.models import StaffProfile
+from booking.access import accounts
+from booking.audit import oplog
+from booking.models import StaffProfile
 from tests.conftest import KYOTO_HOST
 
 PASSWORD = "Kyoto-2026!ok"

@@ -17,13 +17,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from booking.audit import oplog
+from booking.cards.moves import CardMoveError, LifecycleError, card_booking_ended, do_move_cards
+from booking.lib.dates import TOKYO
 from booking.lifecycle import queries
-from booking.lifecycle.services import CardMoveError, LifecycleError, card_booking_ended, do_move_cards
-from booking.lifecycle.states import CardState
 from booking.lifecycle.transfers import day_bounds
 from booking.models import Booking, Card, Place
-from booking.schedule import TOKYO
-from booking.staff import oplog
+from booking.rules.card_states import CardState
 
 # The day list's filters: who is still to come, who is waiting at the counter, who is done, who never came.
 FILTERS: dict[str, Q] = {

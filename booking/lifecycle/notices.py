@@ -9,8 +9,10 @@ letters written to the export storage inside one transaction; if anything fails 
 and the files already written are deleted, so no letter carries a password the database does not know.
 The files (PDF and the print vendor's CSV, docs/formats/notice-letters.md) expire after DOWNLOAD_DAYS.
 
-Large runs go to a Celery worker (`do_request_notice_run` → `run_notice_job`); the run publishes its
-progress to the cache (Redis), which other connections see while the transaction is still open.
+Large runs go to a Celery worker (`do_request_notice_run` → `run_notice_job`). A run is a kind of
+`booking.jobs` job (`NOTICE_RUNS`): the runner moves it, publishes its progress to the cache (Redis), which
+other connections see while the transaction is still open, deletes the files of expired runs, and closes a run
+whose worker died.
 """
 
 from __future__ import annotations
@@ -18,32 +20,51 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from booking import credentials
-from booking.lifecycle import progress_cache
-from booking.lifecycle.models import CardEvent, JobStatus, NoticeRun
+from booking.audit import oplog
+from booking.cards import credentials
+from booking.cards.moves import do_move_cards, do_record_event
+from booking.engine.queries import booking_rules
+from booking.jobs import runner
+from booking.jobs.enqueue import queue_on_commit
+from booking.jobs.kinds import Failure, JobFailed, JobKind, Reason
 from booking.lifecycle.queries import citizen_site_url
-from booking.lifecycle.services import do_move_cards, do_record_event
-from booking.lifecycle.states import PRINTABLE_STATES, CardState
-from booking.models import Card, CitizenToken
-from booking.queries import booking_rules
-from booking.staff import oplog
+from booking.models import Card, CardEvent, CitizenToken, JobStatus, NoticeRun
+from booking.rules.card_states import PRINTABLE_STATES, CardState
 from integrations import notice_letters, storage
 from tenants.db import tenant_connection
+from tenants.queries import current_tenant_name
 
 DOWNLOAD_DAYS = 7
 PRINT_NOTE = "通知書印刷"
 REPRINT_NOTE = "通知書再印刷"
-_PROGRESS = "notice-run"  # the kind of job in booking.lifecycle.progress_cache
-# A queued or running run older than this was lost (worker killed): its files, if any, are deleted.
-STALE_AFTER = dt.timedelta(hours=12)
 _CHUNK = 5000
 _FETCH_CHUNK = 2000
 _SHOWN = 20
 _WORKER = oplog.Actor(None, "system", "worker")
+
+NOTICE_RUNS: JobKind[NoticeRun] = JobKind(
+    name="notice-run",
+    model=NoticeRun,
+    target="notice run",
+    file_fields=("pdf_key", "csv_key"),
+    # The files hold the cards' only clear passwords: downloadable for a week, then deleted.
+    files_live=dt.timedelta(days=DOWNLOAD_DAYS),
+    # A queued or running run older than this was lost (worker killed): its files, if any, are deleted.
+    lost_after=dt.timedelta(hours=12),
+    unexpected="予期しないエラーで印刷できませんでした",
+    interrupted=Reason(
+        "処理が中断されました。もう一度印刷してください", "the run was interrupted; print again"
+    ),
+    failed_action="notices.failed",
+    lost_action="notices.interrupted",
+    log=partial(oplog.record, _WORKER),
+)
+STALE_AFTER = NOTICE_RUNS.lost_after
 
 
 class NoticePrintError(Exception):
@@ -74,15 +95,14 @@ class PrintResult:
 
 
 def _publish(run_id: int, done: int) -> None:
-    progress_cache.publish(_PROGRESS, run_id, done)
+    runner.publish(NOTICE_RUNS, run_id, done)
 
 
 def run_progress(run: NoticeRun) -> int:
     """Letters made so far: the published figure while the run is open, the run's own after."""
-    if run.status == JobStatus.RUNNING:
-        published = progress_cache.published(_PROGRESS, run.pk)
-        if published is not None:
-            return min(int(published), run.letters)
+    published = runner.published(NOTICE_RUNS, run.pk, run.status)
+    if published is not None:
+        return min(int(published), run.letters)
     return run.letters_done
 
 
@@ -99,8 +119,6 @@ def do_request_notice_run(
     card_ids: Iterable[int], *, actor: oplog.Actor, now: dt.datetime | None = None
 ) -> NoticeRun:
     """Queue a print run for the worker, after checking the cards now (the run checks them again)."""
-    from booking.tasks import run_notice_print  # tasks call services; imported here to avoid the cycle
-
     now = now or timezone.now()
     ids = _ids(card_ids)
     _check(_states(ids, lock=False), ids)
@@ -108,35 +126,28 @@ def do_request_notice_run(
         run = NoticeRun.objects.create(requested_by=actor.username, requested_at=now, letters=len(ids))
         oplog.record(actor, "notices.request", f"notice run {run.pk}", {"letters": len(ids)}, now=now)
         who = [actor.user_id, actor.username, actor.address]
-        transaction.on_commit(lambda: run_notice_print.delay(run.pk, ids, who))
+        queue_on_commit("booking.run_notice_print", run.pk, ids, who)
     return run
 
 
 def run_notice_job(run_id: int, card_ids: list[int], actor: oplog.Actor) -> NoticeRun:
     """The worker's part: print the queued run; the run row says how it went."""
-    run = NoticeRun.objects.get(pk=run_id)
-    if run.status != JobStatus.QUEUED:
-        return run  # a retried delivery of the same task
-    pdf_key, csv_key = storage_keys(run)
-    # The keys are written before the files, so that a worker killed mid-run leaves files the clean-up finds.
-    NoticeRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, pdf_key=pdf_key, csv_key=csv_key)
-    run.status = JobStatus.RUNNING
+    # The keys are written with the claim, before the files, so that a worker killed mid-run leaves files the
+    # lost-run sweep finds.
+    return runner.run(
+        NOTICE_RUNS,
+        run_id,
+        partial(_print_run, card_ids=card_ids, actor=actor),
+        claim=lambda run: dict(zip(NOTICE_RUNS.file_fields, storage_keys(run), strict=True)),
+    )
+
+
+def _print_run(run: NoticeRun, *, card_ids: list[int], actor: oplog.Actor) -> None:
     _publish(run.pk, 0)
     try:
         do_print_notices(card_ids, actor=actor, run=run, unchanged_since=run.requested_at)
     except NoticePrintError as exc:
-        _failed(run, exc.message)
-    except Exception as exc:
-        _failed(run, f"予期しないエラーで印刷できませんでした / unexpected error: {type(exc).__name__}")
-        raise
-    run.refresh_from_db()
-    return run
-
-
-def _failed(run: NoticeRun, message: str) -> None:
-    NoticeRun.objects.filter(pk=run.pk).update(
-        status=JobStatus.FAILED, error=message, pdf_key="", csv_key="", finished_at=timezone.now()
-    )
+        raise JobFailed(Failure(exc.message)) from exc
 
 
 def do_print_notices(
@@ -187,16 +198,8 @@ def do_print_notices(
                 volume_size=volume_size,
                 progress=lambda done: _publish(run.pk, done),
             )
-            finished = timezone.now()
-            NoticeRun.objects.filter(pk=run.pk).update(
-                status=JobStatus.DONE,
-                letters=len(ids),
-                letters_done=len(ids),
-                pdf_key=keys[0],
-                csv_key=keys[1],
-                finished_at=finished,
-                expires_at=finished + dt.timedelta(days=DOWNLOAD_DAYS),
-                error="",
+            runner.finish(
+                NOTICE_RUNS, run, letters=len(ids), letters_done=len(ids), pdf_key=keys[0], csv_key=keys[1]
             )
             detail = {
                 "letters": len(ids),
@@ -321,10 +324,8 @@ def _letters(order: list[int], passwords: dict[int, str]) -> Iterator[notice_let
 
 
 def _issuer(now: dt.datetime) -> notice_letters.Issuer:
-    from booking.reports import tenant_name  # the municipality's name, as the reports' subjects show it
-
     return notice_letters.Issuer(
-        municipality=tenant_name(),
+        municipality=current_tenant_name(),
         booking_url=citizen_site_url(),
         bring=booking_rules().text_bring,
         issued_on=timezone.localdate(now),
@@ -337,32 +338,12 @@ def _issuer(now: dt.datetime) -> notice_letters.Issuer:
 def do_delete_notice_files(run: NoticeRun, *, actor: oplog.Actor) -> None:
     """Staff delete a run's files once the letters are printed (they hold the passwords)."""
     with transaction.atomic():
-        locked = NoticeRun.objects.select_for_update().get(pk=run.pk)
-        NoticeRun.objects.filter(pk=run.pk).update(pdf_key="", csv_key="", expires_at=timezone.now())
-        oplog.record(actor, "notices.delete_files", f"notice run {run.pk}")
         # Deleted before the commit: should the commit fail, the row still names files that are gone, and the
         # download answers 410, which is better than files with passwords that nothing points to any more.
-        notice_letters.delete_files(storage.export_storage(), [locked.pdf_key, locked.csv_key])
+        runner.discard_files(NOTICE_RUNS, run.pk, expires_at=timezone.now())
+        oplog.record(actor, "notices.delete_files", f"notice run {run.pk}")
 
 
 def do_delete_expired_notice_files(now: dt.datetime | None = None) -> int:
     """Delete the files of expired runs, and of runs lost in the middle (worker killed); the count."""
-    now = now or timezone.now()
-    target = storage.export_storage()
-    removed = 0
-    expired = NoticeRun.objects.filter(status=JobStatus.DONE, expires_at__lte=now).exclude(
-        pdf_key="", csv_key=""
-    )
-    for run in expired:
-        notice_letters.delete_files(target, [run.pdf_key, run.csv_key])
-        NoticeRun.objects.filter(pk=run.pk).update(pdf_key="", csv_key="")
-        removed += 1
-    lost = NoticeRun.objects.filter(
-        status__in=[JobStatus.QUEUED, JobStatus.RUNNING], requested_at__lt=now - STALE_AFTER
-    )
-    for run in lost:
-        notice_letters.delete_files(target, [run.pdf_key, run.csv_key])
-        _failed(run, "処理が中断されました。もう一度印刷してください / the run was interrupted; print again")
-        oplog.record(_WORKER, "notices.interrupted", f"notice run {run.pk}")
-        removed += 1
-    return removed
+    return runner.sweep(NOTICE_RUNS, now)

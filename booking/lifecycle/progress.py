@@ -14,8 +14,8 @@ from django.db.models import BigIntegerField, Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from booking.lifecycle.states import CardState
 from booking.models import Booking, BookingSettings, Card, Place
+from booking.rules.card_states import CardState
 
 # Steps before a booking, in which a card should not stay for long.
 WAITING_STATES = (CardState.RECEIVED, CardState.SET_UP, CardState.NOTICE_SENT, CardState.RETURNED)

@@ -6,7 +6,6 @@ Functions only read; the writes are in `services.py` and the feature modules' `d
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,10 +13,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from booking.credentials import RESERVATION_NUMBER_DIGITS
-from booking.lifecycle.models import CardImportJob
-from booking.lifecycle.states import PRINTABLE_STATES, CardState
-from booking.models import Card
+from booking.cards.credentials import RESERVATION_NUMBER_DIGITS
+from booking.lib.japanese import typed_digits
+from booking.models import Card, CardImportJob
+from booking.rules.card_states import PRINTABLE_STATES, CardState
 from integrations.card_fields import APPLICATION_ID_DIGITS
 from tenants.db import tenant_connection
 from tenants.queries import primary_domain
@@ -25,7 +24,6 @@ from tenants.queries import primary_domain
 # --- notice letters (AD-03): which cards a print run takes ------------------------------------------------
 
 MAX_PASTED_LINES = 10_000
-_IGNORED_IN_NUMBERS = set(" -‐－ー―\t\r")
 
 
 def card_number(text: str) -> str | None:
@@ -34,16 +32,7 @@ def card_number(text: str) -> str | None:
     Hand-held readers type the barcode's digits (often followed by Enter); people type with hyphens, spaces
     or full-width digits, so those are dropped first.
     """
-    digits = "".join(
-        ch for ch in unicodedata.normalize("NFKC", text.strip()) if ch not in _IGNORED_IN_NUMBERS
-    )
-    if (
-        digits.isascii()
-        and digits.isdigit()
-        and len(digits) in (APPLICATION_ID_DIGITS, RESERVATION_NUMBER_DIGITS)
-    ):
-        return digits
-    return None
+    return typed_digits(text, APPLICATION_ID_DIGITS, RESERVATION_NUMBER_DIGITS)
 
 
 def card_by_number(text: str) -> Card | None:

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from booking.audit import oplog
+from booking.cards.moves import CardMoveError, LifecycleError, do_move_cards
+from booking.lib.dates import TOKYO
 from booking.lifecycle import transfers
-from booking.lifecycle.models import TransferConfirmation
-from booking.lifecycle.services import CardMoveError, LifecycleError, do_move_cards
-from booking.lifecycle.states import CardState
-from booking.models import Booking, Card, Place, Slot
-from booking.schedule import TOKYO
-from booking.staff import oplog
+from booking.models import Booking, Card, Place, Slot, TransferConfirmation
+from booking.rules.card_states import CardState
 
 _LOCK_KEY = 0x7472616E  # "tran": one confirmation of a counter's day at a time, per schema
 

@@ -25,10 +25,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from booking.lifecycle.states import CardState
+from booking.engine.queries import booking_rules
+from booking.lib.dates import TOKYO
 from booking.models import BookingEvent, BookingSettings, Card, Place, Slot
-from booking.queries import booking_rules
-from booking.schedule import TOKYO
+from booking.rules.card_states import CardState
 from integrations import transfer_pdf
 
 REGULAR = "regular"

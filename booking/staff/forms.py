@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from booking.models import Booking, Place, Service
-from booking.staff.models import StaffRole
+from booking.lib.dates import plausible_day
+from booking.lib.japanese import typed_digits
+from booking.models import Booking, Place, Service, StaffRole
 
 
 class StaffLoginForm(forms.Form):
@@ -23,13 +23,22 @@ class StaffLoginForm(forms.Form):
     )
 
 
+OTP_DIGITS = 6
+
+
 class OtpForm(forms.Form):
-    otp = forms.RegexField(
+    otp = forms.CharField(
         label=_("確認コード（6桁）"),
-        regex=r"^\s*[0-9]{6}\s*$",
+        max_length=40,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
-        error_messages={"invalid": _("6桁の数字を入力してください。")},
     )
+
+    def clean_otp(self) -> str:
+        # Authenticator apps show the code as "123 456", and an IME in full-width mode types "１２３４５６".
+        digits = typed_digits(self.cleaned_data["otp"], OTP_DIGITS)
+        if digits is None:
+            raise forms.ValidationError(_("6桁の数字を入力してください。"))
+        return digits
 
 
 class PasswordChangeForm(forms.Form):
@@ -100,7 +109,7 @@ class BookingFilterForm(forms.Form):
             self.add_error("date_to", _("「から」より後の日付にしてください。"))
         for name in ("date_from", "date_to"):
             day = data.get(name)
-            if day and not dt.date(2000, 1, 1) <= day <= dt.date(2099, 12, 31):
+            if day and not plausible_day(day):
                 self.add_error(name, _("日付の範囲が正しくありません。"))
         return data
 

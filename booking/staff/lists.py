@@ -4,18 +4,17 @@ screens and CSV."""
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from booking.cards.credentials import RESERVATION_NUMBER_DIGITS
+from booking.lib.dates import TOKYO
+from booking.lib.japanese import to_katakana, typed_digits
 from booking.models import Booking, Card
-from booking.schedule import TOKYO
 from booking.staff.forms import ORDERINGS
-
-_HIRAGANA = {code: code + 0x60 for code in range(ord("ぁ"), ord("ゖ") + 1)}
+from integrations.card_fields import APPLICATION_ID_DIGITS
 
 CSV_HEADER = [
     "予約ID",
@@ -39,14 +38,14 @@ CSV_HEADER = [
 
 
 def normalise_query(raw: str) -> tuple[str, str]:
-    """(kind, value): a reservation number, an application ID or a kana name prefix."""
-    text = unicodedata.normalize("NFKC", raw).strip()
-    digits = re.sub(r"[\s\-]", "", text)
-    if re.fullmatch(r"[0-9]{12}", digits):
+    """(kind, value): a reservation number, an application ID (typed or scanned, any dashes and widths) or a
+    kana name prefix (typed in hiragana, half-width or full-width katakana)."""
+    digits = typed_digits(raw, RESERVATION_NUMBER_DIGITS, APPLICATION_ID_DIGITS)
+    if digits is None:
+        return "kana", to_katakana(raw)
+    if len(digits) == RESERVATION_NUMBER_DIGITS:
         return "reservation_number", digits
-    if re.fullmatch(r"[0-9]{23}", digits):
-        return "application_id", digits
-    return "kana", re.sub(r"\s+", " ", text.translate(_HIRAGANA))
+    return "application_id", digits
 
 
 # Up to this many matching cards, a name search starts from the cards (measured: docs/performance.md).

@@ -1,20 +1,12 @@
 from django.urls import path
 
-from booking.staff import (
-    views_admin,
-    views_auth,
-    views_bookings,
-    views_callcenter,
-    views_card_import,
-    views_cards,
-    views_counter,
-    views_exports,
-    views_home,
-    views_notices,
-    views_reports,
-    views_settings,
-    views_transfers,
-)
+from booking.callcenter import views as views_callcenter
+from booking.configuration import views as views_settings
+from booking.exports import views as views_exports
+from booking.lifecycle import views_cards, views_counter, views_notices, views_transfers
+from booking.lifecycle import views_intake as views_card_import
+from booking.reports import views as views_reports
+from booking.staff import views_admin, views_auth, views_bookings, views_home
 
 app_name = "staff"
 

@@ -15,12 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from booking.schedule import TOKYO
-from booking.staff import accounts, oplog
+from booking.access import accounts
+from booking.access.gate import actor_of, staff_view
+from booking.access.permissions import Can
+from booking.audit import oplog
+from booking.lib.dates import TOKYO
+from booking.models import AllowedNetwork, OperationLogEntry, StaffProfile, StaffRole, StaffSecurity
 from booking.staff.forms import CreateStaffForm, NetworkForm
-from booking.staff.gate import actor_of, staff_view
-from booking.staff.models import AllowedNetwork, OperationLogEntry, StaffProfile, StaffRole, StaffSecurity
-from booking.staff.permissions import Can
 from integrations import csv_export
 
 

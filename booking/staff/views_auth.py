@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from booking.staff import accounts
+from booking.access import accounts
+from booking.access.gate import Refusal, actor_of, profile_of, refused, staff_view
 from booking.staff.forms import OtpForm, PasswordChangeForm, StaffLoginForm
-from booking.staff.gate import actor_of, profile_of, refused, staff_view
 from integrations import qr
 from madoguchi.client_address import client_address
 
@@ -47,7 +47,7 @@ def _next(request: HttpRequest) -> str:
 def login(request: HttpRequest) -> HttpResponse:
     address = client_address(request)
     if not accounts.address_allowed(address):
-        return refused(request, "ip_not_allowed")
+        return refused(request, Refusal.IP_NOT_ALLOWED)
     pending = request.session.get(PENDING)
     if pending and time.time() - pending["since"] > PENDING_SECONDS:
         request.session.pop(PENDING, None)
@@ -74,7 +74,7 @@ def login(request: HttpRequest) -> HttpResponse:
                     request.session[PENDING] = {"user_id": user.pk if user else 0, "since": time.time()}
                     return redirect(request.get_full_path())
                 if refusal.code == "ip_not_allowed":
-                    return refused(request, "ip_not_allowed")
+                    return refused(request, Refusal.IP_NOT_ALLOWED)
                 problem = REFUSALS[refusal.code]
                 if refusal.code == "locked":
                     request.session.pop(PENDING, None)

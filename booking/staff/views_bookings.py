@@ -9,11 +9,12 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from booking.access.gate import actor_of, staff_view
+from booking.access.permissions import Can
+from booking.audit import oplog
 from booking.models import Booking
-from booking.staff import lists, oplog
+from booking.staff import lists
 from booking.staff.forms import BookingFilterForm
-from booking.staff.gate import actor_of, staff_view
-from booking.staff.permissions import Can
 from integrations import csv_export
 
 PAGE_SIZE = 50

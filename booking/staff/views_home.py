@@ -9,12 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from booking.models import Booking, Place
-from booking.schedule import TOKYO
-from booking.staff import accounts
-from booking.staff.gate import profile_of, staff_view
-from booking.staff.models import AllowedNetwork, StaffProfile, StaffRole
-from booking.staff.permissions import ROLE_CAPABILITIES
+from booking.access import accounts
+from booking.access.gate import profile_of, staff_view
+from booking.access.permissions import ROLE_CAPABILITIES
+from booking.lib.dates import TOKYO
+from booking.models import AllowedNetwork, Booking, Place, StaffProfile, StaffRole
 
 
 @staff_view(None)

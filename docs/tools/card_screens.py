@@ -119,7 +119,7 @@ class Clock:
     today: dt.date
 
     def at(self, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-        from booking.schedule import TOKYO
+        from booking.lib.dates import TOKYO
 
         return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=TOKYO)
 
@@ -157,15 +157,17 @@ def seed(state_dir: Path) -> None:
 def _seed_tenant(clock: Clock) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
 
-    from booking import card_import, services
+    from booking.access import accounts
+    from booking.audit import oplog
+    from booking.cards.moves import do_move_cards
+    from booking.engine import services
+    from booking.engine.queries import booking_rules, free_slots
     from booking.lifecycle import counter, notices
-    from booking.lifecycle.services import do_move_cards
-    from booking.lifecycle.states import CardState
+    from booking.lifecycle import intake as card_import
     from booking.lifecycle.transfer_services import do_confirm_transfer
     from booking.lifecycle.transfers import cutoff_at
     from booking.models import Booking, Card, Place, Service
-    from booking.queries import booking_rules, free_slots
-    from booking.staff import accounts, oplog
+    from booking.rules.card_states import CardState
     from integrations import jlis
 
     admin = oplog.Actor(None, "admin", "127.0.0.1")

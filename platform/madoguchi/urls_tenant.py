@@ -9,13 +9,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/staff/", include("booking.staff.api_urls")),
-    path("api/v1/", include("booking.api.urls")),
+    path("api/v1/", include("booking.citizen.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The citizen's flow again, for call-center operators booking for a caller (BK-10).
-    path("staff/caller/", include("booking.web.urls", namespace="caller")),
+    path("staff/caller/", include("booking.citizen.web.urls", namespace="caller")),
     path("staff/", include("booking.staff.urls")),
-    path("", include("booking.urls")),
-    path("", include("booking.web.urls")),
+    path("", include("booking.citizen.web.top_urls")),
+    path("", include("booking.citizen.web.urls")),
 ]
 
 handler404 = "madoguchi.views.page_not_found"

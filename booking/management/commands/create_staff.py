@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
-from booking.staff import accounts, oplog
-from booking.staff.models import StaffRole
+from booking.access import accounts
+from booking.audit import oplog
+from booking.models import StaffRole
 from tenants.queries import customer_tenants
 
 

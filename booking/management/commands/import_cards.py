@@ -9,10 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from booking import card_import
-from booking.card_import import CardImportError, ImportResult
+from booking.audit import oplog
+from booking.lifecycle import intake as card_import
+from booking.lifecycle import intake_letters
+from booking.lifecycle.intake import CardImportError, ImportResult
 from booking.management.tenant_arg import add_schema_argument, check_tenant
-from booking.staff import oplog
 from integrations import jlis
 from integrations.jlis import Layout
 
@@ -77,7 +78,7 @@ class Command(BaseCommand):
                 encoding=self._encoding(options["encoding"]),
             )
             if letters is not None:
-                card_import.check_letters_path(letters, cards_path=options["cards"], force=force)
+                intake_letters.check_letters_path(letters, cards_path=options["cards"], force=force)
             with schema_context(schema), transaction.atomic():
                 result = card_import.do_import_cards(
                     parsed.rows,
@@ -95,7 +96,7 @@ class Command(BaseCommand):
         except CardImportError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"形式 / format: {parsed.layout} ({parsed.encoding})")
-        self.stdout.write(card_import.summary(result))
+        self.stdout.write(intake_letters.summary(result))
         if letters is None:
             if result.new:
                 self.stdout.write(
@@ -118,10 +119,10 @@ class Command(BaseCommand):
 
     def _write_letters(self, result: ImportResult, path: Path, force: bool) -> None:
         if not result.letters:
-            self.stdout.write(card_import.no_letters(path))
+            self.stdout.write(intake_letters.no_letters(path))
             return
         try:
-            card_import.write_letters(path, result.letters, force=force)
+            intake_letters.write_letters(path, result.letters, force=force)
         except CardImportError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(self.style.SUCCESS(card_import.letters_written(path, len(result.letters))))
+        self.stdout.write(self.style.SUCCESS(intake_letters.letters_written(path, len(result.letters))))

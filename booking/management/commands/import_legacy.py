@@ -18,10 +18,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from booking.audit import oplog
 from booking.management.tenant_arg import add_schema_argument, check_tenant
-from booking.migration_import import ImportOutcome, do_import_legacy
-from booking.staff import oplog
-from integrations.legacy_import import STATUSES, LegacyImportError, Problem, read_directory
+from booking.migration.importer import do_import_legacy
+from booking.migration.outcome import ImportOutcome
+from booking.migration.parsing import read_directory
+from booking.migration.records import STATUSES
+from integrations.legacy_import import LegacyImportError, Problem
 
 DEFAULT_LIMIT = 30
 _KIND_LABELS = {

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import getpass
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
+from booking.audit import oplog
+from booking.lib.private_files import read_chunks, write_private
 from booking.lifecycle import notices, queries
 from booking.management.tenant_arg import add_schema_argument, check_tenant
-from booking.staff import oplog
 from integrations import notice_letters, storage
 
 CHUNK_BYTES = 64 * 1024
@@ -116,7 +116,7 @@ class Command(BaseCommand):
         """Copy a stored file to `path` (mode 0600); on failure the stored copy stays, for the console."""
         try:
             with storage.export_storage().open(key) as source:
-                _write_private(path, source, force=force)
+                write_private(path, read_chunks(source, CHUNK_BYTES), replace=force)
         except OSError as exc:
             raise CommandError(
                 f"印刷は完了しましたが {path} に書き出せませんでした（{exc}）。"
@@ -154,25 +154,6 @@ def _extension_message(count: int, volume_size: int, extension: str) -> str:
         f"{count}通は1冊に収まるため、PDFファイルになります。--pdf に .pdf のファイル名を指定してください / "
         f"{count} letters fit in one volume: give --pdf a .pdf name"
     )
-
-
-def _write_private(path: Path, source: Any, *, force: bool) -> None:
-    """Written to a 0600 temporary file beside the target, then moved into place (never half a file)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            while chunk := source.read(CHUNK_BYTES):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if force:
-            os.replace(temporary, path)
-        else:
-            os.link(temporary, path)  # fails if the path appeared meanwhile: nothing is overwritten
-            os.unlink(temporary)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _summary(result: notices.PrintResult) -> str:

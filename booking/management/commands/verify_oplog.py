@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
-from booking.staff import oplog
+from booking.audit import oplog
 from tenants.queries import customer_tenants
 
 

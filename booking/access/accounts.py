@@ -1,0 +1,406 @@
+"""Staff accounts and sign-in (SO-10): roles, Argon2 passwords with expiry, lockout, TOTP, allowed terminals.
+
+Writes are `do_*` functions; each records itself in the operation log inside its own transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import User
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from booking.access import bearer, throttle
+from booking.audit import oplog
+from booking.models import AllowedNetwork, StaffProfile, StaffRole, StaffSecurity, StaffToken
+
+TOKEN_LIFETIME = dt.timedelta(hours=8)
+
+
+class StaffLoginRefused(Exception):
+    def __init__(self, code: str) -> None:
+        # invalid_credentials | locked | otp_required | otp_setup_required | ip_not_allowed
+        # | too_many_attempts
+        self.code = code
+        super().__init__(code)
+
+
+class StaffAccountError(ValueError):
+    """A request about an account that cannot be carried out; the message says why (Japanese first)."""
+
+
+def security() -> StaffSecurity:
+    rules, _ = StaffSecurity.objects.get_or_create(singleton=True)
+    return rules
+
+
+# --- terminals -----------------------------------------------------------------------------------------
+
+
+def address_allowed(address: str) -> bool:
+    """No networks listed: staff functions from anywhere. Otherwise only from the listed networks."""
+    networks = list(AllowedNetwork.objects.values_list("network", flat=True))
+    if not networks:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+def parse_network(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_network(raw.strip(), strict=False))
+    except ValueError as exc:
+        raise StaffAccountError(
+            f"ネットワークの形式が正しくありません（例: 192.0.2.0/24）: {raw!r} / not a network: {raw!r}"
+        ) from exc
+
+
+def do_allow_network(actor: oplog.Actor, raw: str, label: str) -> AllowedNetwork:
+    network = parse_network(raw)
+    with transaction.atomic():
+        allowed, _ = AllowedNetwork.objects.update_or_create(network=network, defaults={"label": label})
+        oplog.record(actor, "network.allow", network, {"label": label})
+    return allowed
+
+
+def do_remove_network(actor: oplog.Actor, network: str) -> None:
+    with transaction.atomic():
+        AllowedNetwork.objects.filter(network=network).delete()
+        oplog.record(actor, "network.remove", network)
+
+
+# --- passwords -----------------------------------------------------------------------------------------
+
+
+def password_expired(profile: StaffProfile, now: dt.datetime | None = None) -> bool:
+    if profile.must_change_password:
+        return True
+    days = security().password_expiry_days
+    if not days or profile.password_changed_at is None:
+        return False
+    return (now or timezone.now()) >= profile.password_changed_at + dt.timedelta(days=days)
+
+
+def do_change_password(actor: oplog.Actor, user: User, current: str, new: str) -> None:
+    if not user.check_password(current):
+        raise StaffAccountError("現在のパスワードが違います / the current password is wrong")
+    if current == new:
+        raise StaffAccountError(
+            "新しいパスワードは今のものと違うものにしてください / choose a different password"
+        )
+    validate_password(new, user)
+    with transaction.atomic():
+        user.set_password(new)
+        user.save(update_fields=["password"])
+        StaffProfile.objects.filter(user=user).update(
+            password_changed_at=timezone.now(), must_change_password=False
+        )
+        StaffToken.objects.filter(user=user).delete()
+        oplog.record(actor, "password.change", user.get_username())
+
+
+# --- accounts ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    user: User
+    profile: StaffProfile
+
+
+def do_create_staff(
+    actor: oplog.Actor, username: str, role: str, password: str, *, must_change: bool = True
+) -> NewStaff:
+    username = username.strip()
+    if role not in StaffRole.values:
+        raise StaffAccountError(
+            f"役割が正しくありません: {role} / unknown role (choose {', '.join(StaffRole.values)})"
+        )
+    user_model = get_user_model()
+    if not username or len(username) > 150:
+        raise StaffAccountError(
+            "ユーザーIDを1〜150文字で指定してください / username must be 1-150 characters"
+        )
+    if user_model.objects.filter(username=username).exists():
+        raise StaffAccountError(f"ユーザーID {username} は既にあります / username {username} already exists")
+    candidate = user_model(username=username)
+    validate_password(password, candidate)
+    with transaction.atomic():
+        user = user_model.objects.create_user(username=username, password=password)
+        profile = StaffProfile.objects.create(
+            user=user, role=role, password_changed_at=timezone.now(), must_change_password=must_change
+        )
+        oplog.record(actor, "staff.create", username, {"role": role})
+    return NewStaff(user=user, profile=profile)
+
+
+def do_set_role(actor: oplog.Actor, profile: StaffProfile, role: str) -> None:
+    if role not in StaffRole.values:
+        raise StaffAccountError(f"役割が正しくありません: {role} / unknown role")
+    with transaction.atomic():
+        if profile.role == StaffRole.ADMINISTRATOR and role != StaffRole.ADMINISTRATOR:
+            _keep_one_administrator(profile)
+        profile.role = role
+        profile.save(update_fields=["role"])
+        oplog.record(actor, "staff.role", profile.user.get_username(), {"role": role})
+
+
+def do_set_active(actor: oplog.Actor, profile: StaffProfile, active: bool) -> None:
+    with transaction.atomic():
+        if not active and profile.role == StaffRole.ADMINISTRATOR:
+            _keep_one_administrator(profile)
+        profile.user.is_active = active
+        profile.user.save(update_fields=["is_active"])
+        StaffToken.objects.filter(user=profile.user).delete()
+        oplog.record(actor, "staff.activate" if active else "staff.deactivate", profile.user.get_username())
+
+
+def _keep_one_administrator(leaving: StaffProfile) -> None:
+    others = StaffProfile.objects.filter(role=StaffRole.ADMINISTRATOR, user__is_active=True).exclude(
+        pk=leaving.pk
+    )
+    if not others.exists():
+        raise StaffAccountError("最後の管理者は変更・停止できません / the last administrator must stay")
+
+
+def do_reset_password(actor: oplog.Actor, profile: StaffProfile) -> str:
+    """A temporary password the person must change at the next sign-in."""
+    temporary = _temporary_password()
+    with transaction.atomic():
+        profile.user.set_password(temporary)
+        profile.user.save(update_fields=["password"])
+        profile.must_change_password = True
+        profile.failed_logins = 0
+        profile.locked_at = None
+        profile.save(update_fields=["must_change_password", "failed_logins", "locked_at"])
+        StaffToken.objects.filter(user=profile.user).delete()
+        oplog.record(actor, "staff.reset_password", profile.user.get_username())
+    return temporary
+
+
+def do_unlock(actor: oplog.Actor, profile: StaffProfile) -> None:
+    with transaction.atomic():
+        StaffProfile.objects.filter(pk=profile.pk).update(failed_logins=0, locked_at=None)
+        oplog.record(actor, "staff.unlock", profile.user.get_username())
+
+
+def _temporary_password() -> str:
+    parts = [
+        secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ"),
+        secrets.choice("abcdefghijkmnopqrstuvwxyz"),
+        secrets.choice("23456789"),
+        secrets.choice("!#$%&*+-=?@"),
+    ]
+    return "".join(parts) + secrets.token_urlsafe(9)
+
+
+# --- second factor -------------------------------------------------------------------------------------
+
+
+def totp_device(user: User, confirmed: bool = True) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=confirmed).first()
+
+
+def totp_required(profile: StaffProfile) -> bool:
+    if totp_device(profile.user) is not None:
+        return True
+    return profile.role == StaffRole.ADMINISTRATOR and security().require_totp_for_administrators
+
+
+def do_start_totp(user: User) -> TOTPDevice:
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+def do_confirm_totp(actor: oplog.Actor, device: TOTPDevice, token: str) -> bool:
+    if not device.verify_token(token.strip()):
+        return False
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=device.user, confirmed=True).exclude(pk=device.pk).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        oplog.record(actor, "totp.enable", device.user.get_username())
+    return True
+
+
+def do_remove_totp(actor: oplog.Actor, profile: StaffProfile) -> None:
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=profile.user).delete()
+        oplog.record(actor, "totp.remove", profile.user.get_username())
+
+
+# --- signing in ----------------------------------------------------------------------------------------
+
+
+def active_user(username: str) -> User | None:
+    return get_user_model().objects.filter(username=username, is_active=True).first()
+
+
+def do_staff_login(username: str, password: str, address: str, otp: str | None = None) -> StaffProfile:
+    """Check the address, the password (counting failures, locking), then the second factor if one is due.
+
+    `otp=None` means "not asked yet" (the web form's first step): a due second factor then raises
+    otp_required without counting a failure.
+    """
+    actor, profile, _checked = _check_sign_in(username, password, address, otp)
+    return _signed_in(actor, profile)
+
+
+def do_staff_token_login(
+    username: str, password: str, address: str, otp: str | None = None, now: dt.datetime | None = None
+) -> bearer.IssuedToken:
+    """The staff API's sign-in: the checks of do_staff_login, then a bearer token that says whether a
+    second factor was checked (the gate asks on every request, see token_passed_second_factor)."""
+    actor, profile, second_factor = _check_sign_in(username, password, address, otp)
+    if not second_factor and totp_required(profile):
+        # Required but never set up: only the web console sets a second factor up.
+        oplog.record(actor, "login.refused", "otp_setup_required")
+        raise StaffLoginRefused("otp_setup_required")
+    with transaction.atomic():
+        profile = _signed_in(actor, profile)
+        return _issue_staff_token(profile, second_factor=second_factor, now=now or timezone.now())
+
+
+def _check_sign_in(
+    username: str, password: str, address: str, otp: str | None
+) -> tuple[oplog.Actor, StaffProfile, bool]:
+    """The account whose password (and code, when it has a second factor) is right, and whether a code
+    was checked; refusals are raised as StaffLoginRefused."""
+    if not address_allowed(address):
+        oplog.record(oplog.Actor(None, username[:150], address), "login.refused", "ip_not_allowed")
+        raise StaffLoginRefused("ip_not_allowed")
+    # One address trying many usernames (password spraying) is slowed like a resident's failed logins;
+    # one account is locked by its own count below.
+    spray_keys = throttle.keys_for(f"staff:{address}", "")
+    if not throttle.verdict(spray_keys).allowed:
+        oplog.record(oplog.Actor(None, username[:150], address), "login.refused", "too_many_attempts")
+        raise StaffLoginRefused("too_many_attempts")
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username, is_active=True).select_related("staff").first()
+    profile = getattr(user, "staff", None) if user is not None else None
+    if user is None or profile is None:
+        make_password(password)  # the same work as a real check: no timing hint of which usernames exist
+        throttle.record_failure(spray_keys)
+        raise StaffLoginRefused("invalid_credentials")
+    actor = oplog.Actor(user.pk, user.get_username(), address)
+    if profile.locked_at is not None:
+        oplog.record(actor, "login.refused", "locked")
+        raise StaffLoginRefused("locked")
+    if not user.check_password(password):
+        _count_failure(actor, profile)
+        throttle.record_failure(spray_keys)
+        raise StaffLoginRefused("invalid_credentials")
+    device = totp_device(user) if totp_required(profile) else None
+    if device is None:
+        return actor, profile, False
+    if otp is None:
+        raise StaffLoginRefused("otp_required")
+    if not device.verify_token(otp.strip()):
+        _count_failure(actor, profile)
+        raise StaffLoginRefused("otp_required")
+    return actor, profile, True
+
+
+def do_staff_second_factor(user_id: int, otp: str, address: str) -> StaffProfile:
+    """The web sign-in's second step, after do_staff_login said otp_required for this user."""
+    if not address_allowed(address):
+        raise StaffLoginRefused("ip_not_allowed")
+    profile = (
+        StaffProfile.objects.select_related("user").filter(user_id=user_id, user__is_active=True).first()
+    )
+    if profile is None:
+        raise StaffLoginRefused("invalid_credentials")
+    actor = oplog.Actor(profile.user.pk, profile.user.get_username(), address)
+    if profile.locked_at is not None:
+        raise StaffLoginRefused("locked")
+    device = totp_device(profile.user)
+    if device is None or not device.verify_token(otp.strip()):
+        _count_failure(actor, profile)
+        profile.refresh_from_db()
+        raise StaffLoginRefused("locked" if profile.locked_at else "otp_required")
+    return _signed_in(actor, profile)
+
+
+def _signed_in(actor: oplog.Actor, profile: StaffProfile) -> StaffProfile:
+    with transaction.atomic():
+        StaffProfile.objects.filter(pk=profile.pk).update(failed_logins=0)
+        get_user_model().objects.filter(pk=profile.user.pk).update(last_login=timezone.now())
+        oplog.record(actor, "login", actor.username)
+    profile.refresh_from_db()
+    return profile
+
+
+def _count_failure(actor: oplog.Actor, profile: StaffProfile) -> None:
+    with transaction.atomic():
+        locked = StaffProfile.objects.select_for_update().get(pk=profile.pk)
+        locked.failed_logins += 1
+        if locked.failed_logins >= security().lockout_threshold:
+            locked.locked_at = timezone.now()
+        locked.save(update_fields=["failed_logins", "locked_at"])
+        oplog.record(
+            actor,
+            "login.failed",
+            actor.username,
+            {"failures": locked.failed_logins, "locked": locked.locked_at is not None},
+        )
+
+
+# --- API tokens ----------------------------------------------------------------------------------------
+
+
+# A staff token says in its own text whether a second factor was checked when it was issued. Only the
+# SHA-256 of the whole text is stored, so its holder cannot change what it says (the changed text matches
+# no stored token); no column is needed. The random part never contains ".", so a mark cannot be faked by
+# chance, and a token without either mark (issued before the marks existed) counts as password only.
+TOKEN_AFTER_SECOND_FACTOR = "totp."  # noqa: S105 - a mark in front of a token, not a secret
+TOKEN_PASSWORD_ONLY = "pw."  # noqa: S105 - a mark in front of a token, not a secret
+
+
+def _issue_staff_token(profile: StaffProfile, *, second_factor: bool, now: dt.datetime) -> bearer.IssuedToken:
+    StaffToken.objects.filter(expires_at__lte=now).delete()
+    mark = TOKEN_AFTER_SECOND_FACTOR if second_factor else TOKEN_PASSWORD_ONLY
+    issued = bearer.issue(TOKEN_LIFETIME, now, prefix=mark)
+    StaffToken.objects.create(user=profile.user, token_digest=issued.digest, expires_at=issued.expires_at)
+    return issued
+
+
+def token_passed_second_factor(token: str) -> bool:
+    return token.startswith(TOKEN_AFTER_SECOND_FACTOR)
+
+
+def profile_for_token(token: str) -> StaffProfile | None:
+    found = (
+        StaffToken.objects.select_related("user__staff")
+        .filter(token_digest=bearer.digest(token), expires_at__gt=timezone.now(), user__is_active=True)
+        .first()
+    )
+    return getattr(found.user, "staff", None) if found else None
+
+
+def do_update_security(actor: oplog.Actor, wanted: StaffSecurity) -> StaffSecurity:
+    fields = [
+        "password_expiry_days",
+        "lockout_threshold",
+        "operation_log_retention_days",
+        "require_totp_for_administrators",
+    ]
+    with transaction.atomic():
+        rules = security()
+        for name in fields:
+            setattr(rules, name, getattr(wanted, name))
+        rules.save(update_fields=fields)
+        oplog.record(
+            actor, "security.update", "staff sign-in rules", {name: getattr(wanted, name) for name in fields}
+        )
+    return rules

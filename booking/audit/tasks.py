@@ -1,0 +1,12 @@
+"""The operation log's retention purge (daily, from beat), in each tenant's schema."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from booking.audit import oplog
+
+
+@shared_task(name="booking.purge_operation_log")
+def purge_operation_log() -> int:
+    return oplog.purge_expired()

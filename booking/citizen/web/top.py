@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from booking.engine.queries import booking_rules, places_in_service
+from console.announcements import planned_stops_for
+from tenants.db import tenant_connection
+
+
+def top_page(request: HttpRequest) -> HttpResponse:
+    tenant = tenant_connection().tenant
+    return render(
+        request,
+        "booking/top.html",
+        {
+            "municipality": tenant,
+            "places": places_in_service(),
+            "rules": booking_rules(),
+            "stops": planned_stops_for(tenant.pk),
+        },
+    )

@@ -1,0 +1,33 @@
+from django.urls import path, register_converter
+
+from booking.citizen.web import views
+
+
+class DateConverter:
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(DateConverter, "isodate")
+
+app_name = "citizen"
+
+urlpatterns = [
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("mypage/", views.mypage, name="mypage"),
+    path("book/", views.choose_service, name="service"),
+    path("book/<slug:service>/", views.choose_place, name="place"),
+    path("book/<slug:service>/<int:place>/", views.choose_day, name="day"),
+    path("book/<slug:service>/<int:place>/<isodate:day>/", views.choose_time, name="time"),
+    path("details/", views.details, name="details"),
+    path("confirm/", views.confirm, name="confirm"),
+    path("release/", views.release, name="release"),
+    path("done/", views.done, name="done"),
+    path("cancel/", views.cancel, name="cancel"),
+]

@@ -1,0 +1,371 @@
+"""The citizen's booking site: log in → service → place → day → time → contact → confirm → done.
+
+Server-rendered and usable without JavaScript. Views read the request, call services and queries, and
+render; every write goes through booking.services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from booking.access.gate import staff_view
+from booking.access.permissions import Can
+from booking.citizen.login import LoginRefused, do_citizen_login
+from booking.citizen.web.forms import ContactForm, LoginForm
+from booking.citizen.web.party import CALLER_CARD, CITIZEN_CARD, Party, go, in_operator_flow, party_of
+from booking.engine import queries, services
+from booking.lib.dates import TOKYO
+from booking.models import Booking, Card, Hold, Service
+from booking.rules import windows
+from integrations import qr
+from madoguchi.client_address import client_address
+from tenants.db import tenant_connection
+
+SESSION_CARD = CITIZEN_CARD
+SESSION_CONTACT = "citizen_contact"
+SESSION_IDLE_SECONDS = 30 * 60
+View = Callable[..., HttpResponseBase]
+
+
+def current_card(request: HttpRequest) -> Card | None:
+    card_id = request.session.get(SESSION_CARD)
+    return Card.objects.filter(pk=card_id).first() if card_id else None
+
+
+def citizen_required(view: View) -> View:
+    """The resident signed in with their reservation number, or an operator serving an identified caller."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if in_operator_flow(request):
+            return _for_caller(view)(request, *args, **kwargs)
+        card = current_card(request)
+        if card is None:
+            messages.info(request, _("予約番号とパスワードを入力してください。"))
+            return redirect("citizen:login")
+        request.session.set_expiry(SESSION_IDLE_SECONDS)
+        request.party = Party(card, Booking.Channel.WEB, "")  # type: ignore[attr-defined]
+        return view(request, card, *args, **kwargs)
+
+    return wrapper
+
+
+def _for_caller(view: View) -> View:
+    @staff_view(Can.CALL_CENTER)
+    def operator_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        card = Card.objects.filter(pk=request.session.get(CALLER_CARD) or 0).first()
+        if card is None:
+            messages.info(request, _("先に、電話をかけてきた方の予約番号と本人確認をしてください。"))
+            return redirect("staff:callcenter")
+        request.party = Party(card, Booking.Channel.PHONE, request.user.get_username())  # type: ignore[attr-defined]
+        return view(request, card, *args, **kwargs)
+
+    return operator_view
+
+
+def _party(request: HttpRequest) -> Party:
+    party = party_of(request)
+    assert party is not None  # set by citizen_required
+    return party
+
+
+def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    base = {
+        "municipality": tenant_connection().tenant,
+        "rules": queries.booking_rules(),
+        "signed_in": SESSION_CARD in request.session and not in_operator_flow(request),
+        "party": party_of(request),
+    }
+    return render(request, f"booking/citizen/{template}", {**base, **context}, status=status)
+
+
+def _web_service(code: str) -> Service:
+    return get_object_or_404(Service, code=code, web_bookable=True)
+
+
+def _hold_of(card: Card) -> Hold | None:
+    return (
+        Hold.objects.select_related("slot__place", "slot__service")
+        .filter(card=card, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+# --- signing in and out ---------------------------------------------------------------------------------
+
+
+def _wait_text(seconds: int) -> str:
+    minutes, rest = divmod(max(seconds, 1), 60)
+    if not minutes:
+        return _("%(s)d秒") % {"s": rest}
+    return _("%(m)d分%(s)d秒") % {"m": minutes, "s": rest} if rest else _("%(m)d分") % {"m": minutes}
+
+
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    if in_operator_flow(request):
+        raise Http404
+    form = LoginForm(request.POST or None)
+    refusal = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = do_citizen_login(
+                form.cleaned_data["reservation_number"],
+                form.cleaned_data["password"],
+                client_address(request),
+            )
+        except LoginRefused as refused:
+            if refused.code == "too_many_attempts":
+                refusal = _(
+                    "入力の誤りが続いたため、しばらく受け付けを停止しています。%(wait)s後にもう一度お試しください。"
+                ) % {"wait": _wait_text(refused.retry_after)}
+            else:
+                refusal = _(
+                    "この予約番号とパスワードでは予約できません。交付通知書の記載をご確認のうえ、もう一度入力してください。"
+                )
+        else:
+            request.session.cycle_key()  # a new session id at login: no fixation
+            request.session[SESSION_CARD] = card.pk
+            request.session.set_expiry(SESSION_IDLE_SECONDS)
+            return go(request, "mypage")
+    rejected = bool(refusal or form.errors)
+    return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if rejected else 200)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    if in_operator_flow(request):
+        raise Http404
+    card = current_card(request)
+    if card:
+        services.do_release_hold(card)
+    request.session.flush()
+    messages.info(request, _("ログアウトしました。"))
+    return redirect("booking:top")
+
+
+# --- the person's booking -------------------------------------------------------------------------------
+
+
+@citizen_required
+def mypage(request: HttpRequest, card: Card) -> HttpResponse:
+    booking = services.active_booking(card)
+    rules = queries.booking_rules()
+    context: dict[str, Any] = {"card": card, "booking": booking, "hold": _hold_of(card)}
+    if booking:
+        context["deadline"] = windows.deadline_for(booking.slot.starts_at, rules)
+        context["can_change"] = windows.can_change(booking.slot.starts_at, timezone.now(), rules)
+        if not _party(request).operator:
+            context["checkin_qr"] = _checkin_qr(card)
+    return page(request, "mypage.html", context)
+
+
+@citizen_required
+def choose_service(request: HttpRequest, card: Card) -> HttpResponse:
+    return page(request, "service.html", {"services": queries.web_services(), "step": 1})
+
+
+@citizen_required
+def choose_place(request: HttpRequest, card: Card, service: str) -> HttpResponse:
+    chosen = _web_service(service)
+    places = queries.places_offering(chosen)
+    return page(request, "place.html", {"service": chosen, "places": places, "step": 2})
+
+
+def _month(raw: str | None, fallback: dt.date) -> dt.date:
+    try:
+        year, month = (int(part) for part in (raw or "").split("-"))
+        chosen = dt.date(year, month, 1)
+    except ValueError:
+        return fallback.replace(day=1)
+    return chosen if windows.plausible_day(chosen) else fallback.replace(day=1)
+
+
+@citizen_required
+def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> HttpResponse:
+    chosen = _web_service(service)
+    where = get_object_or_404(queries.places_offering(chosen), pk=place)
+    rules = queries.booking_rules()
+    first_day = windows.first_bookable_day(timezone.now(), rules, where)
+    month = _month(request.GET.get("month"), first_day)
+    if month < first_day.replace(day=1):
+        month = first_day.replace(day=1)
+    weeks = queries.month_calendar(where, chosen, month)
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    last_day = windows.last_bookable_day(rules, where)
+    horizon = first_day + dt.timedelta(days=92)
+    return page(
+        request,
+        "day.html",
+        {
+            "service": chosen,
+            "place": where,
+            "weeks": weeks,
+            "month": month,
+            "step": 3,
+            "previous": previous if previous >= first_day.replace(day=1) else None,
+            "following": following if following <= (last_day or horizon) and following <= horizon else None,
+            "any_free": any(day.free for week in weeks for day in week if day.in_month),
+        },
+    )
+
+
+def _day(raw: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise Http404 from exc
+    if not windows.plausible_day(day):
+        raise Http404
+    return day
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def choose_time(request: HttpRequest, card: Card, service: str, place: int, day: str) -> HttpResponse:
+    chosen = _web_service(service)
+    where = get_object_or_404(queries.places_offering(chosen), pk=place)
+    when = _day(day)
+    problem = ""
+    if request.method == "POST":
+        try:
+            start = dt.datetime.fromisoformat(request.POST.get("start", "")).astimezone(TOKYO)
+            if not windows.plausible_day(start.date()):
+                raise ValueError("out of range")
+        except (ValueError, OverflowError):
+            problem = _("時間を選んでください。")
+        else:
+            try:
+                services.do_hold(card, where, chosen, start, channel=_party(request).channel)
+            except services.BookingError as error:
+                problem = error.message
+            else:
+                return go(request, "details")
+    slots = queries.free_slots(where, chosen, when, when)
+    booking = services.active_booking(card)
+    current = booking.slot.starts_at if booking and booking.slot.place_id == where.pk else None
+    return page(
+        request,
+        "time.html",
+        {
+            "service": chosen,
+            "place": where,
+            "day": when,
+            "slots": slots,
+            "problem": problem,
+            "step": 4,
+            "current_start": current,
+        },
+        status=409 if problem else 200,
+    )
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def details(request: HttpRequest, card: Card) -> HttpResponse:
+    hold = _hold_of(card)
+    if hold is None:
+        messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
+        return go(request, "service")
+    rules = queries.booking_rules()
+    booking = services.active_booking(card)
+    initial = request.session.get(SESSION_CONTACT) or (
+        {"phone": booking.contact_phone, "email": booking.contact_email} if booking else {}
+    )
+    form = ContactForm(request.POST or None, rules=rules, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        request.session[SESSION_CONTACT] = {
+            "phone": form.cleaned_data.get("phone", ""),
+            "email": form.cleaned_data.get("email", ""),
+        }
+        return go(request, "confirm")
+    return page(request, "details.html", {"form": form, "hold": hold, "step": 5})
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, card: Card) -> HttpResponse:
+    hold = _hold_of(card)
+    contact = request.session.get(SESSION_CONTACT)
+    if hold is None or contact is None:
+        messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
+        return go(request, "service")
+    current = services.active_booking(card)
+    if request.method == "POST":
+        try:
+            party = _party(request)
+            services.do_confirm_hold(
+                card,
+                contact_phone=contact["phone"],
+                contact_email=contact["email"],
+                channel=party.channel,
+                actor=party.actor,
+            )
+        except services.BookingError as error:
+            messages.error(request, error.message)
+            return go(request, "service")
+        request.session.pop(SESSION_CONTACT, None)
+        return go(request, "done")
+    return page(request, "confirm.html", {"hold": hold, "contact": contact, "current": current, "step": 6})
+
+
+@citizen_required
+@require_POST
+def release(request: HttpRequest, card: Card) -> HttpResponse:
+    services.do_release_hold(card)
+    request.session.pop(SESSION_CONTACT, None)
+    messages.info(request, _("選んでいた時間を解放しました。"))
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return go(request, "mypage")
+
+
+@citizen_required
+def done(request: HttpRequest, card: Card) -> HttpResponse:
+    booking = services.active_booking(card)
+    if booking is None:
+        return go(request, "mypage")
+    if _party(request).operator:
+        return redirect("staff:callcenter_script", pk=booking.pk)  # the operator reads the items out (CC-03)
+    deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
+    context = {"booking": booking, "deadline": deadline, "card": card, "checkin_qr": _checkin_qr(card)}
+    return page(request, "done.html", context)
+
+
+def _checkin_qr(card: Card) -> str:
+    """The code the counter's scanner reads at check-in: the reservation number only, no secret (BK-13)."""
+    label = _("窓口でこのコードを見せてください")
+    return mark_safe(qr.inline_svg(card.reservation_number, label=label, element_id="checkin-qr"))  # noqa: S308
+
+
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, card: Card) -> HttpResponse:
+    booking = services.active_booking(card)
+    if booking is None:
+        return go(request, "mypage")
+    if request.method == "POST":
+        try:
+            party = _party(request)
+            services.do_cancel(card, channel=party.channel, actor=party.actor)
+        except services.BookingError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("予約を取り消しました。"))
+        return go(request, "mypage")
+    deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
+    return page(request, "cancel.html", {"booking": booking, "deadline": deadline})

@@ -1,0 +1,151 @@
+"""What every settings change is made of: the errors and refusals it may end in, the old → new record the
+operation log keeps, and the helpers the settings modules share (`update_rules` for the booking rules row)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
+
+from booking.audit import oplog
+from booking.lib.dates import TOKYO
+from booking.models import Booking, BookingSettings
+from booking.rules import windows
+
+NON_FIELD = "__all__"  # Django's key for errors of a whole form
+
+
+class SettingsInvalid(Exception):
+    """Input that breaks a rule: one message per field (`NON_FIELD` for the form as a whole)."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class AffectedSlot:
+    """A slot whose people would not fit the capacity asked for."""
+
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    place: str
+    service: str
+    taken: int  # confirmed bookings and live holds
+    capacity: int  # the capacity asked for
+
+
+@dataclass(frozen=True)
+class AffectedBooking:
+    booking_id: int
+    starts_at: dt.datetime
+    place: str
+    service: str
+    reservation_number: str
+
+
+class SettingsRefused(Exception):
+    """A change refused because of existing bookings; `slots` and `bookings` say which."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        slots: Sequence[AffectedSlot] = (),
+        bookings: Sequence[AffectedBooking] = (),
+    ) -> None:
+        self.message = message
+        self.slots = list(slots)
+        self.bookings = list(bookings)
+        super().__init__(message)
+
+
+def values_of(data: Any) -> dict[str, Any]:
+    return {f.name: getattr(data, f.name) for f in fields(data)}
+
+
+def shown(value: Any) -> Any:
+    """A value as the operation log keeps it (JSON)."""
+    if isinstance(value, Model):
+        return getattr(value, "code", None) or str(value.pk)
+    if isinstance(value, dt.time):
+        return f"{value:%H:%M}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return list(value)
+    return value
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """{field: {"old": …, "new": …}} of the fields that differ."""
+    return {
+        name: {"old": shown(before.get(name)), "new": shown(value)}
+        for name, value in after.items()
+        if shown(before.get(name)) != shown(value)
+    }
+
+
+def apply_values(obj: Model, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(obj, name, value)
+
+
+def tokyo_today(now: dt.datetime) -> dt.date:
+    return now.astimezone(TOKYO).date()
+
+
+def _locked_rules() -> BookingSettings:
+    """The settings row, locked until the transaction ends.
+
+    Provisioning and migration 0015 make the row; a write still makes it if it is missing (reads do not,
+    see booking.engine.queries.booking_rules), so the first save on such a tenant works.
+    """
+    BookingSettings.objects.get_or_create(singleton=True)
+    return BookingSettings.objects.select_for_update().get(singleton=True)
+
+
+def day_range(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start of `first`, start of the day after `last`) in Tokyo time."""
+    return (
+        dt.datetime.combine(first, dt.time.min, tzinfo=TOKYO),
+        dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=TOKYO),
+    )
+
+
+def affected_bookings(bookings: QuerySet[Booking]) -> list[AffectedBooking]:
+    return [
+        AffectedBooking(
+            booking_id=b.pk,
+            starts_at=b.slot.starts_at,
+            place=b.slot.place.name,
+            service=b.slot.service.name,
+            reservation_number=b.card.reservation_number if b.card else "",
+        )
+        for b in bookings.select_related("slot__place", "slot__service", "card").order_by(
+            "slot__starts_at", "pk"
+        )
+    ]
+
+
+def check_dates_plausible(values: Mapping[str, dt.date | None], problems: dict[str, str]) -> None:
+    for name, day in values.items():
+        if day is not None and not windows.plausible_day(day):
+            problems[name] = _("日付は2000年から2099年の間で入力してください。")
+
+
+def update_rules(actor: oplog.Actor, action: str, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Write `values` to the settings row and log what changed, in one transaction; returns the changes."""
+    with transaction.atomic():
+        rules = _locked_rules()
+        changes = diff({name: getattr(rules, name) for name in values}, values)
+        if changes:
+            apply_values(rules, values)
+            rules.save(update_fields=list(values))
+            oplog.record(actor, action, "booking settings", {"changes": changes})
+    return changes

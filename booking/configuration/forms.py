@@ -1,0 +1,249 @@
+"""Forms of the administrator's settings screens (AD-04). They parse what was typed; the rules themselves
+live in `booking.configuration` (`*_problems`), which the forms show and the services enforce."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
+from booking.configuration import closed_days, patterns, places, rule_settings, texts
+from booking.configuration.changes import NON_FIELD
+from booking.models import SLOT_MINUTES_CHOICES, FieldRequirement, Place, Service, Weekday
+
+Text: TypeAlias = "str | _StrPromise"
+
+
+def add_problems(form: forms.Form, problems: Mapping[str, str]) -> None:
+    for name, message in problems.items():
+        form.add_error(None if name == NON_FIELD or name not in form.fields else name, message)
+
+
+def _date(label: Text, help_text: Text = "") -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+def _time(label: Text) -> forms.TimeField:
+    return forms.TimeField(label=label, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+
+
+def _number(
+    label: Text, low: int, high: int, help_text: Text = "", required: bool = True
+) -> forms.IntegerField:
+    """Range checked by the service (its messages), hinted to the browser by min/max."""
+    return forms.IntegerField(
+        label=label,
+        help_text=help_text,
+        required=required,
+        widget=forms.NumberInput(attrs={"min": low, "max": high, "inputmode": "numeric"}),
+    )
+
+
+class _Checked(forms.Form):
+    """A form whose whole-input rules come from a `*_problems` function of the service.
+
+    Its fields are those of `input_class`, the service's input dataclass, one for one.
+    """
+
+    input_class: Any
+
+    def problems(self, data: Any) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    def to_input(self) -> Any:
+        return self.input_class(**{f.name: self.cleaned_data[f.name] for f in fields(self.input_class)})
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:  # rules across fields only once every field could be read
+            add_problems(self, self.problems(self.to_input()))
+        return data
+
+
+class WindowForm(_Checked):
+    input_class = rule_settings.WindowInput
+
+    first_days_ahead = _number(
+        _("何日後から予約可能か"), 0, 365, _("1なら明日から、0なら当日から予約できます。")
+    )
+    bookable_until = _date(_("予約受付可能日（この日まで）"), _("空欄なら期限なし"))
+    deadline_days_before = _number(
+        _("締切: 利用日の何日前か"), 0, 60, _("予約・変更・取消は、利用日のこの日数前の締切時刻までです。")
+    )
+    deadline_time = _time(_("締切: 時刻"))
+    hold_minutes = _number(
+        _("選んだ時間の確保（分）"),
+        1,
+        60,
+        _("市民が時間を選んでから確定するまで、その枠を確保する時間（1〜60分）"),
+    )
+
+    def problems(self, data: rule_settings.WindowInput) -> Mapping[str, str]:
+        return rule_settings.window_problems(data, timezone.localdate())
+
+
+class CardRulesForm(_Checked):
+    input_class = rule_settings.CardRulesInput
+
+    transfer_cutoff_days_before = _number(
+        _("移送リストの締め: 来庁日の何日前か"),
+        0,
+        14,
+        _("この日の締め時刻に、来庁日ごとの移送リストを確定します。0なら当日です。"),
+    )
+    transfer_cutoff_time = _time(_("移送リストの締め: 時刻"))
+    card_waiting_days = _number(
+        _("滞留とみなす日数"),
+        1,
+        365,
+        _("予約前の段階にこの日数を超えてとどまるカードを「滞留しているカード」に表示します。"),
+    )
+
+    def problems(self, data: rule_settings.CardRulesInput) -> Mapping[str, str]:
+        return rule_settings.card_rules_problems(data)
+
+
+class FieldsForm(_Checked):
+    input_class = rule_settings.FieldsInput
+
+    phone_requirement = forms.ChoiceField(label=_("電話番号"), choices=FieldRequirement.choices)
+    email_requirement = forms.ChoiceField(
+        label=_("メールアドレス"),
+        choices=FieldRequirement.choices,
+        help_text=_("「表示しない」にすると予約確認メール・前日のリマインドメールは送られません。"),
+    )
+
+    def problems(self, data: rule_settings.FieldsInput) -> Mapping[str, str]:
+        return rule_settings.fields_problems(data)
+
+
+def _text(label: Text, required: bool, help_text: Text = "", rows: int = 4) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        help_text=help_text,
+        max_length=texts.MAX_TEXT,
+        widget=forms.Textarea(attrs={"rows": rows}),
+    )
+
+
+class TextsForm(_Checked):
+    input_class = texts.TextsInput
+
+    text_top = _text(_("トップページの説明"), False, _("トップページの案内文の下に表示します。"))
+    text_bring = _text(_("持ち物"), True, _("予約完了画面・マイページ・メールの {bring} に使います。"))
+    text_done = _text(_("予約完了画面の案内"), False)
+    confirmation_mail_text = _text(_("予約確認メールの本文"), True, rows=8)
+    reminder_mail_text = _text(_("前日リマインドメールの本文"), True, rows=8)
+    callcenter_script = _text(
+        _("コールセンターの読み上げ項目（1行に1項目）"),
+        True,
+        _("予約の後にオペレーターが読み上げ、項目ごとにチェックします。差し込み項目はメールと同じです。"),
+        rows=6,
+    )
+    report_emails = _text(_("日報・月報の送付先（1行に1件）"), False, rows=3)
+
+    def problems(self, data: texts.TextsInput) -> Mapping[str, str]:
+        return texts.texts_problems(data)
+
+
+class PlaceForm(_Checked):
+    input_class = places.PlaceInput
+
+    code = forms.CharField(
+        label=_("コード"), max_length=40, help_text=_("英数字・ハイフン・アンダースコア（例: ward-sakyo）")
+    )
+    name = forms.CharField(label=_("名称"), max_length=100)
+    name_en = forms.CharField(label=_("名称（英語）"), max_length=150, required=False)
+    kind = forms.ChoiceField(label=_("種別"), choices=Place.Kind.choices)
+    address = forms.CharField(label=_("所在地"), max_length=200)
+    starts_on = _date(_("実施開始日"), _("空欄なら開始日の制限なし"))
+    ends_on = _date(_("実施終了日"), _("受付を終える場合に設定します。空欄なら終了日なし"))
+    bookable_from = _date(_("予約受付開始日（この場所だけ遅らせる場合）"), _("空欄なら予約設定のとおり"))
+    bookable_until = _date(_("予約受付可能日（この場所だけ変える場合）"), _("空欄なら予約設定の日付"))
+    display_order = _number(_("表示順"), 0, 32767, _("小さい順に表示します。"))
+
+    def __init__(self, *args: Any, place: Place | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.place = place
+
+    def problems(self, data: places.PlaceInput) -> Mapping[str, str]:
+        return places.place_problems(data, self.place)
+
+
+class WeekdayCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes whose group points at its first box, so the error summary's link lands on the group."""
+
+    def id_for_label(self, id_: str, index: str | None = None) -> str:
+        return super().id_for_label(id_, "0" if index is None else index)
+
+
+class PatternForm(_Checked):
+    service = forms.ModelChoiceField(label=_("サービス"), queryset=Service.objects.all(), empty_label=None)
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("曜日"), choices=Weekday.choices, coerce=int, required=False, widget=WeekdayCheckboxes
+    )
+    opens_at = _time(_("開始時刻"))
+    closes_at = _time(_("終了時刻"))
+    last_reception_at = _time(_("最終受付"))
+    slot_minutes = forms.IntegerField(
+        label=_("1枠の長さ（分）"), widget=forms.Select(choices=[("", "---------"), *SLOT_MINUTES_CHOICES])
+    )
+    capacity = _number(_("1枠の予約可能人数"), 1, patterns.MAX_CAPACITY)
+
+    def problems(self, data: patterns.PatternInput) -> Mapping[str, str]:
+        return patterns.pattern_problems(data)
+
+    def to_input(self) -> patterns.PatternInput:
+        d = self.cleaned_data
+        return patterns.PatternInput(
+            service=d["service"],
+            weekdays=tuple(d["weekdays"]),
+            opens_at=d["opens_at"],
+            closes_at=d["closes_at"],
+            last_reception_at=d["last_reception_at"],
+            slot_minutes=d["slot_minutes"],
+            capacity=d["capacity"],
+        )
+
+
+class ClosedDayForm(_Checked):
+    date = forms.DateField(label=_("日付"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    place = forms.ModelChoiceField(
+        label=_("交付場所"),
+        queryset=Place.objects.all(),
+        required=False,
+        empty_label=_("全ての交付場所"),
+        help_text=_("空欄（全ての交付場所）なら、その日は全ての場所で受付を行いません。"),
+    )
+    reason = forms.CharField(label=_("理由"), max_length=200, required=False, help_text=_("例: システム保守"))
+    despite_bookings = forms.BooleanField(
+        label=_("予約があっても休止日にする（予約は別途連絡・変更）"), required=False
+    )
+
+    def problems(self, data: closed_days.ClosedDayInput) -> Mapping[str, str]:
+        return closed_days.closed_day_problems(data, timezone.localdate())
+
+    def to_input(self) -> closed_days.ClosedDayInput:
+        d = self.cleaned_data
+        return closed_days.ClosedDayInput(date=d["date"], place=d["place"], reason=d["reason"])
+
+
+def initial_of(obj: Any, names: list[str]) -> dict[str, Any]:
+    """A form's initial values from a model instance (a foreign key as its id)."""
+    values = {name: getattr(obj, name) for name in names}
+    if isinstance(values.get("service"), Service):
+        values["service"] = values["service"].pk
+    return values

@@ -1,0 +1,187 @@
+"""Reads of the booking domain (in the current tenant's schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from booking.lib.dates import TOKYO
+from booking.models import BookingSettings, ClosedDay, OpeningPattern, Place, Service, Slot, Weekday
+from booking.rules import schedule, windows
+
+
+@dataclass(frozen=True)
+class PlaceHours:
+    place: Place
+    opens_later: bool  # starts on a day after the one asked about: say from when
+    # one line per service and pattern, e.g. "マイナンバーカードの交付: 月・水 17:00〜19:00（最終受付 18:45）"
+    lines: list[str]
+
+
+def describe_weekdays(weekdays: list[int]) -> str:
+    return "・".join(str(Weekday(day).label) for day in sorted(weekdays))
+
+
+def describe_pattern(pattern: OpeningPattern) -> str:
+    return _("%(days)s %(opens)s〜%(closes)s（最終受付 %(last)s）") % {
+        "days": describe_weekdays(pattern.weekdays),
+        "opens": f"{pattern.opens_at:%-H:%M}",
+        "closes": f"{pattern.closes_at:%-H:%M}",
+        "last": f"{pattern.last_reception_at:%-H:%M}",
+    }
+
+
+def places_in_service(on: dt.date | None = None) -> list[PlaceHours]:
+    """Places open on or after `on` (today by default), with their hours per service."""
+    on = on or timezone.localdate()
+    places = (
+        Place.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .prefetch_related(
+            Prefetch(
+                "opening_patterns",
+                queryset=OpeningPattern.objects.select_related("service").order_by(
+                    "service__display_order", "opens_at"
+                ),
+            )
+        )
+        .order_by("display_order", "code")
+    )
+    return [
+        PlaceHours(
+            place=place,
+            opens_later=place.starts_on is not None and place.starts_on > on,
+            lines=[f"{p.service.label}: {describe_pattern(p)}" for p in place.opening_patterns.all()],
+        )
+        for place in places
+    ]
+
+
+# --- rules and availability ----------------------------------------------------------------------------
+
+
+def booking_rules() -> BookingSettings:
+    """The tenant's booking settings: one SELECT, never a write.
+
+    The row is made when the tenant is provisioned (booking.provisioning.apply_preset; migration 0015 for
+    tenants made before), and a settings change makes it if it is still missing. Should it be missing when
+    read, the defaults come back unsaved: they are exactly what a new row would hold, so citizens and staff
+    see the same rules either way, while a read stays a read (no insert, no lock, no failure on a read-only
+    transaction, and no race of two first readers on the singleton's unique key).
+    """
+    rules = BookingSettings.objects.filter(singleton=True).first()
+    return rules if rules is not None else BookingSettings(singleton=True)
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    capacity: int
+    remaining: int
+
+
+def web_services() -> QuerySet[Service]:
+    return Service.objects.filter(web_bookable=True)
+
+
+def places_offering_any(on: dt.date | None = None) -> QuerySet[Place]:
+    """Places that offer some service and have not ended."""
+    on = on or timezone.localdate()
+    return (
+        Place.objects.filter(opening_patterns__isnull=False)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .distinct()
+        .order_by("display_order", "code")
+    )
+
+
+def places_offering(service: Service, on: dt.date | None = None) -> QuerySet[Place]:
+    on = on or timezone.localdate()
+    return (
+        Place.objects.filter(opening_patterns__service=service)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+        .distinct()
+        .order_by("display_order", "code")
+    )
+
+
+def closed_days_for(place: Place, first: dt.date, last: dt.date) -> set[dt.date]:
+    """The tenant's closed days from `first` to `last` that apply to `place` (its own and all-place ones)."""
+    return set(
+        ClosedDay.objects.filter(date__range=(first, last))
+        .filter(Q(place__isnull=True) | Q(place=place))
+        .values_list("date", flat=True)
+    )
+
+
+def free_slots(
+    place: Place, service: Service, first: dt.date, last: dt.date, now: dt.datetime | None = None
+) -> list[FreeSlot]:
+    """Bookable slots with room, from `first` to `last` inclusive (at most 92 days)."""
+    now = now or timezone.now()
+    rules = booking_rules()
+    first = max(first, windows.first_bookable_day(now, rules, place))
+    until = windows.last_bookable_day(rules, place)
+    if until:
+        last = min(last, until)
+    last = min(last, first + dt.timedelta(days=91))
+    if last < first:
+        return []
+    patterns = list(place.opening_patterns.filter(service=service))
+    closed = closed_days_for(place, first, last)
+    start_range = (
+        dt.datetime.combine(first, dt.time.min, tzinfo=TOKYO),
+        dt.datetime.combine(last, dt.time.max, tzinfo=TOKYO),
+    )
+    expired_holds = Count("holds", filter=Q(holds__expires_at__lte=now))
+    used = {
+        row["starts_at"]: row["taken"] - row["expired"]
+        for row in Slot.objects.filter(place=place, service=service, starts_at__range=start_range)
+        .annotate(expired=expired_holds)
+        .values("starts_at", "taken", "expired")
+    }
+    result = []
+    day = first
+    while day <= last:
+        for slot in schedule.day_slots(place, patterns, day, closed):
+            if not windows.within_window(slot.starts_at, now, rules, place):
+                continue
+            remaining = slot.capacity - used.get(slot.starts_at, 0)
+            if remaining > 0:
+                result.append(FreeSlot(slot.starts_at, slot.ends_at, slot.capacity, remaining))
+        day += dt.timedelta(days=1)
+    return result
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    day: dt.date
+    in_month: bool
+    free: int  # free places that day (0: full or closed)
+    open: bool  # has any slot at all within the window
+
+
+def month_calendar(
+    place: Place, service: Service, month: dt.date, now: dt.datetime | None = None
+) -> list[list[CalendarDay]]:
+    """Weeks (Monday first) of the month with each day's free places, for the citizen's calendar."""
+    import calendar as pycalendar
+
+    weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
+    free_by_day: dict[dt.date, int] = {}
+    for slot in free_slots(place, service, weeks[0][0], weeks[-1][-1], now=now):
+        day = slot.starts_at.astimezone(TOKYO).date()
+        free_by_day[day] = free_by_day.get(day, 0) + slot.remaining
+    return [
+        [
+            CalendarDay(
+                day=d, in_month=d.month == month.month, free=free_by_day.get(d, 0), open=d in free_by_day
+            )
+            for d in week
+        ]
+        for week in weeks
+    ]

@@ -1,0 +1,482 @@
+"""Writes of the booking domain: cards, holds, bookings. Each `do_*` is one transaction.
+
+Capacity and one-active-booking-per-card are kept by PostgreSQL (see the Slot and Booking models and
+migration 0003): these functions check what they can to give a precise answer, and map the database's
+refusals (which win any race) to the same answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from booking.cards import credentials
+from booking.cards import moves as lifecycle
+from booking.engine.queries import booking_rules, closed_days_for
+from booking.jobs.enqueue import queue_on_commit
+from booking.lib.dates import TOKYO
+from booking.models import Booking, BookingEvent, BookingSettings, Card, Hold, Place, Service, Slot
+from booking.rules import schedule, windows
+from booking.rules.card_states import BOOKABLE_STATES
+
+logger = logging.getLogger(__name__)
+
+
+class BookingError(Exception):
+    """A booking request that cannot be carried out; `code` is stable (API), `message` is for people."""
+
+    MESSAGES = {
+        "slot_full": _("選んだ時間は満員になりました。別の時間を選んでください。"),
+        "already_booked": _(
+            "この予約番号では既に予約があります。変更する場合は「日時・場所を変更する」から行ってください。"
+        ),
+        "invalid": _("選んだ場所・サービス・時間では予約できません。"),
+        "outside_window": _("この日時は予約を受け付けていません（受付期間外または締切後）。"),
+        "deadline_passed": _("変更・取消の締切を過ぎています。コールセンターにお問い合わせください。"),
+        "no_booking": _("予約はありません。"),
+        "hold_expired": _("確保していた時間の期限が切れました。もう一度時間を選んでください。"),
+        "same_slot": _("現在のご予約と同じ日時・場所です。別の時間を選んでください。"),
+        "web_not_offered": _("このサービスはウェブでは予約できません。コールセンターにお電話ください。"),
+        "card_not_bookable": _(
+            "このカードは予約できません（交付通知書の送付前、交付済み、または廃止されています）。"
+            "お問い合わせください。"
+        ),
+    }
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+    @property
+    def message(self) -> str:
+        return str(self.MESSAGES.get(self.code, self.code))
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card: Card
+    password: str  # the only moment the clear password exists: printed on the notice letter
+
+
+def _constraint_of(error: IntegrityError) -> str:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", "") or ""
+
+
+def _refusal(error: IntegrityError) -> BookingError:
+    constraint = _constraint_of(error)
+    if constraint == "slot_taken_within_capacity":
+        return BookingError("slot_full")
+    if constraint in {"booking_one_active_per_card", "booking_hold_card_id_key"}:
+        return BookingError("already_booked")
+    raise error
+
+
+# --- cards ---------------------------------------------------------------------------------------------
+
+
+def do_issue_card(
+    *, application_id: str, name: str, name_kana: str, birth_date: dt.date, postal_code: str, address: str
+) -> IssuedCard:
+    """A new card with a fresh unique reservation number and password."""
+    password = credentials.new_password()
+    for _attempt in range(20):
+        number = credentials.new_reservation_number()
+        try:
+            with transaction.atomic():
+                card = Card.objects.create(
+                    application_id=application_id,
+                    reservation_number=number,
+                    password_digest=credentials.password_digest(password),
+                    name=name,
+                    name_kana=name_kana,
+                    birth_date=birth_date,
+                    postal_code=postal_code,
+                    address=address,
+                )
+        except IntegrityError as error:
+            if "reservation_number" in str(error):
+                continue  # one in 10^12: draw again
+            raise
+        return IssuedCard(card=card, password=password)
+    raise RuntimeError("could not draw a unique reservation number")
+
+
+def do_reissue_credentials(card: Card) -> IssuedCard:
+    password = credentials.new_password()
+    with transaction.atomic():
+        card.password_digest = credentials.password_digest(password)
+        card.save(update_fields=["password_digest"])
+        card.tokens.all().delete()  # API sessions opened with the old password end with it
+    return IssuedCard(card=card, password=password)
+
+
+# --- slots ---------------------------------------------------------------------------------------------
+
+
+def _slot_time(place: Place, service: Service, starts_at: dt.datetime) -> schedule.SlotTime:
+    """The opening rules' slot starting at `starts_at`, or `invalid`."""
+    day = starts_at.astimezone(TOKYO).date()
+    closed = closed_days_for(place, day, day)
+    patterns = place.opening_patterns.filter(service=service)
+    for slot in schedule.day_slots(place, patterns, day, closed):
+        if slot.starts_at == starts_at:
+            return slot
+    raise BookingError("invalid", "no such slot")
+
+
+def _bookable_slot(
+    place: Place, service: Service, starts_at: dt.datetime, rules: BookingSettings, now: dt.datetime
+) -> Slot:
+    """The Slot row for a start the rules allow now (made on first use).
+
+    The place's opening patterns are share-locked first: an administrator's change to them waits for this
+    booking, and this booking, if it comes second, reads the changed patterns (configuration.patterns).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM booking_openingpattern WHERE place_id = %s AND service_id = %s FOR SHARE",
+            [place.pk, service.pk],
+        )
+    slot_time = _slot_time(place, service, starts_at)
+    if not windows.within_window(slot_time.starts_at, now, rules, place):
+        raise BookingError("outside_window")
+    Slot.objects.bulk_create(
+        [
+            Slot(
+                place=place,
+                service=service,
+                starts_at=slot_time.starts_at,
+                ends_at=slot_time.ends_at,
+                capacity=slot_time.capacity,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return Slot.objects.select_related("place", "service").get(
+        place=place, service=service, starts_at=slot_time.starts_at
+    )
+
+
+def release_expired_holds(now: dt.datetime, slot: Slot | None = None) -> int:
+    holds = Hold.objects.filter(expires_at__lte=now)
+    if slot is not None:
+        holds = holds.filter(slot=slot)
+    deleted, _ = holds.delete()
+    return deleted
+
+
+def do_release_expired_holds(now: dt.datetime | None = None) -> int:
+    with transaction.atomic():
+        return release_expired_holds(now or timezone.now())
+
+
+# --- bookings ------------------------------------------------------------------------------------------
+
+
+def active_booking(card: Card) -> Booking | None:
+    return (
+        Booking.objects.select_related("slot__place", "slot__service")
+        .filter(card=card, status=Booking.Status.CONFIRMED, outcome="")
+        .first()
+    )
+
+
+def _lock_bookable_card(card: Card) -> None:
+    """Lock the card's row for the booking's transaction; refuse a card not (or no longer) bookable.
+
+    Every booking path takes this lock first, so a booking and a staff move of the card serialize.
+    """
+    state = Card.objects.select_for_update().values_list("state", flat=True).get(pk=card.pk)
+    if state not in BOOKABLE_STATES:
+        raise BookingError("card_not_bookable")
+
+
+def _check_channel(service: Service, channel: str) -> None:
+    if channel == Booking.Channel.WEB and not service.web_bookable:
+        raise BookingError("web_not_offered")
+
+
+def do_book(
+    card: Card,
+    place: Place,
+    service: Service,
+    starts_at: dt.datetime,
+    *,
+    channel: str = Booking.Channel.WEB,
+    contact_phone: str = "",
+    contact_email: str = "",
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> Booking:
+    """A new booking; `actor` is the staff user making it for the person ("" when it is the person)."""
+    now = now or timezone.now()
+    _check_channel(service, channel)
+    rules = booking_rules()
+    if active_booking(card):
+        raise BookingError("already_booked")
+    try:
+        with transaction.atomic():
+            _lock_bookable_card(card)
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            release_expired_holds(now, slot)
+            Hold.objects.filter(card=card).delete()  # a booking made elsewhere ends this person's hold
+            booking = Booking.objects.create(
+                card=card,
+                slot=slot,
+                channel=channel,
+                contact_phone=contact_phone,
+                contact_email=contact_email,
+            )
+            _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
+            lifecycle.card_booked(card, actor=actor, now=now)
+    except IntegrityError as error:
+        raise _refusal(error) from error
+    _after_commit_confirmation(booking)
+    return booking
+
+
+def do_change(
+    card: Card,
+    place: Place,
+    starts_at: dt.datetime,
+    *,
+    service: Service | None = None,
+    channel: str = Booking.Channel.WEB,
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> Booking:
+    """Move the card's booking to another slot in one transaction; if that slot is full the old one stays."""
+    booking = active_booking(card)
+    if booking is None:
+        raise BookingError("no_booking")
+    return do_move_booking(booking, place, starts_at, service=service, channel=channel, actor=actor, now=now)
+
+
+def do_move_booking(
+    booking: Booking,
+    place: Place,
+    starts_at: dt.datetime,
+    *,
+    service: Service | None = None,
+    channel: str = Booking.Channel.WEB,
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> Booking:
+    """Move a booking (a card's or a visit) to another slot; if that slot is full the old one stays."""
+    now = now or timezone.now()
+    rules = booking_rules()
+    if not windows.can_change(
+        booking.slot.starts_at, now, rules, by_operator=channel == Booking.Channel.PHONE
+    ):
+        raise BookingError("deadline_passed")
+    service = service or booking.slot.service
+    if booking.card is not None:
+        _check_channel(service, channel)
+    try:
+        with transaction.atomic():
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            if slot.pk == booking.slot_id:
+                return booking
+            release_expired_holds(now, slot)
+            if booking.card is not None:
+                Hold.objects.filter(card=booking.card).delete()
+            changed = Booking.objects.filter(
+                pk=booking.pk, status=Booking.Status.CONFIRMED, outcome=""
+            ).update(slot=slot, changed_at=now)
+            if not changed:
+                raise BookingError("no_booking")  # cancelled meanwhile
+            _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
+    except IntegrityError as error:
+        raise _refusal(error) from error
+    booking.refresh_from_db()
+    _after_commit_confirmation(booking)
+    return booking
+
+
+def do_cancel(
+    card: Card, *, channel: str = Booking.Channel.WEB, actor: str = "", now: dt.datetime | None = None
+) -> Booking:
+    booking = active_booking(card)
+    if booking is None:
+        raise BookingError("no_booking")
+    return do_cancel_booking(booking, channel=channel, actor=actor, now=now)
+
+
+def do_cancel_booking(
+    booking: Booking, *, channel: str = Booking.Channel.WEB, actor: str = "", now: dt.datetime | None = None
+) -> Booking:
+    now = now or timezone.now()
+    if not windows.can_change(booking.slot.starts_at, now, booking_rules(), by_operator=channel == "phone"):
+        raise BookingError("deadline_passed")
+    with transaction.atomic():
+        if booking.card is not None:
+            Card.objects.select_for_update().filter(pk=booking.card.pk).first()  # before the booking row
+        cancelled = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED, outcome="").update(
+            status=Booking.Status.CANCELLED, cancelled_at=now
+        )
+        if not cancelled:
+            raise BookingError("no_booking")
+        _event(booking, BookingEvent.Kind.CANCELLED, channel, actor, now, from_slot=booking.slot)
+        if booking.card is not None:
+            lifecycle.card_booking_ended(booking.card, actor=actor, note="予約取消", now=now)
+    booking.refresh_from_db()
+    return booking
+
+
+def do_book_visit(
+    place: Place,
+    service: Service,
+    starts_at: dt.datetime,
+    *,
+    caller_name_kana: str,
+    contact_phone: str,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """A phone-only service booked by an operator for a caller with no reservation number (BK-11): only the
+    name in kana and a phone number identify the visit (BK-06). Capacity as for every booking."""
+    now = now or timezone.now()
+    if not caller_name_kana.strip() or not contact_phone.strip():
+        raise BookingError("invalid", "name and phone are required")
+    rules = booking_rules()
+    try:
+        with transaction.atomic():
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            release_expired_holds(now, slot)
+            booking = Booking.objects.create(
+                card=None,
+                caller_name_kana=caller_name_kana.strip(),
+                contact_phone=contact_phone.strip(),
+                slot=slot,
+                channel=Booking.Channel.PHONE,
+            )
+            _event(booking, BookingEvent.Kind.BOOKED, Booking.Channel.PHONE, actor, now, to_slot=slot)
+    except IntegrityError as error:
+        raise _refusal(error) from error
+    return booking
+
+
+# --- holds (the citizen's web flow) --------------------------------------------------------------------
+
+
+def do_hold(
+    card: Card,
+    place: Place,
+    service: Service,
+    starts_at: dt.datetime,
+    *,
+    channel: str = Booking.Channel.WEB,
+    now: dt.datetime | None = None,
+) -> Hold:
+    """Hold a time for this person while they (or the operator on the phone) confirm; it counts against
+    capacity until it expires."""
+    now = now or timezone.now()
+    _check_channel(service, channel)
+    rules = booking_rules()
+    booking = active_booking(card)
+    by_operator = channel == Booking.Channel.PHONE
+    if booking and not windows.can_change(booking.slot.starts_at, now, rules, by_operator=by_operator):
+        raise BookingError("deadline_passed")
+    try:
+        with transaction.atomic():
+            _lock_bookable_card(card)
+            Hold.objects.filter(card=card).delete()
+            slot = _bookable_slot(place, service, starts_at, rules, now)
+            release_expired_holds(now, slot)
+            if booking and booking.slot_id == slot.pk:
+                raise BookingError("same_slot")
+            return Hold.objects.create(
+                card=card, slot=slot, expires_at=now + dt.timedelta(minutes=rules.hold_minutes)
+            )
+    except IntegrityError as error:
+        raise _refusal(error) from error
+
+
+def do_release_hold(card: Card) -> None:
+    Hold.objects.filter(card=card).delete()
+
+
+def do_confirm_hold(
+    card: Card,
+    *,
+    contact_phone: str = "",
+    contact_email: str = "",
+    channel: str = Booking.Channel.WEB,
+    actor: str = "",
+    now: dt.datetime | None = None,
+) -> Booking:
+    """Turn the held time into the booking (a new one, or the card's booking moved there)."""
+    now = now or timezone.now()
+    by_operator = channel == Booking.Channel.PHONE
+    try:
+        with transaction.atomic():
+            _lock_bookable_card(card)
+            hold = Hold.objects.select_for_update().select_related("slot").filter(card=card).first()
+            if hold is None or hold.expires_at <= now:
+                if hold is not None:
+                    hold.delete()
+                raise BookingError("hold_expired")
+            slot = hold.slot
+            booking = (
+                Booking.objects.select_for_update()
+                .filter(card=card, status=Booking.Status.CONFIRMED, outcome="")
+                .first()
+            )
+            if booking and not windows.can_change(
+                Slot.objects.get(pk=booking.slot_id).starts_at, now, booking_rules(), by_operator=by_operator
+            ):
+                raise BookingError("deadline_passed")
+            hold.delete()  # first release the held place, then take it as the booking
+            if booking is None:
+                booking = Booking.objects.create(
+                    card=card,
+                    slot=slot,
+                    channel=channel,
+                    contact_phone=contact_phone,
+                    contact_email=contact_email,
+                )
+                _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
+                lifecycle.card_booked(card, actor=actor, now=now)
+            else:
+                _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
+                booking.slot = slot
+                booking.changed_at = now
+                booking.contact_phone = contact_phone
+                booking.contact_email = contact_email
+                booking.save(update_fields=["slot", "changed_at", "contact_phone", "contact_email"])
+    except IntegrityError as error:
+        raise _refusal(error) from error
+    _after_commit_confirmation(booking)
+    return booking
+
+
+def _event(
+    booking: Booking,
+    kind: str,
+    channel: str,
+    actor: str,
+    now: dt.datetime,
+    from_slot: Slot | None = None,
+    to_slot: Slot | None = None,
+) -> None:
+    BookingEvent.objects.create(
+        booking=booking, at=now, kind=kind, channel=channel, actor=actor, from_slot=from_slot, to_slot=to_slot
+    )
+
+
+def _after_commit_confirmation(booking: Booking) -> None:
+    if not booking.contact_email:
+        return
+    booking_id = booking.pk
+
+    def mail_lost(exc: Exception) -> None:  # the booking stands even if the broker is down; the mail is lost
+        logger.error("confirmation mail for booking %s could not be queued", booking_id, exc_info=exc)
+
+    queue_on_commit("booking.send_booking_confirmation", booking_id, on_failure=mail_lost)

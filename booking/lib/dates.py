@@ -1,0 +1,67 @@
+"""Time and dates in Japan: every time is stored timezone-aware and shown in Asia/Tokyo; dates are read in the
+forms files and people give them, and written the way Japanese letters and mails write them.
+
+Forms read (`date_parts`), each after NFKC so full-width digits ("１９８０－０４－０１") are fine:
+- ISO_DATE "1980-04-01": our own files, the browser's date field, the citizen API;
+- COMPACT_DATE "19800401": J-LIS card data (fixed-width records hold no separators);
+- SLASHED_DATE "1980/4/1": what Excel writes when a CSV has been opened and saved;
+- JAPANESE_DATE "1980年4月1日": as residents and staff write a date by hand.
+A caller chooses the forms it accepts; the message names them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from booking.lib.japanese import nfkc
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+# A day outside these years is a typing error (a two-digit year, a slip of a key), never a booking, a
+# closed day or a report; checking it also keeps date arithmetic from overflowing.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+
+ISO_DATE, COMPACT_DATE = "YYYY-MM-DD", "YYYYMMDD"
+SLASHED_DATE, JAPANESE_DATE = "YYYY/M/D", "YYYY年M月D日"
+_DATE_PATTERNS = {
+    ISO_DATE: re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"),
+    COMPACT_DATE: re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})"),
+    SLASHED_DATE: re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
+    JAPANESE_DATE: re.compile(r"([0-9]{4})年\s*([0-9]{1,2})月\s*([0-9]{1,2})日"),
+}
+
+WEEKDAYS_JA = "月火水木金土日"
+
+
+def plausible_day(day: dt.date) -> bool:
+    """True for a day from 2000 to 2099: any other is a typing error, refused before it is used."""
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
+def date_parts(text: str, formats: tuple[str, ...] = (ISO_DATE,)) -> tuple[int, int, int] | None:
+    """(year, month, day) if `text` (surrounding spaces aside) has one of the `formats`, else None. The
+    numbers are not checked: `dt.date(*parts)` says whether that day exists (the callers' messages differ)."""
+    value = nfkc(text).strip()
+    for name in formats:
+        if match := _DATE_PATTERNS[name].fullmatch(value):
+            return int(match[1]), int(match[2]), int(match[3])
+    return None
+
+
+def parse_date(text: str, formats: tuple[str, ...] = (ISO_DATE,)) -> dt.date | None:
+    """The date `text` gives in one of the `formats`, or None (another form, or no such day: 2026-02-30)."""
+    parts = date_parts(text, formats)
+    if parts is None:
+        return None
+    try:
+        return dt.date(*parts)
+    except ValueError:
+        return None
+
+
+def japanese_date(day: dt.date) -> str:
+    """A date as Japanese letters and mails write it: 2026年11月20日（金）."""
+    return f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS_JA[day.weekday()]}）"

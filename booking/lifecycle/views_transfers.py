@@ -1,0 +1,154 @@
+"""Transfer list screens (BK-13): choose a counter and a day, see its list (a live preview before the cut),
+download it as CSV or PDF, confirm the move of its cards, bring back cards removed after the cut."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from booking.access.gate import actor_of, staff_view
+from booking.access.permissions import Can, allows
+from booking.audit import oplog
+from booking.lifecycle import transfers
+from booking.lifecycle.place_day import PlaceDayForm
+from booking.lifecycle.transfer_services import TransferError, do_confirm_transfer, do_return_to_back_office
+from booking.models import Card, Place, TransferConfirmation
+from booking.rules.card_states import CardState
+from integrations import csv_export
+from tenants.db import tenant_connection
+
+
+class ChooseForm(PlaceDayForm):
+    day = forms.DateField(label=gettext_lazy("来庁日"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _now() -> dt.datetime:
+    """The clock (tests fix it)."""
+    return timezone.now()
+
+
+def _chosen(data: object) -> tuple[ChooseForm, Place | None, dt.date | None]:
+    form = ChooseForm(data)  # type: ignore[arg-type]
+    if not form.is_valid():
+        return form, None, None
+    return form, form.cleaned_data["place"], form.cleaned_data["day"]
+
+
+def _back(place: Place, day: dt.date) -> HttpResponse:
+    query = urlencode({"place": place.pk, "day": day.isoformat()})
+    return redirect(f"{reverse('staff:transfers')}?{query}")
+
+
+@staff_view(Can.VIEW_BOOKINGS, log_reads="transfers.view")
+def transfer_page(request: HttpRequest) -> HttpResponse:
+    now = _now()
+    if "place" not in request.GET and "day" not in request.GET:
+        tomorrow = timezone.localtime(now).date() + dt.timedelta(days=1)
+        form = ChooseForm(initial={"day": tomorrow})
+        return render(request, "booking/staff/transfers/list.html", {"form": form})
+    form, place, day = _chosen(request.GET)
+    if place is None or day is None:
+        return render(request, "booking/staff/transfers/list.html", {"form": form}, status=400)
+    role = request.staff.role  # type: ignore[attr-defined]
+    return render(
+        request,
+        "booking/staff/transfers/list.html",
+        {
+            "form": form,
+            "list": transfers.transfer_list(place, day, now),
+            "confirmations": TransferConfirmation.objects.filter(place=place, day=day),
+            "can_act": allows(role, Can.EDIT_CARDS),
+            "can_export": allows(role, Can.EXPORT),
+            "encodings": csv_export.ENCODINGS.values(),
+            "query": urlencode({"place": place.pk, "day": day.isoformat()}),
+        },
+    )
+
+
+def _refused(request: HttpRequest, form: ChooseForm) -> HttpResponse:
+    return render(request, "booking/staff/transfers/list.html", {"form": form}, status=400)
+
+
+@staff_view(Can.EXPORT)
+def transfer_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    form, place, day = _chosen(request.GET)
+    encoding = request.GET.get("encoding", csv_export.DEFAULT_ENCODING)
+    if place is None or day is None or encoding not in csv_export.ENCODINGS:
+        return _refused(request, form)
+    listing = transfers.transfer_list(place, day, _now())
+    oplog.record(actor_of(request), "transfers.export", f"{place.code} {day.isoformat()}", {"format": "csv"})
+    rows = csv_export.iter_csv(transfers.CSV_HEADER, transfers.csv_rows(listing), encoding)
+    response = StreamingHttpResponse(rows, content_type=csv_export.content_type(encoding))
+    stem = f"移送リスト_{place.code}_{day:%Y%m%d}"
+    response["Content-Disposition"] = csv_export.content_disposition(stem, encoding)
+    return response
+
+
+@staff_view(Can.EXPORT)
+def transfer_pdf(request: HttpRequest) -> HttpResponse:
+    form, place, day = _chosen(request.GET)
+    if place is None or day is None:
+        return _refused(request, form)
+    now = _now()
+    listing = transfers.transfer_list(place, day, now)
+    oplog.record(actor_of(request), "transfers.export", f"{place.code} {day.isoformat()}", {"format": "pdf"})
+    body = transfers.pdf(listing, tenant_connection().tenant.name, now)
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = csv_export.attachment_disposition(
+        f"移送リスト_{place.code}_{day:%Y%m%d}.pdf"
+    )
+    return response
+
+
+@staff_view(Can.EDIT_CARDS)
+@require_POST
+def confirm_transfer(request: HttpRequest) -> HttpResponse:
+    form, place, day = _chosen(request.POST)
+    if place is None or day is None:
+        return _refused(request, form)
+    try:
+        expected = int(request.POST.get("expected", ""))
+    except ValueError:
+        expected = None
+    try:
+        result = do_confirm_transfer(place, day, actor=actor_of(request), now=_now(), expected=expected)
+    except TransferError as error:
+        messages.error(request, error.message)
+        return _back(place, day)
+    messages.success(
+        request,
+        _("%(count)d枚のカードを「%(place)s」へ移送済みにしました。")
+        % {"count": result.moved, "place": place.name},
+    )
+    return _back(place, day)
+
+
+@staff_view(Can.EDIT_CARDS)
+@require_POST
+def return_card(request: HttpRequest) -> HttpResponse:
+    form, place, day = _chosen(request.POST)
+    if place is None or day is None:
+        return _refused(request, form)
+    card_id = request.POST.get("card", "")
+    card = get_object_or_404(Card, pk=int(card_id) if card_id.isdigit() and len(card_id) < 18 else 0)
+    try:
+        state = do_return_to_back_office(card, actor=actor_of(request), now=_now())
+    except TransferError as error:
+        messages.error(request, error.message)
+        return _back(place, day)
+    messages.success(
+        request,
+        _("予約番号 %(number)s のカードを事務室に戻しました（%(state)s）。")
+        % {"number": card.reservation_number, "state": CardState(state).label},
+    )
+    return _back(place, day)

@@ -1,0 +1,242 @@
+"""Access control of the staff console (SO-10): roles on every endpoint, allowed terminals, lockout,
+password expiry, the second factor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.test import Client, override_settings
+from django.utils import timezone
+from django_otp.oath import TOTP
+from django_tenants.utils import schema_context
+
+from booking.access import accounts
+from booking.engine.services import do_book
+from booking.models import AllowedNetwork, OperationLogEntry, StaffProfile, StaffSecurity
+from tests import factories
+from tests.conftest import KYOTO_HOST, MIHON_HOST, Tenants
+from tests.staff_helpers import PASSWORD, SETUP, make_staff, sign_in
+
+pytestmark = pytest.mark.django_db
+ROLES = ["administrator", "counter", "operator", "viewer"]
+
+
+@pytest.fixture
+def booking_id(kyoto: None) -> int:
+    slot = factories.next_free_slot()
+    return do_book(
+        factories.issue_card().card, factories.place(), factories.card_issuance(), slot.starts_at
+    ).pk
+
+
+# (method, path, roles allowed)
+ENDPOINTS = [
+    ("get", "/staff/", set(ROLES)),
+    ("get", "/staff/bookings/", set(ROLES)),
+    ("get", "/staff/bookings/{booking}/", set(ROLES)),
+    ("get", "/staff/bookings/export.csv", {"administrator", "counter"}),
+    ("get", "/staff/users/", {"administrator"}),
+    ("post", "/staff/users/new/", {"administrator"}),
+    ("get", "/staff/security/", {"administrator"}),
+    ("post", "/staff/security/update/", {"administrator"}),
+    ("get", "/staff/log/", {"administrator"}),
+    ("get", "/staff/log/export.csv", {"administrator"}),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_against_every_endpoint(kyoto: None, booking_id: int, role: str) -> None:
+    make_staff(f"user-{role}", role)
+    client = sign_in(f"user-{role}")
+    for method, path, allowed in ENDPOINTS:
+        url = path.format(booking=booking_id)
+        response = getattr(client, method)(url, {"action": "none"} if method == "post" else {})
+        if role in allowed:
+            assert response.status_code in {200, 302, 400}, (role, url, response.status_code)
+        else:
+            assert response.status_code == 403, (role, url, response.status_code)
+    refusals = OperationLogEntry.objects.filter(action="refused", username=f"user-{role}").count()
+    assert refusals == sum(1 for *_, allowed in ENDPOINTS if role not in allowed)
+
+
+def test_signed_out_visitors_are_sent_to_the_login(kyoto: None) -> None:
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    for _method, path, _allowed in ENDPOINTS:
+        response = client.get(path.format(booking=1))
+        assert response.status_code == 302 and response["Location"].startswith("/staff/login/")
+
+
+def test_a_kyoto_session_does_not_open_another_tenants_console(tenants: Tenants) -> None:
+    with schema_context("kyoto"):
+        make_staff("kyoto-admin", "administrator")
+        client = sign_in("kyoto-admin")
+    other = Client(HTTP_HOST=MIHON_HOST)
+    other.cookies = client.cookies
+    assert other.get("/staff/bookings/").status_code == 302
+    with schema_context("mihon"):
+        assert not StaffProfile.objects.exists()
+
+
+# --- allowed terminals -------------------------------------------------------------------------------------
+
+
+@override_settings(TRUSTED_PROXY_NETWORKS=["10.0.0.0/8"])
+def test_only_allowed_networks_reach_staff_functions_and_forged_headers_do_not_pass(kyoto: None) -> None:
+    make_staff("admin1", "administrator")
+    AllowedNetwork.objects.create(network="192.0.2.0/24", label="LGWAN gateway")
+    via_gateway = {"REMOTE_ADDR": "10.1.1.1", "HTTP_X_FORWARDED_FOR": "192.0.2.15"}
+    client = sign_in("admin1", **via_gateway)
+    assert client.get("/staff/bookings/").status_code == 200
+
+    outsider = Client(HTTP_HOST=KYOTO_HOST, REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    response = outsider.post("/staff/login/", {"username": "admin1", "password": PASSWORD})
+    assert response.status_code == 403 and "ip_not_allowed" in response.content.decode()
+    # A client writing its own header: the gateway appends the real address, which is what counts.
+    forged = Client(
+        HTTP_HOST=KYOTO_HOST, REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="192.0.2.15, 203.0.113.9"
+    )
+    assert forged.post("/staff/login/", {"username": "admin1", "password": PASSWORD}).status_code == 403
+    # Straight to the app, not through a trusted proxy: the header is ignored altogether.
+    direct = Client(HTTP_HOST=KYOTO_HOST, REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="192.0.2.15")
+    assert direct.post("/staff/login/", {"username": "admin1", "password": PASSWORD}).status_code == 403
+    # A session opened from the gateway does not travel to another address.
+    client.defaults.update({"HTTP_X_FORWARDED_FOR": "203.0.113.9"})
+    assert client.get("/staff/bookings/").status_code == 403
+
+
+# --- passwords, lockout, expiry --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("Short1!", "8"),
+        ("alllowercase1!", "英大文字"),
+        ("ALLUPPER1!", "英小文字"),
+        ("NoDigits!!", "数字"),
+        ("NoSymbol123", "記号"),
+    ],
+)
+def test_password_rules(kyoto: None, password: str, message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        accounts.do_create_staff(SETUP, "weak", "viewer", password)
+
+
+def test_lockout_after_repeated_failures_and_unlock_by_an_administrator(kyoto: None) -> None:
+    make_staff("admin1", "administrator")
+    make_staff("clerk", "counter")
+    threshold = accounts.security().lockout_threshold
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    for _ in range(threshold):
+        assert (
+            client.post("/staff/login/", {"username": "clerk", "password": "Wrong-pass1!"}).status_code == 400
+        )
+    locked = client.post("/staff/login/", {"username": "clerk", "password": PASSWORD})
+    assert locked.status_code == 400 and "ロックされています" in locked.content.decode()
+
+    admin = sign_in("admin1")
+    clerk = StaffProfile.objects.get(user__username="clerk")
+    assert "ロック中" in admin.get("/staff/users/").content.decode()
+    admin.post(f"/staff/users/{clerk.pk}/", {"action": "unlock"})
+    assert sign_in("clerk").get("/staff/bookings/").status_code == 200
+    assert OperationLogEntry.objects.filter(action="staff.unlock", target="clerk").exists()
+
+
+def test_unknown_user_and_wrong_password_look_the_same(kyoto: None) -> None:
+    make_staff("clerk", "counter")
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    wrong = client.post("/staff/login/", {"username": "clerk", "password": "Wrong-pass1!"})
+    unknown = client.post("/staff/login/", {"username": "nobody", "password": "Wrong-pass1!"})
+    assert wrong.status_code == unknown.status_code == 400
+    assert "ユーザーIDまたはパスワードが違います" in wrong.content.decode()
+    assert "ユーザーIDまたはパスワードが違います" in unknown.content.decode()
+
+
+def test_an_expired_password_must_be_changed_before_anything_else(kyoto: None) -> None:
+    profile = make_staff("clerk", "counter")
+    StaffSecurity.objects.update_or_create(singleton=True, defaults={"password_expiry_days": 30})
+    StaffProfile.objects.filter(pk=profile.pk).update(
+        password_changed_at=timezone.now() - dt.timedelta(days=31)
+    )
+    client = sign_in("clerk")
+    assert client.get("/staff/bookings/")["Location"] == "/staff/password/"
+    refused = client.post("/staff/password/", {"current": PASSWORD, "new": "weakpass", "again": "weakpass"})
+    assert refused.status_code == 200 and "英大文字" in refused.content.decode()
+    new = "Kamogawa#2027x"
+    assert (
+        client.post("/staff/password/", {"current": PASSWORD, "new": new, "again": new})["Location"]
+        == "/staff/"
+    )
+    assert client.get("/staff/bookings/").status_code == 200
+    assert sign_in("clerk", new).get("/staff/").status_code == 200
+
+
+def test_first_sign_in_forces_a_new_password(kyoto: None) -> None:
+    make_staff("newbie", "viewer", must_change=True)
+    assert sign_in("newbie").get("/staff/")["Location"] == "/staff/password/"
+
+
+# --- second factor ---------------------------------------------------------------------------------------
+
+
+def totp_next(profile: StaffProfile) -> str:
+    """The code of the next 30-second step (within the allowed drift): a used code is never accepted again."""
+    device = accounts.totp_device(profile.user)
+    assert device is not None
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + device.step
+    return f"{totp.token():06d}"
+
+
+def test_totp_setup_then_sign_in_needs_the_code(kyoto: None) -> None:
+    profile = make_staff("admin1", "administrator")
+    StaffSecurity.objects.update_or_create(singleton=True, defaults={"require_totp_for_administrators": True})
+    client = sign_in("admin1")
+    assert client.get("/staff/bookings/")["Location"] == "/staff/totp/"
+    page = client.get("/staff/totp/").content.decode()
+    assert "data:image/svg+xml;base64," in page
+    device = accounts.totp_device(profile.user, confirmed=False)
+    assert device is not None
+    code = f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
+    assert client.post("/staff/totp/", {"otp": code})["Location"] == "/staff/"
+    assert client.get("/staff/bookings/").status_code == 200
+
+    fresh = Client(HTTP_HOST=KYOTO_HOST)
+    step_two = fresh.post("/staff/login/", {"username": "admin1", "password": PASSWORD})
+    assert step_two.status_code == 302
+    assert "確認コード" in fresh.get("/staff/login/").content.decode()
+    assert fresh.post("/staff/login/", {"otp": "000000"}).status_code == 400
+    time.sleep(1.1)  # django-otp refuses any code for a second after a wrong one
+    assert fresh.post("/staff/login/", {"otp": totp_next(profile)}).status_code == 302
+    assert fresh.get("/staff/bookings/").status_code == 200
+
+
+def test_the_password_never_waits_in_the_session_between_the_two_steps(kyoto: None) -> None:
+    profile = make_staff("admin1", "administrator")
+    device = accounts.do_start_totp(profile.user)
+    device.confirmed = True
+    device.save()
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    client.post("/staff/login/", {"username": "admin1", "password": PASSWORD})
+    from django.contrib.sessions.models import Session
+
+    stored = [s.get_decoded() for s in Session.objects.all()]
+    assert stored and all(PASSWORD not in str(data) for data in stored)
+
+
+def test_one_address_trying_many_usernames_is_slowed(kyoto: None) -> None:
+    """Password spraying: each account only fails once, but the address is counted across them."""
+    from booking.access import throttle
+
+    make_staff("clerk", "counter")
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    for n in range(throttle.CLIENT_SLOW_AFTER):
+        assert (
+            client.post("/staff/login/", {"username": f"guess{n}", "password": "Spring2026!"}).status_code
+            == 400
+        )
+    slowed = client.post("/staff/login/", {"username": "clerk", "password": PASSWORD})
+    assert slowed.status_code == 400 and "しばらく受け付けを停止しています" in slowed.content.decode()
+    assert OperationLogEntry.objects.filter(action="login.refused", target="too_many_attempts").exists()

@@ -1,0 +1,242 @@
+"""The call center (BK-10, BK-11, CC-01, CC-03, CC-05): operators book, change and cancel for callers on the
+citizen's own screens, book phone-only services for callers without a number, read the script out, and log
+every call; a citizen and an operator racing for the last place get exactly one booking."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from booking.engine.queries import free_slots
+from booking.engine.services import BookingError, do_book
+from booking.models import Booking, BookingEvent, CallLogEntry, OperationLogEntry, Slot
+from tests import factories
+from tests.engine.test_booking_concurrency import race
+from tests.staff_helpers import make_staff, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(kyoto: None) -> Client:
+    make_staff("op1", "operator")
+    return sign_in("op1")
+
+
+def identify(client: Client, number: str, **proof: str) -> Any:
+    return client.post("/staff/callcenter/", {"reservation_number": number, **proof})
+
+
+def test_the_caller_is_identified_by_birth_date_or_kana_never_the_password(operator: Client) -> None:
+    card = factories.issue_card("ヤマダ タロウ").card
+    assert identify(operator, card.reservation_number, birth_date="1999-01-01").status_code == 400
+    assert identify(operator, card.reservation_number).status_code == 400  # proof required
+    assert (
+        identify(operator, card.reservation_number, birth_date="1950-04-01")["Location"]
+        == "/staff/caller/mypage/"
+    )
+    other = Client(HTTP_HOST="kyoto.localhost")
+    other.cookies = operator.cookies
+    assert (
+        identify(other, card.reservation_number, name_kana="やまだ　たろう")["Location"]
+        == "/staff/caller/mypage/"
+    )
+    assert OperationLogEntry.objects.filter(action="caller.identify_failed").count() == 1
+
+
+def test_operator_books_changes_and_cancels_for_a_card_on_the_citizens_screens(operator: Client) -> None:
+    card = factories.issue_card("ヤマダ タロウ").card
+    identify(operator, card.reservation_number, birth_date="1950-04-01")
+    page = operator.get("/staff/caller/mypage/").content.decode()
+    assert "オペレーター操作中" in page and card.reservation_number in page  # same screen, operator banner
+    first, second = factories.next_free_slot_list(2)
+    place = factories.place().pk
+    day = first.starts_at.date()
+    assert (
+        "空いている時間"
+        in operator.get(f"/staff/caller/book/card_issuance/{place}/{day:%Y-%m-%d}/").content.decode()
+    )
+    assert (
+        operator.post(
+            f"/staff/caller/book/card_issuance/{place}/{day:%Y-%m-%d}/",
+            {"start": first.starts_at.isoformat()},
+        )["Location"]
+        == "/staff/caller/details/"
+    )
+    assert (
+        operator.post("/staff/caller/details/", {"phone": "075-000-1111", "email": ""})["Location"]
+        == "/staff/caller/confirm/"
+    )
+    operator.post("/staff/caller/confirm/")
+    booking = Booking.objects.get(card=card, status="confirmed")
+    assert booking.channel == "phone"
+    assert operator.get("/staff/caller/done/")["Location"] == f"/staff/callcenter/script/{booking.pk}/"
+    event = BookingEvent.objects.get(booking=booking, kind="booked")
+    assert (event.channel, event.actor) == ("phone", "op1")
+
+    operator.post(
+        f"/staff/caller/book/card_issuance/{place}/{second.starts_at.date():%Y-%m-%d}/",
+        {"start": second.starts_at.isoformat()},
+    )
+    operator.post("/staff/caller/details/", {"phone": "075-000-1111", "email": ""})
+    operator.post("/staff/caller/confirm/")
+    booking.refresh_from_db()
+    assert booking.slot.starts_at == second.starts_at
+    assert BookingEvent.objects.get(booking=booking, kind="changed").actor == "op1"
+
+    operator.post("/staff/caller/cancel/")
+    booking.refresh_from_db()
+    assert booking.status == "cancelled"
+    assert BookingEvent.objects.get(booking=booking, kind="cancelled").channel == "phone"
+    assert OperationLogEntry.objects.filter(username="op1", action="caller.identify").exists()
+
+
+def test_an_operator_may_cancel_after_the_residents_deadline(operator: Client) -> None:
+    card = factories.issue_card().card
+    soon = factories.slot_on_or_after(timezone.localdate() + dt.timedelta(days=1))
+    do_book(card, factories.place(), factories.card_issuance(), soon, now=soon - dt.timedelta(days=10))
+    identify(operator, card.reservation_number, birth_date="1950-04-01")
+    operator.post("/staff/caller/cancel/")
+    assert Booking.objects.get(card=card).status == "cancelled"
+
+
+def test_the_script_must_be_read_out_in_full(operator: Client) -> None:
+    card = factories.issue_card().card
+    booking = do_book(
+        card, factories.place(), factories.card_issuance(), factories.next_free_slot().starts_at
+    )
+    page = operator.get(f"/staff/callcenter/script/{booking.pk}/").content.decode()
+    assert factories.place().name in page and "持ち物" in page and "変更・取消の締切" in page
+    assert operator.post(f"/staff/callcenter/script/{booking.pk}/", {"read": ["0", "1"]}).status_code == 400
+    lines = page.count('name="read"')
+    done = operator.post(f"/staff/callcenter/script/{booking.pk}/", {"read": [str(i) for i in range(lines)]})
+    assert done["Location"] == "/staff/callcenter/"
+    assert OperationLogEntry.objects.filter(action="caller.script_read").exists()
+
+
+def _ecert_free(days: int = 60) -> Any:
+    place = factories.place("kita")
+    service = factories.Service.objects.get(code="ecert_renewal")
+    today = timezone.localdate()
+    return place, service, free_slots(place, service, today, today + dt.timedelta(days=days))
+
+
+def test_phone_only_service_for_a_caller_without_a_number(operator: Client) -> None:
+    place, service, slots = _ecert_free()
+    first, second = slots[0], slots[1]
+    query = {"service": "ecert_renewal", "place": place.pk, "day": first.starts_at.date().isoformat()}
+    page = operator.get("/staff/callcenter/visit/", query)
+    assert page.status_code == 200 and first.starts_at.isoformat() in page.content.decode()
+    bad = operator.post(
+        f"/staff/callcenter/visit/?service=ecert_renewal&place={place.pk}&day={query['day']}",
+        {"start": first.starts_at.isoformat(), "caller_name_kana": "Yamada", "contact_phone": "1"},
+    )
+    assert bad.status_code == 400
+    made = operator.post(
+        f"/staff/callcenter/visit/?service=ecert_renewal&place={place.pk}&day={query['day']}",
+        {
+            "start": first.starts_at.isoformat(),
+            "caller_name_kana": "すずき はなこ",
+            "contact_phone": "090-1234-5678",
+        },
+    )
+    visit = Booking.objects.get(card__isnull=True)
+    assert made["Location"] == f"/staff/callcenter/script/{visit.pk}/"
+    assert (visit.caller_name_kana, visit.contact_phone, visit.channel) == (
+        "スズキ ハナコ",
+        "09012345678",
+        "phone",
+    )
+    assert visit.slot.service.code == "ecert_renewal"
+
+    day2 = second.starts_at.date().isoformat()
+    moved = operator.post(
+        f"/staff/callcenter/visit/?move={visit.pk}&service=ecert_renewal&place={place.pk}&day={day2}",
+        {
+            "start": second.starts_at.isoformat(),
+            "caller_name_kana": "スズキ ハナコ",
+            "contact_phone": "09012345678",
+        },
+    )
+    assert moved.status_code == 302
+    visit.refresh_from_db()
+    assert visit.slot.starts_at == second.starts_at
+    operator.post(f"/staff/callcenter/visit/{visit.pk}/cancel/")
+    visit.refresh_from_db()
+    assert visit.status == "cancelled"
+
+
+def test_phone_only_capacity_is_its_own(operator: Client) -> None:
+    place, service, slots = _ecert_free()
+    slot = slots[0]
+    from booking.engine.services import do_book_visit
+
+    for n in range(slot.capacity):
+        do_book_visit(
+            place,
+            service,
+            slot.starts_at,
+            caller_name_kana=f"テスト {n}",
+            contact_phone="0752223111",
+            actor="op1",
+        )
+    with pytest.raises(BookingError) as refused:
+        do_book_visit(
+            place, service, slot.starts_at, caller_name_kana="テスト", contact_phone="0752223111", actor="op1"
+        )
+    assert refused.value.code == "slot_full"
+    # card issuance at the same place and time still has all its places
+    card_slots = free_slots(place, factories.card_issuance(), slot.starts_at.date(), slot.starts_at.date())
+    assert any(s.starts_at == slot.starts_at and s.remaining == s.capacity for s in card_slots)
+
+
+def test_one_click_call_log_and_live_tallies(operator: Client) -> None:
+    for kind in ("new_booking", "new_booking", "question"):
+        operator.post("/staff/callcenter/calls/", {"kind": kind})
+    assert operator.post("/staff/callcenter/calls/", {"kind": "nonsense"}).status_code == 302
+    assert CallLogEntry.objects.filter(kind="new_booking", operator="op1").count() == 2
+    page = operator.get("/staff/callcenter/").content.decode()
+    assert "新規予約 <strong>2</strong>" in page and "問い合わせ <strong>1</strong>" in page
+
+
+@pytest.mark.parametrize(("role", "status"), [("counter", 403), ("viewer", 403), ("administrator", 200)])
+def test_only_operators_and_administrators_use_the_call_center(kyoto: None, role: str, status: int) -> None:
+    make_staff(f"u-{role}", role)
+    client = sign_in(f"u-{role}")
+    assert client.get("/staff/callcenter/").status_code == status
+    assert client.get("/staff/caller/mypage/").status_code in ({403} if status == 403 else {302})
+
+
+def test_the_caller_flow_needs_a_signed_in_operator(kyoto: None) -> None:
+    anonymous = Client(HTTP_HOST="kyoto.localhost")
+    assert anonymous.get("/staff/caller/mypage/")["Location"].startswith("/staff/login/")
+    assert anonymous.get("/staff/caller/login/").status_code == 404  # no resident login in the operator flow
+
+
+def test_a_citizen_and_an_operator_race_for_the_last_place(
+    committed_kyoto: Callable[[Callable[[], Any]], Any],
+) -> None:
+    def scenario() -> None:
+        slot = factories.next_free_slot()
+        place, service = factories.place(), factories.card_issuance()
+        for card in factories.issue_cards(slot.capacity - 1):
+            do_book(card, place, service, slot.starts_at)
+        citizen, caller = factories.issue_cards(2)
+        outcome = race(
+            [
+                partial(do_book, citizen, place, service, slot.starts_at, channel="web"),
+                partial(do_book, caller, place, service, slot.starts_at, channel="phone", actor="op1"),
+            ]
+        )
+        assert outcome == Counter({"ok": 1, "slot_full": 1})
+        row = Slot.objects.get(place=place, starts_at=slot.starts_at)
+        assert row.taken == row.capacity
+
+    committed_kyoto(scenario)

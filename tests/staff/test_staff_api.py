@@ -1,0 +1,145 @@
+"""The staff API as specified: sessions (201/401/403/423/401 otp), bookings (paginated, ordered), CSV export;
+roles and allowed terminals as on the screens."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+from django_tenants.utils import schema_context
+
+from booking.access import accounts
+from booking.engine.services import do_book
+from booking.models import AllowedNetwork
+from tests import factories
+from tests.conftest import KYOTO_HOST, MIHON_HOST, Tenants
+from tests.staff_helpers import PASSWORD, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def session(username: str, password: str = PASSWORD, host: str = KYOTO_HOST, **body: Any) -> Any:
+    return Client(HTTP_HOST=host).post(
+        "/api/v1/staff/sessions/",
+        {"username": username, "password": password, **body},
+        content_type="application/json",
+    )
+
+
+def token_for(username: str) -> str:
+    response = session(username)
+    assert response.status_code == 201, response.content
+    return str(response.json()["token"])
+
+
+def api_get(token: str, path: str, host: str = KYOTO_HOST, **params: Any) -> Any:
+    return Client(HTTP_HOST=host).get(path, params, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def test_sessions_answer_as_specified(kyoto: None) -> None:
+    make_staff("clerk", "counter")
+    ok = session("clerk")
+    assert ok.status_code == 201 and set(ok.json()) == {"token", "expires_at"}
+    assert (
+        session("clerk", "Wrong-pass1!").status_code,
+        session("clerk", "Wrong-pass1!").json()["code"],
+    ) == (401, "invalid_credentials")
+    assert session("nobody").json()["code"] == "invalid_credentials"
+    for _ in range(accounts.security().lockout_threshold):
+        session("clerk", "Wrong-pass1!")
+    locked = session("clerk")
+    assert (locked.status_code, locked.json()["code"]) == (423, "locked")
+
+
+def test_a_second_factor_is_asked_for(kyoto: None) -> None:
+    profile = make_staff("admin1", "administrator")
+    device = accounts.do_start_totp(profile.user)
+    device.confirmed = True
+    device.save()
+    missing = session("admin1")
+    assert (missing.status_code, missing.json()["code"]) == (401, "otp_required")
+    wrong = session("admin1", otp="123456")
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "otp_required")
+
+
+def test_sessions_from_a_network_not_allowed_are_403(kyoto: None) -> None:
+    make_staff("clerk", "counter")
+    AllowedNetwork.objects.create(network="192.0.2.0/24")
+    refused = session("clerk")
+    assert (refused.status_code, refused.json()["code"]) == (403, "ip_not_allowed")
+
+
+@override_settings(TRUSTED_PROXY_NETWORKS=["10.0.0.0/8"])
+def test_a_token_stops_working_from_another_network(kyoto: None) -> None:
+    make_staff("clerk", "counter")
+    AllowedNetwork.objects.create(network="192.0.2.0/24")
+    client = Client(HTTP_HOST=KYOTO_HOST, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="192.0.2.7")
+    token = client.post(
+        "/api/v1/staff/sessions/",
+        {"username": "clerk", "password": PASSWORD},
+        content_type="application/json",
+    ).json()["token"]
+    inside = client.get("/api/v1/staff/bookings/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert inside.status_code == 200
+    outside = Client(HTTP_HOST=KYOTO_HOST, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.3")
+    refused = outside.get("/api/v1/staff/bookings/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert (refused.status_code, refused.json()["code"]) == (403, "ip_not_allowed")
+
+
+def test_bookings_by_date_and_place_paginated_and_ordered(kyoto: None) -> None:
+    make_staff("viewer", "viewer")
+    first, second = factories.next_free_slot_list(2)
+    for slot in (second, first):
+        do_book(factories.issue_card().card, factories.place(), factories.card_issuance(), slot.starts_at)
+    token = token_for("viewer")
+    day = first.starts_at.date().isoformat()
+    body = api_get(
+        token, "/api/v1/staff/bookings/", date=day, location=factories.place().pk, ordering="start"
+    ).json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    starts = [row["start"] for row in body["results"]]
+    assert starts == sorted(starts) and len(starts) >= 1
+    reverse = api_get(token, "/api/v1/staff/bookings/", date=day, ordering="-start").json()["results"]
+    assert [r["start"] for r in reverse] == sorted((r["start"] for r in reverse), reverse=True)
+    assert {"reservation_number", "name_kana", "location", "status", "channel"} <= set(body["results"][0])
+
+
+@pytest.mark.parametrize(
+    "params", [{"date": "2026-02-30"}, {"location": "x"}, {"ordering": "name"}, {"date": "9999-01-01"}]
+)
+def test_bad_queries_are_400(kyoto: None, params: dict[str, str]) -> None:
+    make_staff("viewer", "viewer")
+    response = api_get(token_for("viewer"), "/api/v1/staff/bookings/", **params)
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"), [("administrator", True), ("counter", True), ("operator", False), ("viewer", False)]
+)
+def test_export_csv_by_role_and_encoding(kyoto: None, role: str, allowed: bool) -> None:
+    make_staff("someone", role)
+    card = factories.issue_card("ヨシダ ハナ").card
+    card.name = "𠮷田 花子"
+    card.save()
+    do_book(card, factories.place(), factories.card_issuance(), factories.next_free_slot().starts_at)
+    token = token_for("someone")
+    response = api_get(token, "/api/v1/staff/bookings/export.csv", encoding="cp932", date_from="2000-01-01")
+    if not allowed:
+        assert response.status_code == 403
+        return
+    assert response.status_code == 200 and "Shift_JIS" in response["Content-Type"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("cp932"))))
+    assert rows[1][10] == "〓田 花子"
+    bad = api_get(token, "/api/v1/staff/bookings/export.csv", encoding="latin-1")
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid")
+
+
+def test_tokens_belong_to_their_tenant(tenants: Tenants) -> None:
+    with schema_context("kyoto"):
+        make_staff("clerk", "counter")
+        token = token_for("clerk")
+    assert api_get(token, "/api/v1/staff/bookings/", host=MIHON_HOST).status_code == 401
+    assert api_get("forged", "/api/v1/staff/bookings/").status_code == 401
