@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -89,10 +90,21 @@ CITIZEN_MAX_CONCURRENT = int(
 CITIZEN_MAX_WAITING = int(env_str("CITIZEN_MAX_WAITING") or max(0, _WEB_THREADS - 1 - CITIZEN_MAX_CONCURRENT))
 CITIZEN_QUEUE_SECONDS = float(env_str("CITIZEN_QUEUE_SECONDS") or 2)
 
+# The booking app's rooms keep their own templates (booking/<room>/templates/), under the names they
+# always had ("booking/staff/cards/list.html"); booking/templates/ holds the staff shell's. Found on disk,
+# not imported: the control plane imports no tenant code.
+_BOOKING_SPEC = importlib.util.find_spec("booking")
+assert _BOOKING_SPEC is not None and _BOOKING_SPEC.submodule_search_locations, "the booking app is installed"
+BOOKING_ROOM_TEMPLATES = sorted(
+    folder
+    for location in _BOOKING_SPEC.submodule_search_locations
+    for folder in Path(location).glob("*/templates")
+)
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [PROJECT_DIR / "templates"],
+        "DIRS": [PROJECT_DIR / "templates", *BOOKING_ROOM_TEMPLATES],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
