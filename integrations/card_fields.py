@@ -14,9 +14,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from booking.lib.dates import COMPACT_DATE as COMPACT_DATE
-from booking.lib.dates import ISO_DATE as ISO_DATE
-from booking.lib.dates import date_parts
+from booking.lib.dates import ISO_DATE, date_parts
+from booking.lib.digits import is_ascii_digits
 from booking.lib.japanese import katakana_text, nfkc, not_katakana
 
 APPLICATION_ID_DIGITS = 23
@@ -24,7 +23,6 @@ NAME_MAX = 100
 ADDRESS_MAX = 200
 EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
-_DIGITS_RE = re.compile(r"[0-9]+")
 _EXCEL_NUMBER_RE = re.compile(r"[0-9](\.[0-9]+)?E\+?[0-9]+", re.IGNORECASE)
 _POSTAL_RE = re.compile(r"([0-9]{3})-?([0-9]{4})")
 # Control and format characters (line breaks, tabs, zero-width spaces): never part of a value.
@@ -74,7 +72,7 @@ def clean_application_id(text: str) -> str:
             "Excel で数値に変換され、桁が失われています（列を「文字列」にして作り直してください）",
             "was turned into a number by Excel and lost digits (format the column as text)",
         )
-    if not _DIGITS_RE.fullmatch(value):
+    if not is_ascii_digits(value):
         raise InvalidField("数字以外の文字が含まれています", "contains characters other than digits")
     if len(value) != APPLICATION_ID_DIGITS:
         raise InvalidField(

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-TOKYO = ZoneInfo("Asia/Tokyo")
+from booking.lib.dates import TOKYO
+from booking.lib.japanese import nfkc
+
 # Written in place of a character the chosen encoding cannot hold: the mark Japanese printing uses for a
 # missing glyph, so staff recognise it (and it exists in Shift_JIS itself).
 GETA_MARK = "\u3013"  # 〓
@@ -226,5 +227,5 @@ def _clean_name(text: str) -> str:
 
 def _ascii_fallback(text: str) -> str:
     """Full-width letters and digits become ASCII (NFKC); anything else collapses to ``_``."""
-    ascii_text = re.sub(r"[^A-Za-z0-9_-]+", "_", unicodedata.normalize("NFKC", text)).strip("_-")
+    ascii_text = re.sub(r"[^A-Za-z0-9_-]+", "_", nfkc(text)).strip("_-")
     return ascii_text or "export"

@@ -26,7 +26,10 @@ from typing import TypeVar
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from booking.lib.dates import TOKYO
+from booking.lib.dates import TOKYO, date_parts, plausible_day
+from booking.lib.digits import whole_number
+from booking.lib.japanese import nfkc
+from booking.lib.phone import phone_number
 from integrations.card_fields import INVISIBLE_CATEGORIES, InvalidField, visible_text
 from integrations.jlis import CsvError, csv_records
 
@@ -76,14 +79,10 @@ MAX_TEXT = 5000
 ENCODINGS = (("utf-8-sig", "UTF-8"), ("cp932", "Shift_JIS"))
 
 _CODE_RE = re.compile(r"[-a-zA-Z0-9_]{1,40}")
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 _DATETIME_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([+-][0-9:]+|Z)?"
 )
-_PHONE_RE = re.compile(r"0[0-9]{9,10}")
-_PHONE_SEPARATORS = re.compile(r"[\s\-‐－ー()（）]")
-EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
 # --- problems ------------------------------------------------------------------------------------------
@@ -355,7 +354,7 @@ def choice(aliases: dict[str, str]) -> Callable[[str], str]:
     """One of the values of `aliases`, written as any of its keys (full-width or any case is fine)."""
 
     def clean(text: str) -> str:
-        normal = unicodedata.normalize("NFKC", text).strip()
+        normal = nfkc(text).strip()
         value = aliases.get(normal) or aliases.get(normal.lower())
         if value is None:
             listed = ", ".join(sorted(set(aliases.values()), key=list(aliases.values()).index))
@@ -368,14 +367,15 @@ def choice(aliases: dict[str, str]) -> Callable[[str], str]:
 
 
 def clean_date(text: str) -> dt.date:
-    value = unicodedata.normalize("NFKC", text)
-    if not _DATE_RE.fullmatch(value):
+    value = nfkc(text)
+    parts = date_parts(value)
+    if parts is None:
         raise InvalidField("日付の形式が正しくありません（YYYY-MM-DD）", "not a date (YYYY-MM-DD)")
     try:
-        day = dt.date.fromisoformat(value)
+        day = dt.date(*parts)
     except ValueError as exc:
         raise InvalidField(f"存在しない日付です（{value}）", f"no such date ({value})") from exc
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
+    if not plausible_day(day):
         raise InvalidField("2000年から2099年の日付にしてください", "must be between 2000 and 2099")
     return day
 
@@ -388,7 +388,7 @@ def clean_past_date(text: str, today: dt.date) -> dt.date:
 
 
 def clean_time(text: str) -> dt.time:
-    match = _TIME_RE.fullmatch(unicodedata.normalize("NFKC", text))
+    match = _TIME_RE.fullmatch(nfkc(text))
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
         raise InvalidField("時刻の形式が正しくありません（HH:MM）", "not a time (HH:MM)")
     return dt.time(int(match[1]), int(match[2]))
@@ -396,7 +396,7 @@ def clean_time(text: str) -> dt.time:
 
 def clean_datetime(text: str) -> dt.datetime:
     """A time without an offset is Japan's (the old system ran in Japan)."""
-    value = unicodedata.normalize("NFKC", text)
+    value = nfkc(text)
     if not _DATETIME_RE.fullmatch(value):
         raise InvalidField(
             "日時の形式が正しくありません（YYYY-MM-DD HH:MM[:SS]）",
@@ -406,7 +406,7 @@ def clean_datetime(text: str) -> dt.datetime:
         moment = dt.datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidField(f"存在しない日時です（{value}）", f"no such date and time ({value})") from exc
-    if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
+    if not plausible_day(moment.date()):
         raise InvalidField("2000年から2099年の日時にしてください", "must be between 2000 and 2099")
     return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
 
@@ -419,8 +419,8 @@ def clean_past_datetime(text: str, today: dt.date) -> dt.datetime:
 
 
 def clean_phone(text: str) -> str:
-    digits = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
-    if not _PHONE_RE.fullmatch(digits):
+    digits = phone_number(text)
+    if digits is None:
         raise InvalidField(
             "0から始まる10桁または11桁の電話番号にしてください", "must be 10 or 11 digits starting with 0"
         )
@@ -447,12 +447,13 @@ def clean_emails(text: str) -> str:
 
 def int_between(low: int, high: int) -> Callable[[str], int]:
     def clean(text: str) -> int:
-        value = unicodedata.normalize("NFKC", text)
-        if not value.isdigit() or not low <= int(value) <= high:
+        # ASCII digits after NFKC: isdigit() also passes "⓵", on which int() raises instead of refusing.
+        value = whole_number(nfkc(text))
+        if value is None or not low <= value <= high:
             raise InvalidField(
                 f"{low}〜{high}の整数にしてください", f"must be a whole number from {low} to {high}"
             )
-        return int(value)
+        return value
 
     return clean
 

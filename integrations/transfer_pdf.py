@@ -21,9 +21,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from booking.lib.dates import japanese_date
 from integrations.pdf import PAGE_SIZE, register_font
 
-WEEKDAYS = "月火水木金土日"
 MARGIN = 15 * mm
 GRID = colors.HexColor("#555555")
 HEAD = colors.HexColor("#e6e6e6")
@@ -65,15 +65,11 @@ class TransferSheet:
     exceptions: list[SheetException] = field(default_factory=list)
 
 
-def day_label(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
-
-
 def render(sheet: TransferSheet) -> bytes:
     font = register_font()
     styles = _Styles(font)
     buffer = io.BytesIO()
-    footer = f"移送リスト {sheet.place} {day_label(sheet.day)}"
+    footer = f"移送リスト {sheet.place} {japanese_date(sheet.day)}"
     document = SimpleDocTemplate(
         buffer,
         pagesize=PAGE_SIZE,
@@ -140,7 +136,7 @@ def _header_table(sheet: TransferSheet, styles: _Styles) -> Table:
     cut = sheet.cut_at if sheet.is_cut else f"{sheet.cut_at}（締め前の見込み。確定ではありません）"
     rows = [
         ["窓口", _p(sheet.place, styles)],
-        ["来庁日", day_label(sheet.day)],
+        ["来庁日", japanese_date(sheet.day)],
         ["リストの締め", _p(cut, styles)],
         ["出力日時", sheet.printed_at],
         ["自治体", _p(sheet.municipality, styles)],

@@ -120,6 +120,8 @@ def _remove_bookings() -> None:
         BookingSettings,
     ):
         model.objects.all().delete()
+    # The rules row exists in every provisioned schema (reads never create it): put a default one back.
+    BookingSettings.objects.create(singleton=True)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from booking.callcenter import services as callcenter
 from booking.callcenter.session import CALLER_CARD
 from booking.engine import queries, services
 from booking.lib.dates import TOKYO, plausible_day
+from booking.lib.digits import record_id
 from booking.lib.japanese import is_katakana_name, to_katakana
 from booking.lib.phone import phone_number
 from booking.models import Booking, CallLogEntry, Card, Place, Service
@@ -173,13 +174,12 @@ def visit(request: HttpRequest) -> HttpResponseBase:
 
 
 def _visit_to_move(request: HttpRequest) -> Booking | None:
-    raw = request.GET.get("move", "")
-    # ASCII only: "²" is a digit to isdigit() but not to int(); 19 digits and more overflow a bigint.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    booking_id = record_id(request.GET.get("move", ""))
+    if booking_id is None:
         return None
     return get_object_or_404(
         Booking.objects.select_related("slot__place", "slot__service"),
-        pk=int(raw),
+        pk=booking_id,
         card__isnull=True,
         status=Booking.Status.CONFIRMED,
     )

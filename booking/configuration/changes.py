@@ -13,9 +13,8 @@ from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from booking.audit import oplog
-from booking.lib.dates import TOKYO
+from booking.lib.dates import TOKYO, plausible_day
 from booking.models import Booking, BookingSettings
-from booking.rules import windows
 
 NON_FIELD = "__all__"  # Django's key for errors of a whole form
 
@@ -135,7 +134,7 @@ def affected_bookings(bookings: QuerySet[Booking]) -> list[AffectedBooking]:
 
 def check_dates_plausible(values: Mapping[str, dt.date | None], problems: dict[str, str]) -> None:
     for name, day in values.items():
-        if day is not None and not windows.plausible_day(day):
+        if day is not None and not plausible_day(day):
             problems[name] = _("日付は2000年から2099年の間で入力してください。")
 
 

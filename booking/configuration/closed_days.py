@@ -19,8 +19,8 @@ from booking.configuration.changes import (
     day_range,
     tokyo_today,
 )
+from booking.lib.dates import plausible_day
 from booking.models import Booking, ClosedDay, Place
-from booking.rules import windows
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class ClosedDayInput:
 
 def closed_day_problems(data: ClosedDayInput, today: dt.date) -> dict[str, str]:
     problems: dict[str, str] = {}
-    if not windows.plausible_day(data.date):
+    if not plausible_day(data.date):
         problems["date"] = _("日付は2000年から2099年の間で入力してください。")
     elif data.date < today:
         problems["date"] = _("過去の日付は休止日にできません。")

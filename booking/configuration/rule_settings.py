@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from booking.audit import oplog
 from booking.configuration.changes import SettingsInvalid, tokyo_today, update_rules, values_of
-from booking.lib.dates import TOKYO
+from booking.lib.dates import TOKYO, plausible_day
 from booking.models import BookingSettings, FieldRequirement
 from booking.rules import windows
 
@@ -52,7 +52,7 @@ def window_problems(data: WindowInput, today: dt.date) -> dict[str, str]:
         problems["hold_minutes"] = _("1〜60分の間で入力してください。")
     until = data.bookable_until
     if until is not None:
-        if not windows.plausible_day(until):
+        if not plausible_day(until):
             problems["bookable_until"] = _("日付は2000年から2099年の間で入力してください。")
         elif until < today:
             problems["bookable_until"] = _(

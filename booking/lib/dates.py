@@ -32,6 +32,7 @@ _DATE_PATTERNS = {
     SLASHED_DATE: re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
     JAPANESE_DATE: re.compile(r"([0-9]{4})年\s*([0-9]{1,2})月\s*([0-9]{1,2})日"),
 }
+_MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 WEEKDAYS_JA = "月火水木金土日"
 
@@ -60,6 +61,19 @@ def parse_date(text: str, formats: tuple[str, ...] = (ISO_DATE,)) -> dt.date | N
         return dt.date(*parts)
     except ValueError:
         return None
+
+
+def parse_month(text: str) -> dt.date | None:
+    """The first day of the month a "YYYY-MM" text names (a page's ?month=2026-12, full-width digits
+    fine), or None: another form, no such month, or a year outside 2000–2099 (see `plausible_day`)."""
+    match = _MONTH_PATTERN.fullmatch(nfkc(text).strip())
+    if match is None:
+        return None
+    # The year is checked before it makes a date: "0000-01" would raise, not give None.
+    year, month = int(match[1]), int(match[2])
+    if not (1 <= month <= 12 and EARLIEST_DAY.year <= year <= LATEST_DAY.year):
+        return None
+    return dt.date(year, month, 1)
 
 
 def japanese_date(day: dt.date) -> str:

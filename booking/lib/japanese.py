@@ -16,12 +16,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from booking.lib.digits import is_ascii_digits
+
 # The dashes people put between digit groups, as they are after NFKC (which already turns "－" into "-",
 # the half-width "ｰ" into "ー", "‑" into "‐" and "﹣" into "-"). Between digits the long vowel mark "ー" is
 # a dash typed in kana mode, never a sound; in a kana name it is a letter, so names never use this set.
 DASHES = frozenset("-‐‑‒–—―−ー－")
 
-_ASCII_DIGITS = re.compile(r"[0-9]+")
 _SPACES = re.compile(r"\s+")
 
 # Hiragana (small letters, ゔ, ゕ, ゖ) and the hiragana iteration marks ゝゞ sit 0x60 below their katakana.
@@ -52,7 +53,7 @@ def typed_digits(text: str, *lengths: int) -> str | None:
     "１２３４ー５６７８ー９０１２" and "1234-5678-9012" give "123456789012". A hand-held barcode reader
     types the digits followed by Enter, which is dropped like any space."""
     digits = drop_separators(text)
-    if not _ASCII_DIGITS.fullmatch(digits) or (lengths and len(digits) not in lengths):
+    if not is_ascii_digits(digits) or (lengths and len(digits) not in lengths):
         return None
     return digits
 

@@ -21,10 +21,11 @@ from django.utils import timezone
 from booking.cards import credentials
 from booking.cards.moves import do_move_cards, do_record_event
 from booking.engine.services import IssuedCard, do_reissue_credentials
+from booking.lib.dates import COMPACT_DATE, ISO_DATE
 from booking.models import Card, CardEvent, CardImportJob
 from booking.rules.card_states import FINAL_STATES, CardState
 from integrations import card_fields, jlis
-from integrations.card_fields import COMPACT_DATE, ISO_DATE, InvalidField
+from integrations.card_fields import InvalidField
 from integrations.jlis import CardImportError, Layout, Problem, RawRecord
 from integrations.notice_letters import Letter
 

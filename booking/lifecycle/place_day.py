@@ -8,8 +8,8 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from booking.lib.dates import plausible_day
 from booking.models import Place
-from booking.rules.windows import plausible_day
 
 
 class PlaceDayForm(forms.Form):

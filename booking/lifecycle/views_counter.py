@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can, allows
 from booking.lib.dates import TOKYO
+from booking.lib.digits import record_id
 from booking.lifecycle import counter
 from booking.lifecycle.counter import CounterError
 from booking.lifecycle.place_day import PlaceDayForm
@@ -95,10 +96,11 @@ def _filters(counts: dict[str, int]) -> list[tuple[str, str, int]]:
 
 def _selected(request: HttpRequest, place: Place, day: dt.date) -> Booking | None:
     """The booking just checked in (or chosen from the list), shown with its buttons."""
-    chosen = request.GET.get("booking", "")
-    if not chosen.isdigit() or len(chosen) > 18:
+    # ASCII digits that fit a bigint: isdigit() passes "²", on which int() raises (a 500).
+    chosen = record_id(request.GET.get("booking", ""))
+    if chosen is None:
         return None
-    return counter.day_bookings(place, day).select_related("slot__place").filter(pk=int(chosen)).first()
+    return counter.day_bookings(place, day).select_related("slot__place").filter(pk=chosen).first()
 
 
 @staff_view(Can.EDIT_CARDS)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can, allows
 from booking.audit import oplog
+from booking.lib.digits import record_id, whole_number
 from booking.lifecycle import transfers
 from booking.lifecycle.place_day import PlaceDayForm
 from booking.lifecycle.transfer_services import TransferError, do_confirm_transfer, do_return_to_back_office
@@ -116,10 +117,7 @@ def confirm_transfer(request: HttpRequest) -> HttpResponse:
     form, place, day = _chosen(request.POST)
     if place is None or day is None:
         return _refused(request, form)
-    try:
-        expected = int(request.POST.get("expected", ""))
-    except ValueError:
-        expected = None
+    expected = whole_number(request.POST.get("expected", ""))
     try:
         result = do_confirm_transfer(place, day, actor=actor_of(request), now=_now(), expected=expected)
     except TransferError as error:
@@ -139,8 +137,11 @@ def return_card(request: HttpRequest) -> HttpResponse:
     form, place, day = _chosen(request.POST)
     if place is None or day is None:
         return _refused(request, form)
-    card_id = request.POST.get("card", "")
-    card = get_object_or_404(Card, pk=int(card_id) if card_id.isdigit() and len(card_id) < 18 else 0)
+    # ASCII digits that fit a bigint: isdigit() passes "²", on which int() raises (a 500).
+    card_id = record_id(request.POST.get("card", ""))
+    if card_id is None:
+        raise Http404
+    card = get_object_or_404(Card, pk=card_id)
     try:
         state = do_return_to_back_office(card, actor=actor_of(request), now=_now())
     except TransferError as error:

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 from functools import lru_cache
 
 import holidays
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from booking.lib.dates import TOKYO
-from booking.rules import schedule, windows
+from booking.lib.dates import TOKYO, parse_date, plausible_day
+from booking.lib.dates import parse_month as first_of_month
+from booking.rules import schedule
 
 # The daily report lists the bookings of every calendar day up to this many operating days ahead.
 AHEAD_OPERATING_DAYS = 3
 # A day's report is due from this time (JST), when the call center has closed; the beat runs then.
 DAILY_REPORT_TIME = dt.time(18, 0)
-DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 
 
 def is_operating_day(day: dt.date) -> bool:
@@ -83,22 +81,12 @@ def latest_due_day(now: dt.datetime) -> dt.date:
 
 
 def parse_day(text: str) -> dt.date | None:
-    """A YYYY-MM-DD date from a query string, or None (any other form, or an implausible year)."""
-    if not DAY_PATTERN.fullmatch(text):
-        return None
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-    return day if windows.plausible_day(day) else None
+    """A YYYY-MM-DD date from a query string, or None (any other form, no such day, an implausible year)."""
+    day = parse_date(text)
+    return day if day is not None and plausible_day(day) else None
 
 
 def parse_month(text: str) -> tuple[int, int] | None:
-    """A YYYY-MM month from a query string, or None."""
-    match = MONTH_PATTERN.fullmatch(text)
-    if not match:
-        return None
-    year, month = int(match.group(1)), int(match.group(2))
-    if not 1 <= month <= 12 or not windows.plausible_day(dt.date(year, 1, 1)):
-        return None
-    return year, month
+    """A YYYY-MM month from a query string as (year, month), or None (as `booking.lib.dates.parse_month`)."""
+    first = first_of_month(text)
+    return None if first is None else (first.year, first.month)

@@ -1,22 +1,14 @@
-"""How the reports write what they show, on screen, in the mails and in the monthly CSV: dates, the
-monthly title, and the CSV's header and rows."""
+"""How the reports write what they show, on screen, in the mails and in the monthly CSV: the monthly title,
+and the CSV's header and rows. Dates are written by booking.lib.dates (`japanese_date`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 from django.utils.translation import gettext as _
 
 from booking.reports.queries import Counts, MonthlyFigures
 from integrations import csv_export
-
-WEEKDAYS_JA = "月火水木金土日"
-
-
-def format_day(day: dt.date) -> str:
-    """A date as the mails write it: 2026年11月20日（金）."""
-    return f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS_JA[day.weekday()]}）"
 
 
 def monthly_csv_header(figures: MonthlyFigures) -> list[str]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from booking.lib.dates import WEEKDAYS_JA, japanese_date
 from booking.reports.chart import monthly_chart_svg
 from booking.reports.days import day_note
-from booking.reports.formatting import WEEKDAYS_JA, format_day, monthly_title
+from booking.reports.formatting import monthly_title
 from booking.reports.queries import DailyFigures, MonthlyFigures, Tally
 from tenants.queries import current_tenant_name
 
@@ -17,13 +18,13 @@ def render_daily(figures: DailyFigures) -> tuple[str, str]:
     """The daily report's subject and plain-text body (plain text reads the same in every mail client)."""
     subject = _("【日報】%(tenant)s %(day)s 受電%(calls)d件・新規予約%(new)d件") % {
         "tenant": current_tenant_name(),
-        "day": format_day(figures.day),
+        "day": japanese_date(figures.day),
         "calls": figures.calls_total,
         "new": figures.new_total,
     }
     lines = [
         _("%(tenant)s 予約システム 日報") % {"tenant": current_tenant_name()},
-        _("対象日: %(day)s") % {"day": format_day(figures.day)},
+        _("対象日: %(day)s") % {"day": japanese_date(figures.day)},
         "",
         _("■ 受電件数（計 %(n)d件）") % {"n": figures.calls_total},
         *_tally_lines(figures.calls),
@@ -56,7 +57,7 @@ def _ahead_lines(figures: DailyFigures) -> list[str]:
     for index, day in enumerate(figures.ahead_days):
         total = figures.ahead_totals[index]
         note = f" {day_note(day)}" if day_note(day) else ""
-        lines.append(f"  {format_day(day)}{note}: " + _("計 %(n)d件") % {"n": total})
+        lines.append(f"  {japanese_date(day)}{note}: " + _("計 %(n)d件") % {"n": total})
         lines.extend(
             f"    {place.name}: " + _("%(n)d件") % {"n": place.counts[index]}
             for place in figures.ahead

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from booking.lib.dates import TOKYO
-from booking.lib.dates import plausible_day as plausible_day  # a date rule: its home is booking.lib.dates
 
 if TYPE_CHECKING:
     from booking.models import BookingSettings, Place

@@ -18,11 +18,12 @@ from booking.access import accounts
 from booking.access.gate import StaffTokenAuthentication, staff_api
 from booking.access.permissions import Can
 from booking.audit import oplog
-from booking.citizen.api.serializers import ErrorOut, iso
+from booking.citizen.api.serializers import DayField, ErrorOut, iso
+from booking.lib.dates import plausible_day
+from booking.lib.japanese import typed_digits
 from booking.models import Booking, Place
-from booking.rules.windows import plausible_day
 from booking.staff import lists
-from booking.staff.forms import ORDERINGS
+from booking.staff.forms import ORDERINGS, OTP_DIGITS
 from booking.staff.views_bookings import stream_bookings_csv
 from integrations import csv_export
 from madoguchi.api_errors import ApiError
@@ -62,7 +63,14 @@ def _actor(request: Request) -> oplog.Actor:
 class StaffSessionIn(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=200)
-    otp = serializers.RegexField(r"^[0-9]{6}$", required=False)
+    otp = serializers.CharField(max_length=40, required=False)
+
+    def validate_otp(self, value: str) -> str:
+        # The sign-in page's rule (OtpForm): "123 456" as an authenticator app shows it, full-width digits.
+        digits = typed_digits(value, OTP_DIGITS)
+        if digits is None:
+            raise serializers.ValidationError("6桁の数字を入力してください / must be 6 digits")
+        return digits
 
 
 class StaffSessionsView(APIView):
@@ -84,7 +92,7 @@ class StaffSessionsView(APIView):
 
 
 class BookingsQuery(serializers.Serializer):
-    date = serializers.DateField(required=False)
+    date = DayField(required=False)
     location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
 
@@ -95,8 +103,8 @@ class BookingsQuery(serializers.Serializer):
 
 
 class ExportQuery(serializers.Serializer):
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    date_from = DayField(required=False)
+    date_to = DayField(required=False)
     location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
     encoding = serializers.ChoiceField(choices=list(csv_export.ENCODINGS), required=False)
 

@@ -19,7 +19,7 @@ from booking.access import accounts
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.audit import oplog
-from booking.lib.dates import TOKYO
+from booking.lib.dates import TOKYO, parse_date, plausible_day
 from booking.models import AllowedNetwork, OperationLogEntry, StaffProfile, StaffRole, StaffSecurity
 from booking.staff.forms import CreateStaffForm, NetworkForm
 from integrations import csv_export
@@ -166,7 +166,9 @@ def _update_rules(actor: oplog.Actor, request: HttpRequest) -> None:
     )
 
 
-def _log_entries(request: HttpRequest) -> QuerySet[OperationLogEntry]:
+def _log_entries(request: HttpRequest) -> tuple[QuerySet[OperationLogEntry], str]:
+    """The entries the filters ask for, and what is wrong with a filter ("" when nothing is). A day that is no
+    date is refused with a message, not ignored: the list would show more than was asked for."""
     entries = OperationLogEntry.objects.order_by("-seq")
     user = request.GET.get("user", "").strip()
     action = request.GET.get("action", "").strip()
@@ -177,20 +179,25 @@ def _log_entries(request: HttpRequest) -> QuerySet[OperationLogEntry]:
         entries = entries.filter(action__startswith=action)
     if text:
         entries = entries.filter(Q(target__icontains=text) | Q(address=text))
-    for name, op in (("date_from", "gte"), ("date_to", "lt")):
-        try:
-            day = dt.date.fromisoformat(request.GET.get(name, ""))
-        except ValueError:
+    for name, op, label in (("date_from", "gte", _("日付（から）")), ("date_to", "lt", _("日付（まで）"))):
+        raw = request.GET.get(name, "").strip()
+        if not raw:
             continue
+        # Only YYYY-MM-DD in 2000–2099: fromisoformat also took "2026-W49-7", and 9999-12-31 overflowed.
+        day = parse_date(raw)
+        if day is None or not plausible_day(day):
+            problem = _("「%(label)s」は 2026-12-06 のような、2000年から2099年までの日付で指定してください。")
+            return entries.none(), problem % {"label": label}
         if op == "lt":
             day += dt.timedelta(days=1)
         entries = entries.filter(**{f"at__{op}": dt.datetime.combine(day, dt.time.min, TOKYO)})
-    return entries
+    return entries, ""
 
 
-@staff_view(Can.VIEW_OPLOG, log_reads="oplog.view")
-def operation_log(request: HttpRequest) -> HttpResponse:
-    page = Paginator(_log_entries(request), 100).get_page(request.GET.get("page"))
+def _log_page(request: HttpRequest, entries: QuerySet[OperationLogEntry], problem: str) -> HttpResponse:
+    if problem:
+        messages.error(request, problem)
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     verdict = oplog.verify() if request.GET.get("verify") else None
@@ -203,16 +210,25 @@ def operation_log(request: HttpRequest) -> HttpResponse:
             "verdict": verdict,
             "params": request.GET,
         },
+        status=400 if problem else 200,
     )
 
 
+@staff_view(Can.VIEW_OPLOG, log_reads="oplog.view")
+def operation_log(request: HttpRequest) -> HttpResponse:
+    entries, problem = _log_entries(request)
+    return _log_page(request, entries, problem)
+
+
 @staff_view(Can.VIEW_OPLOG)
-def operation_log_csv(request: HttpRequest) -> StreamingHttpResponse:
+def operation_log_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     encoding = request.GET.get("encoding", csv_export.DEFAULT_ENCODING)
     if encoding not in csv_export.ENCODINGS:
         encoding = csv_export.DEFAULT_ENCODING
+    entries, problem = _log_entries(request)
+    if problem:
+        return _log_page(request, entries, problem)  # the page with the message, and no file
     oplog.record(actor_of(request), "oplog.export", request.get_full_path()[:200])
-    entries = _log_entries(request)
 
     def rows() -> Iterator[list[object]]:
         for e in entries.iterator(chunk_size=2000):

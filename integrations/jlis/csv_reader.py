@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 
+from booking.lib.japanese import nfkc
 from integrations.jlis.records import CardImportError, Problem, RawRecord
 
 
@@ -74,7 +74,7 @@ def csv_records(text: str) -> list[tuple[int, list[str]]]:
 
 def header_name(cell: str) -> str:
     """A header cell as it is compared: NFKC (full-width "ＩＤ" is "ID"), trimmed, lower case."""
-    return unicodedata.normalize("NFKC", cell).strip().lower()
+    return nfkc(cell).strip().lower()
 
 
 def _column_positions(line: int, header: list[str], columns: dict[str, str]) -> dict[str, int]:

@@ -3,8 +3,8 @@ record cut into its fields by Shift_JIS byte widths."""
 
 from __future__ import annotations
 
-import datetime as dt
-
+from booking.lib.dates import COMPACT_DATE, parse_date
+from booking.lib.digits import is_ascii_digits
 from integrations.jlis.layout import (
     COUNT_DIGITS,
     CP932,
@@ -107,7 +107,8 @@ def _check_header(line: str) -> list[Problem]:
     if fields["format_id"] != FORMAT_ID or fields["version"] != FORMAT_VERSION:
         return [_missing_header()]
     created = fields["created_on"]
-    if not (created.isascii() and created.isdigit() and _is_date(created)):
+    # ASCII first: parse_date would also read full-width digits, which a fixed-width record never holds.
+    if not (is_ascii_digits(created) and parse_date(created, (COMPACT_DATE,)) is not None):
         return [
             Problem(
                 f"ヘッダレコードの作成日が正しくありません（{created!r}、YYYYMMDD）",
@@ -123,7 +124,7 @@ def _check_trailer(number: int, line: str, *, data_records: int) -> list[Problem
     if problem is not None:
         return [problem]
     count = fields["count"]
-    if not (count.isascii() and count.isdigit()):
+    if not is_ascii_digits(count):
         return [
             Problem(
                 f"トレーラレコードの件数が数字{COUNT_DIGITS}桁ではありません（{count!r}）",
@@ -204,11 +205,3 @@ def _cut_character(number: int, name: str) -> Problem:
         line=number,
         field=name,
     )
-
-
-def _is_date(digits: str) -> bool:
-    try:
-        dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
-    except ValueError:
-        return False
-    return True

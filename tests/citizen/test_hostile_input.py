@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -100,3 +101,44 @@ def test_citizen_pages_with_hostile_addresses(kyoto: None) -> None:
         response = client.post(f"/book/card_issuance/{place}/2026-12-01/", {"start": start})
         assert response.status_code in {409, 404}, start
     assert client.get("/mypage/?q=%00").status_code == 400
+
+
+def _signed_in_client() -> Client:
+    issued = factories.issue_card()
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    client.post(
+        "/login/", {"reservation_number": issued.card.reservation_number, "password": issued.password}
+    )
+    return client
+
+
+def test_citizen_addresses_naming_no_day_are_404(kyoto: None) -> None:
+    client = _signed_in_client()
+    place = factories.place().pk
+    for day in ("2026-02-30", "0000-01-01", "2026-00-10", "2026-13-01"):
+        assert client.get(f"/book/card_issuance/{place}/{day}/").status_code == 404, day
+
+
+def test_the_month_asked_for_is_yyyy_mm_and_anything_else_shows_the_first_month(kyoto: None) -> None:
+    client = _signed_in_client()
+    url = f"/book/card_issuance/{factories.place().pk}/"
+    first = client.get(url).context["month"]
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    asked = following.strftime("%Y-%m")
+    assert client.get(url, {"month": asked}).context["month"] == following
+    wide = asked.translate(str.maketrans("0123456789-", "０１２３４５６７８９－"))
+    assert client.get(url, {"month": wide}).context["month"] == following  # an IME in full-width mode
+    arabic = asked.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))  # int() read these digits
+    for month in (arabic, f"{following.year}-{following.month}-1", "0000-01", f"{asked}-01"):
+        response = client.get(url, {"month": month})
+        assert (response.status_code, response.context["month"]) == (200, first), month
+
+
+@pytest.mark.parametrize("day", ["2026-W49-7", "20261206", "2026-12-6", "２０２６年１２月６日"])
+def test_availability_dates_are_yyyy_mm_dd(kyoto: None, day: str) -> None:
+    # DRF's date parser took the ISO week date and the compact form; the API reads dates as the pages do.
+    response = Client(HTTP_HOST=KYOTO_HOST).get(
+        "/api/v1/availability/", fill({"location": LOC, "service": "card_issuance", "from": day})
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+    assert "YYYY-MM-DD" in str(response.json()["fields"])

@@ -15,6 +15,7 @@ from booking.lib.dates import (
     date_parts,
     japanese_date,
     parse_date,
+    parse_month,
     plausible_day,
 )
 
@@ -84,3 +85,29 @@ def test_japanese_date(day: dt.date, expected: str) -> None:
 def test_tokyo_is_nine_hours_ahead_of_utc_all_year() -> None:
     for month in (1, 7):
         assert dt.datetime(2026, month, 1, tzinfo=TOKYO).utcoffset() == dt.timedelta(hours=9)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12", dt.date(2026, 12, 1)),
+        ("２０２６－１２", dt.date(2026, 12, 1)),  # full-width, as an IME types it
+        (" 2026-01 ", dt.date(2026, 1, 1)),
+        ("2000-01", dt.date(2000, 1, 1)),
+        ("2099-12", dt.date(2099, 12, 1)),
+        ("1999-12", None),  # outside the plausible years
+        ("2100-01", None),
+        ("0000-01", None),  # the year 0: no date at all, and no exception either
+        ("9999-12", None),
+        ("2026-00", None),
+        ("2026-13", None),
+        ("2026-1", None),  # two-digit months, as the pages' links write them
+        ("2026-12-01", None),
+        ("202612", None),
+        ("٢٠٢٦-١٢", None),  # Arabic-Indic digits: int() would read them
+        ("", None),
+        ("x", None),
+    ],
+)
+def test_parse_month(text: str, expected: dt.date | None) -> None:
+    assert parse_month(text) == expected

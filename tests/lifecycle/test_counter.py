@@ -358,6 +358,14 @@ def test_bad_input_is_answered_not_a_500(on_the_day: dt.date) -> None:
     assert clerk.post("/staff/counter/999999999/hand-over/").status_code == 404
 
 
+@pytest.mark.parametrize("chosen", ["²", "٣", "⓵", "-1", " 1", "9223372036854775808", "0"])
+def test_a_chosen_booking_that_is_no_id_shows_the_day_without_it(on_the_day: dt.date, chosen: str) -> None:
+    # "²" and "⓵" pass str.isdigit() and made int() raise: a 500 before ids had to be ASCII digits.
+    book(on_the_day, 0, kana="ヤマダ タロウ")
+    shown = page(staff("counter"), place=center().pk, day=on_the_day.isoformat(), booking=chosen)
+    assert "ヤマダ タロウ" in shown and "さんを受付しました" not in shown
+
+
 def test_another_tenant_cannot_see_or_act_on_kyotos_bookings(on_the_day: dt.date) -> None:
     booking = book(on_the_day, 0, kana="ヤマダ タロウ")
     place_pk = center().pk

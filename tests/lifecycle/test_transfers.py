@@ -354,6 +354,25 @@ def test_the_return_button_brings_a_removed_card_back(day: dt.date, monkeypatch:
     assert clerk.post("/staff/transfers/return/", params(day, card="99999999999999999999")).status_code == 404
 
 
+@pytest.mark.parametrize("card_id", ["²", "٣", "⓵", "-1", "0", "9223372036854775808", ""])
+def test_a_card_to_return_that_is_no_id_is_a_404(day: dt.date, card_id: str) -> None:
+    # "²" passes str.isdigit() and made int() raise: a 500 before ids had to be ASCII digits.
+    booking = book(day, 0)
+    assert staff("counter").post("/staff/transfers/return/", params(day, card=card_id)).status_code == 404
+    assert card(booking).state == CardState.BOOKED
+
+
+def test_a_count_that_is_no_number_confirms_without_the_check(
+    day: dt.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The count on the button guards against a list changed meanwhile; a form without a number in it
+    # (only a hand-made request) confirms what the list shows, as before.
+    booking = book(day, 0)
+    fix_clock(monkeypatch, cut_of(day) + dt.timedelta(minutes=1))
+    done = staff("counter").post("/staff/transfers/confirm/", params(day, expected="²"), follow=True)
+    assert "1枚のカードを" in done.content.decode() and card(booking).state == CardState.MOVED
+
+
 def read_csv(response: Any, encoding: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode(encoding))))
 

@@ -60,6 +60,43 @@ def test_raw_fields() -> None:
     assert legacy_import.choice({"電話": "phone", "phone": "phone"})("ＰＨＯＮＥ") == "phone"
 
 
+def test_raw_fields_read_with_booking_lib() -> None:
+    # Phone numbers as booking.lib.phone reads them: any dash, brackets, the international form.
+    for typed in (
+        "075-222-3333",
+        "(075) 222-3333",
+        "075（222）3333",
+        "+81 75-222-3333",
+        "+81 (0)75 222 3333",
+    ):
+        assert legacy_import.clean_phone(typed) == "0752223333", typed
+    assert legacy_import.clean_phone("090ー1234ー5678") == "09012345678"
+    with pytest.raises(InvalidField, match="10 or 11 digits"):
+        legacy_import.clean_phone("75-222-3333")
+    # Dates as booking.lib.dates reads YYYY-MM-DD; the messages are the format's own.
+    assert legacy_import.clean_date("２０２６－１１－２４") == dt.date(2026, 11, 24)
+    for text, message in (
+        ("2026-W48-2", "not a date"),
+        ("20261124", "not a date"),
+        ("2026-02-30", "no such date"),
+        ("2100-01-01", "between 2000 and 2099"),
+    ):
+        with pytest.raises(InvalidField, match=message):
+            legacy_import.clean_date(text)
+
+
+@pytest.mark.parametrize("text", ["⓵", "٣", "-1", "1_0", " ", "9" * 5000])
+def test_a_whole_number_is_ascii_digits(text: str) -> None:
+    # isdigit() passed "⓵" (then int() raised, stopping the import) and "٣" (read as 3).
+    with pytest.raises(InvalidField, match="whole number from 1 to 20"):
+        legacy_import.int_between(1, 20)(text)
+
+
+def test_a_whole_number_in_full_width_digits_is_read() -> None:
+    assert legacy_import.int_between(1, 20)("１５") == 15
+    assert legacy_import.int_between(0, 20)("0") == 0
+
+
 def test_template_fields_names_the_placeholders_and_refuses_unpaired_braces() -> None:
     assert legacy_import.template_fields("{date} {time!r} {{literal}} {place:>5}") == [
         ("date", "", ""),

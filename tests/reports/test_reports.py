@@ -410,6 +410,29 @@ def test_bad_parameters_are_a_400_with_a_message(admin: Client, path: str) -> No
     assert 'role="alert"' in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/staff/reports/monthly/?month=0000-01",  # the year 0 made a date that cannot be: a 500 before
+        "/staff/reports/monthly.csv?month=0000-12",
+        "/staff/reports/?day=0000-01-01",
+        "/staff/reports/?day=2026-W49-7",
+        "/staff/reports/?day=20261206",
+    ],
+)
+def test_a_year_zero_or_another_form_is_a_400_with_a_message(admin: Client, path: str) -> None:
+    response = admin.get(path)
+    assert response.status_code == 400
+    assert 'role="alert"' in response.content.decode()
+
+
+def test_a_day_and_a_month_in_full_width_digits_are_read(admin: Client) -> None:
+    wide = str.maketrans("0123456789-", "０１２３４５６７８９－")
+    assert admin.get("/staff/reports/", {"day": REPORT_DAY.isoformat().translate(wide)}).status_code == 200
+    page = admin.get("/staff/reports/monthly/", {"month": "2026-11".translate(wide)})
+    assert page.status_code == 200 and "2026年11月の月報" in page.content.decode()
+
+
 @pytest.mark.parametrize(("role", "status"), [("viewer", 403), ("operator", 403), ("counter", 200)])
 def test_who_may_see_the_reports(kyoto: None, role: str, status: int) -> None:
     make_staff(f"user-{role}", role)

@@ -8,9 +8,8 @@ from typing import Any
 from rest_framework import serializers
 
 from booking.engine.queries import FreeSlot
-from booking.lib.dates import TOKYO
+from booking.lib.dates import TOKYO, parse_date, plausible_day
 from booking.models import Booking, Place, Service
-from booking.rules import windows
 
 MAX_RANGE_DAYS = 92
 
@@ -24,12 +23,25 @@ class TokyoDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> dt.datetime:
         parsed = super().to_internal_value(value)
-        if not windows.plausible_day(parsed.date()):
+        if not plausible_day(parsed.date()):
             raise serializers.ValidationError("日時の範囲が正しくありません / date out of range")
         return parsed.astimezone(TOKYO)
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
         return value.replace(tzinfo=TOKYO) if value.tzinfo is None else value
+
+
+class DayField(serializers.DateField):
+    """A day as YYYY-MM-DD, read as the pages read it (booking.lib.dates): DRF's own parser also took
+    "20261206" and the ISO week date "2026-W49-7"."""
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        day = parse_date(value) if isinstance(value, str) else None
+        if day is None:
+            raise serializers.ValidationError(
+                "日付は YYYY-MM-DD の形式で指定してください / date must be YYYY-MM-DD"
+            )
+        return day
 
 
 class LocationOut(serializers.Serializer):
@@ -47,8 +59,8 @@ class LocationOut(serializers.Serializer):
 class AvailabilityQuery(serializers.Serializer):
     location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all())
     service = serializers.SlugRelatedField(slug_field="code", queryset=Service.objects.all())
-    from_ = serializers.DateField(required=False)
-    to = serializers.DateField(required=False)
+    from_ = DayField(required=False)
+    to = DayField(required=False)
 
     def to_internal_value(self, data: Any) -> Any:
         if hasattr(data, "dict"):
@@ -62,7 +74,7 @@ class AvailabilityQuery(serializers.Serializer):
         first = attrs.get("from_")
         last = attrs.get("to")
         for name, day in (("from", first), ("to", last)):
-            if day and not windows.plausible_day(day):
+            if day and not plausible_day(day):
                 raise serializers.ValidationError({name: "日付の範囲が正しくありません / date out of range"})
         if first and last:
             if last < first:

@@ -26,7 +26,7 @@ from booking.citizen.login import LoginRefused, do_citizen_login
 from booking.citizen.web.forms import ContactForm, LoginForm
 from booking.citizen.web.party import CALLER_CARD, CITIZEN_CARD, Party, go, in_operator_flow, party_of
 from booking.engine import queries, services
-from booking.lib.dates import TOKYO
+from booking.lib.dates import TOKYO, parse_date, parse_month, plausible_day
 from booking.models import Booking, Card, Hold, Service
 from booking.rules import windows
 from integrations import qr
@@ -185,12 +185,8 @@ def choose_place(request: HttpRequest, card: Card, service: str) -> HttpResponse
 
 
 def _month(raw: str | None, fallback: dt.date) -> dt.date:
-    try:
-        year, month = (int(part) for part in (raw or "").split("-"))
-        chosen = dt.date(year, month, 1)
-    except ValueError:
-        return fallback.replace(day=1)
-    return chosen if windows.plausible_day(chosen) else fallback.replace(day=1)
+    """The month a ?month=YYYY-MM link asks for; the first bookable month for anything else (an old link)."""
+    return parse_month(raw or "") or fallback.replace(day=1)
 
 
 @citizen_required
@@ -224,11 +220,9 @@ def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> Ht
 
 
 def _day(raw: str) -> dt.date:
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError as exc:
-        raise Http404 from exc
-    if not windows.plausible_day(day):
+    """The day in the page's address: an address naming no day (2026-02-30, 9999-12-31) is no page, a 404."""
+    day = parse_date(raw)
+    if day is None or not plausible_day(day):
         raise Http404
     return day
 
@@ -243,7 +237,7 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
     if request.method == "POST":
         try:
             start = dt.datetime.fromisoformat(request.POST.get("start", "")).astimezone(TOKYO)
-            if not windows.plausible_day(start.date()):
+            if not plausible_day(start.date()):
                 raise ValueError("out of range")
         except (ValueError, OverflowError):
             problem = _("時間を選んでください。")
