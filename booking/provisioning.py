@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from booking.models import BookingSettings, OpeningPattern, Place, Service, Weekday
+from booking.models import BookingSettings, OpeningPattern, Place, Service, StaffSecurity, Weekday
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 PRESETS = {path.stem: path for path in PRESET_DIR.glob("*.json")}
@@ -75,12 +75,13 @@ def _pattern_fields(schedule: dict[str, Any], where: str) -> dict[str, Any]:
 
 @transaction.atomic
 def apply_preset(name: str) -> str:
-    """Upsert the preset's services, places and opening patterns and make the settings row if missing;
-    return a one-line summary."""
+    """Upsert the preset's services, places and opening patterns and make the booking-rules and staff
+    sign-in-rules rows if missing; return a one-line summary."""
     data = load_preset(name)
-    # booking.engine.queries.booking_rules() only reads: the row is made here, once, with its defaults (an
-    # existing row keeps the administrator's values).
+    # booking_rules() and accounts.security() only read: the rows are made here, once, with their defaults
+    # (an existing row keeps the administrator's values).
     BookingSettings.objects.get_or_create(singleton=True)
+    StaffSecurity.objects.get_or_create(singleton=True)
     services: dict[str, Service] = {}
     for order, item in enumerate(data["services"]):
         service, _ = Service.objects.update_or_create(

@@ -38,8 +38,9 @@ class StaffAccountError(ValueError):
 
 
 def security() -> StaffSecurity:
-    rules, _ = StaffSecurity.objects.get_or_create(singleton=True)
-    return rules
+    """The staff sign-in rules: a pure read, on every staff request. Provisioning and migration 0015 make the
+    row; should it be missing, the defaults apply (unsaved) and the first change makes it."""
+    return StaffSecurity.objects.filter(singleton=True).first() or StaffSecurity(singleton=True)
 
 
 # --- terminals -----------------------------------------------------------------------------------------
@@ -396,7 +397,7 @@ def do_update_security(actor: oplog.Actor, wanted: StaffSecurity) -> StaffSecuri
         "require_totp_for_administrators",
     ]
     with transaction.atomic():
-        rules = security()
+        rules, _ = StaffSecurity.objects.select_for_update().get_or_create(singleton=True)
         for name in fields:
             setattr(rules, name, getattr(wanted, name))
         rules.save(update_fields=fields)

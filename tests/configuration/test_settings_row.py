@@ -28,7 +28,7 @@ from tests.conftest import Tenants
 
 pytestmark = pytest.mark.django_db
 SETUP = oplog.Actor(None, "test", "127.0.0.1")
-MIGRATION = "0015_booking_settings_row"
+MIGRATION = "0015_singleton_rows"
 
 
 @contextmanager
@@ -156,6 +156,28 @@ def test_the_migration_is_idempotent_and_keeps_an_existing_row(kyoto: None) -> N
 
 def test_the_migration_reverses_as_a_no_op() -> None:
     module = importlib.import_module(f"booking.migrations.{MIGRATION}")
-    (operation,) = module.Migration.operations
-    assert isinstance(operation, RunPython)
-    assert operation.reversible and operation.reverse_code is RunPython.noop
+    assert len(module.Migration.operations) == 2
+    for operation in module.Migration.operations:
+        assert isinstance(operation, RunPython)
+        assert operation.reversible and operation.reverse_code is RunPython.noop
+
+
+# --- the staff sign-in rules: the same rule ----------------------------------------------------------------
+
+
+def test_the_staff_sign_in_rules_are_read_without_writing(kyoto: None) -> None:
+    from booking.access import accounts
+    from booking.models import StaffSecurity
+
+    StaffSecurity.objects.all().delete()
+    with read_only():
+        rules = accounts.security()
+    assert rules.pk is None and rules.lockout_threshold == StaffSecurity().lockout_threshold
+    assert not StaffSecurity.objects.exists()
+
+
+def test_a_newly_provisioned_tenant_has_its_staff_sign_in_rules(tenants: Tenants) -> None:
+    from booking.models import StaffSecurity
+
+    with schema_context(tenants.mihon.schema_name):
+        assert StaffSecurity.objects.filter(singleton=True).count() == 1
