@@ -433,6 +433,7 @@ def command_exec(argv: list[str]) -> int:
     if not argv:
         raise SystemExit("usage: stack.py exec -- COMMAND [ARGS...]")
     with local_services() as env:
+        ensure_database(env["DATABASE_URL"])  # a command may come before the first `make run`
         return subprocess.run(argv, cwd=REPO, env=env).returncode
 
 
