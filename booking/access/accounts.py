@@ -231,6 +231,8 @@ def do_confirm_totp(actor: oplog.Actor, device: TOTPDevice, token: str) -> bool:
         TOTPDevice.objects.filter(user=device.user, confirmed=True).exclude(pk=device.pk).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
+        # API tokens were issued against the second factor as it was; like a session, they start again.
+        StaffToken.objects.filter(user=device.user).delete()
         oplog.record(actor, "totp.enable", device.user.get_username())
     return True
 
@@ -238,6 +240,8 @@ def do_confirm_totp(actor: oplog.Actor, device: TOTPDevice, token: str) -> bool:
 def do_remove_totp(actor: oplog.Actor, profile: StaffProfile) -> None:
     with transaction.atomic():
         TOTPDevice.objects.filter(user=profile.user).delete()
+        # A token marked as issued after a code would outlive the device (a lost phone): it goes with it.
+        StaffToken.objects.filter(user=profile.user).delete()
         oplog.record(actor, "totp.remove", profile.user.get_username())
 
 

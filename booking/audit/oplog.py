@@ -32,6 +32,10 @@ class Actor:
     address: str
 
 
+# Who the background worker writes as: the person who asked is in the request's own entry.
+WORKER = Actor(None, "system", "worker")
+
+
 def _canonical(entry: OperationLogEntry) -> bytes:
     fields = {
         "seq": entry.seq,

@@ -42,7 +42,6 @@ from tenants.db import tenant_connection
 
 DOWNLOAD_DAYS = 7
 CHUNK = 2000
-_WORKER = oplog.Actor(None, "system", "worker")
 
 EXPORTS: JobKind[ExportJob] = JobKind(
     name="export",
@@ -58,7 +57,7 @@ EXPORTS: JobKind[ExportJob] = JobKind(
     ),
     failed_action="export.failed",
     lost_action="export.interrupted",
-    log=partial(oplog.record, _WORKER),
+    log=partial(oplog.record, oplog.WORKER),
 )
 
 
@@ -398,7 +397,7 @@ def _export(job: ExportJob) -> None:
     size = storage.save_zip(storage.export_storage(), job.key, members())
     with transaction.atomic():
         runner.finish(EXPORTS, job, size=size, rows=counts)
-        oplog.record(_WORKER, "export.done", f"export {job.pk}", {"rows": counts})
+        oplog.record(oplog.WORKER, "export.done", f"export {job.pk}", {"rows": counts})
 
 
 def _counted(

@@ -75,7 +75,7 @@ def finish(kind: JobKind[J], job: J, **fields: object) -> None:
         fields["expires_at"] = finished + kind.files_live
     done = (
         kind.rows()
-        .filter(pk=job.pk, status__in=OPEN)
+        .filter(pk=job.pk, status=JobStatus.RUNNING)
         .update(status=JobStatus.DONE, finished_at=finished, error="", **fields)
     )
     if not done:

@@ -25,8 +25,6 @@ from integrations import storage
 from integrations.jlis import CardImportError, Layout, Problem
 from tenants.db import tenant_connection
 
-WORKER = oplog.Actor(None, "system", "worker")
-
 
 def kept_problems(problems: Sequence[Problem]) -> list[dict[str, object]]:
     """The first MAX_PROBLEMS_KEPT as the job keeps them, then one entry saying how many more there were."""
@@ -60,7 +58,7 @@ CARD_IMPORTS: JobKind[CardImportJob] = JobKind(
         "the import was interrupted; nothing was imported, upload the file again",
     ),
     failed_action="cards.import_failed",
-    log=partial(oplog.record, WORKER),
+    log=partial(oplog.record, oplog.WORKER),
     failure=lambda reason: _failure([Problem(reason.ja, reason.en)]),
 )
 LOST_AFTER = CARD_IMPORTS.lost_after
@@ -151,7 +149,7 @@ def _import(job: CardImportJob, *, today: dt.date) -> None:
                 problems=kept_problems(result.differing),
             )
             oplog.record(
-                WORKER,
+                oplog.WORKER,
                 "cards.import_done",
                 f"card import {job.pk}",
                 {"created": result.new, "unchanged": result.unchanged, "differing": len(result.differing)},

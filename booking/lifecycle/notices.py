@@ -45,7 +45,6 @@ REPRINT_NOTE = "通知書再印刷"
 _CHUNK = 5000
 _FETCH_CHUNK = 2000
 _SHOWN = 20
-_WORKER = oplog.Actor(None, "system", "worker")
 
 NOTICE_RUNS: JobKind[NoticeRun] = JobKind(
     name="notice-run",
@@ -62,7 +61,7 @@ NOTICE_RUNS: JobKind[NoticeRun] = JobKind(
     ),
     failed_action="notices.failed",
     lost_action="notices.interrupted",
-    log=partial(oplog.record, _WORKER),
+    log=partial(oplog.record, oplog.WORKER),
 )
 STALE_AFTER = NOTICE_RUNS.lost_after
 

@@ -1,10 +1,11 @@
-"""Every tenant schema has its one BookingSettings row and its one StaffSecurity row, so reading the booking
-rules or the staff sign-in rules never has to write them.
+"""Every tenant schema has its one BookingSettings row and its one StaffSecurity row, so reading the
+booking rules or the staff sign-in rules never has to write them.
 
 booking.engine.queries.booking_rules() and booking.access.accounts.security() used to make their row on
-first read; they are now pure reads and the rows are made when a tenant is provisioned. This makes it for the schemas that already exist (and, as it runs in
-every new schema too, for any schema made without provisioning). Idempotent; reversing it keeps the row
-(removing it would throw away a tenant's settings), hence a no-op.
+first read; they are now pure reads and the rows are made when a tenant is provisioned. This makes them for
+the schemas that already exist (and, as it runs in every new schema too, for any schema made without
+provisioning). Idempotent; reversing it keeps the rows (removing them would throw away a tenant's
+settings), hence a no-op.
 """
 
 from typing import Any

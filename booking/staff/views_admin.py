@@ -20,6 +20,8 @@ from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.audit import oplog
 from booking.lib.dates import TOKYO, parse_date, plausible_day
+from booking.lib.digits import whole_number
+from booking.lib.japanese import nfkc
 from booking.models import AllowedNetwork, OperationLogEntry, StaffProfile, StaffRole, StaffSecurity
 from booking.staff.forms import CreateStaffForm, NetworkForm
 from integrations import csv_export
@@ -145,12 +147,13 @@ def security_update(request: HttpRequest) -> HttpResponseBase:
 
 
 def _update_rules(actor: oplog.Actor, request: HttpRequest) -> None:
-    try:
-        expiry = int(request.POST.get("password_expiry_days", ""))
-        threshold = int(request.POST.get("lockout_threshold", ""))
-        retention = int(request.POST.get("operation_log_retention_days", ""))
-    except ValueError as exc:
-        raise accounts.StaffAccountError(_("数値で入力してください。")) from exc
+    # Full-width digits as typed on a Japanese keyboard count; other scripts' digits do not.
+    expiry, threshold, retention = (
+        whole_number(nfkc(request.POST.get(name, "")).strip())
+        for name in ("password_expiry_days", "lockout_threshold", "operation_log_retention_days")
+    )
+    if expiry is None or threshold is None or retention is None:
+        raise accounts.StaffAccountError(_("数値で入力してください。"))
     if not (0 <= expiry <= 3650 and 1 <= threshold <= 20 and 366 <= retention <= 3650):
         raise accounts.StaffAccountError(
             _("有効期間は0〜3650日、ロックは1〜20回、操作ログの保存は366〜3650日で入力してください。")

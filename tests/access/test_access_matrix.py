@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 
 from booking.access import accounts
+from booking.audit import oplog
 from booking.models import AllowedNetwork, OperationLogEntry, StaffProfile, StaffSecurity
 from tests.conftest import KYOTO_HOST
 from tests.staff_helpers import PASSWORD, make_staff
@@ -253,3 +254,25 @@ def test_reads_are_logged_by_the_gate_on_both_surfaces(kyoto: None, surface: str
     action = {"page": "bookings.list", "api": "api.bookings.list"}[surface]
     logged = OperationLogEntry.objects.get(action=action, username=profile.user.get_username())
     assert logged.target == f"{path}?date=2026-12-07" and logged.address == INSIDE
+
+
+def test_removing_or_replacing_the_second_factor_ends_the_accounts_api_tokens(kyoto: None) -> None:
+    """A token issued after a code must not outlive the device it was checked against (a lost phone)."""
+    profile = make_staff("clerk", "counter")
+    actor = oplog.Actor(None, "admin", INSIDE)
+    give_second_factor(profile)
+    removed = sign_in("api", profile, with_code=True)
+    assert removed.get(URL["api"], INSIDE).status_code == 200
+    accounts.do_remove_totp(actor, profile)
+    assert shown("api", removed.get(URL["api"], INSIDE)) == SHOWN["api"]["not_authenticated"]
+
+    give_second_factor(profile)
+    replaced = sign_in("api", profile, with_code=True)
+    assert replaced.get(URL["api"], INSIDE).status_code == 200
+    new_device = accounts.do_start_totp(profile.user)
+    assert accounts.do_confirm_totp(actor, new_device, code_for(new_device))
+    assert shown("api", replaced.get(URL["api"], INSIDE)) == SHOWN["api"]["not_authenticated"]
+
+
+def code_for(device: Any) -> str:
+    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"

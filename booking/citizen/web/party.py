@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from booking.callcenter.session import CALLER_CARD as CALLER_CARD
 from booking.models import Booking, Card
 
 CITIZEN_CARD = "citizen_card"

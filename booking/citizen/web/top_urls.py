@@ -7,4 +7,4 @@ app_name = "booking"
 urlpatterns = [
     path("", views.top_page, name="top"),
 ]
-# The citizen's booking flow lives in booking.web (namespace "citizen").
+# The citizen's booking flow is booking.citizen.web.urls (namespace "citizen").

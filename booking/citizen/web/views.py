@@ -22,9 +22,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking.access.gate import staff_view
 from booking.access.permissions import Can
+from booking.callcenter.session import CALLER_CARD
 from booking.citizen.login import LoginRefused, do_citizen_login
 from booking.citizen.web.forms import ContactForm, LoginForm
-from booking.citizen.web.party import CALLER_CARD, CITIZEN_CARD, Party, go, in_operator_flow, party_of
+from booking.citizen.web.party import CITIZEN_CARD, Party, go, in_operator_flow, party_of
 from booking.engine import queries, services
 from booking.lib.dates import TOKYO, parse_date, parse_month, plausible_day
 from booking.models import Booking, Card, Hold, Service
