@@ -58,6 +58,38 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
+# Values every scenario needs because the chart refuses to render without them; a scenario's own win.
+REQUIRED: dict[str, Any] = {"config": {"trustedProxyNetworks": ["10.244.0.0/16"]}}
+
+# Value sets the chart must refuse to render, and the words its message must contain.
+REFUSED_FOR_PROXIES = "config.trustedProxyNetworks is empty"
+REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
+    # Issue 13, finding 9: with no trusted proxies every client shares the ingress controller's address.
+    "no-trusted-proxies": ({}, REFUSED_FOR_PROXIES),
+    "empty-trusted-proxies": ({"config": {"trustedProxyNetworks": []}}, REFUSED_FOR_PROXIES),
+}
+
+
+def with_required(values: dict[str, Any]) -> dict[str, Any]:
+    merged = {**REQUIRED, **values}
+    merged["config"] = {**REQUIRED["config"], **values.get("config", {})}
+    return merged
+
+
+def refusal_problems() -> list[str]:
+    """Each value set of REFUSALS must fail to render, with its message."""
+    problems = []
+    for name, (values, words) in REFUSALS.items():
+        try:
+            render(values)
+        except helm.HelmError as exc:
+            if words not in str(exc):
+                problems.append(f"{name}: refused, but the message lacks {words!r}: {exc}")
+            continue
+        problems.append(f"{name}: rendered, but the chart must refuse it ({words})")
+    return problems
+
+
 def render(values: dict[str, Any]) -> list[dict[str, Any]]:
     with helm.Chart.load(str(CHART)) as chart:
         files = chart.render(values, name="madoguchi", namespace="madoguchi", is_install=True)
@@ -203,7 +235,7 @@ def invariants(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
 
 def main() -> int:
     failures: list[str] = []
-    lint = helm.lint(str(CHART), strict=True)
+    lint = helm.lint(str(CHART), with_required({}), strict=True)
     # Severity 1 is INFO (e.g. "icon is recommended"); anything above is a finding.
     for message in lint.get("messages", []):
         if message["severity"] > 1:
@@ -214,7 +246,7 @@ def main() -> int:
 
     for scenario, values in SCENARIOS.items():
         try:
-            docs = render(values)
+            docs = render(with_required(values))
         except helm.HelmError as exc:
             failures.append(f"{scenario}: render failed: {exc}")
             continue
@@ -232,6 +264,10 @@ def main() -> int:
         found = invariants(docs, values)
         failures += [f"{scenario}: {p}" for p in found]
         print(f"{scenario}: {len(docs)} objects, {checked} schema validations, {len(found)} problem(s)")
+
+    refused = refusal_problems()
+    failures += [f"refusal: {p}" for p in refused]
+    print(f"refusals: {len(REFUSALS)} value set(s) the chart must refuse, {len(refused)} problem(s)")
 
     for failure in failures:
         print("FAIL", failure)

@@ -28,7 +28,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol, cast
 
@@ -305,11 +305,11 @@ def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
-def _s3_client() -> Any:
+def _s3_client(endpoint_variable: str = "EXPORT_S3_ENDPOINT_URL") -> Any:
     import boto3
     from botocore.config import Config
 
-    endpoint = _env("EXPORT_S3_ENDPOINT_URL") or None
+    endpoint = _env(endpoint_variable) or None
     region = _env("AWS_DEFAULT_REGION") or None
     config = Config(
         signature_version="s3v4",
@@ -317,3 +317,64 @@ def _s3_client() -> Any:
         s3={"addressing_style": "path"} if endpoint else {},
     )
     return boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+
+
+class WriteOnceStore:
+    """Objects nobody can change or delete until their retention ends: S3 Object Lock in compliance mode.
+
+    For evidence that must outlive whoever holds the database (the operation log's checkpoints, SO-06).
+    The bucket must have been created with Object Lock enabled (versioning comes with it); each object is
+    put with ``COMPLIANCE`` retention, which not even the account's root user can shorten or lift, so a
+    delete only adds a delete marker and the locked version stays readable through its version.
+    """
+
+    def __init__(self, bucket: str, prefix: str, client: Any, retain_days: int) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client
+        self.retain_days = retain_days
+
+    def object_key(self, key: str) -> str:
+        name = str(check_key(key))
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def put(self, key: str, body: bytes) -> None:
+        retain_until = datetime.now(UTC) + timedelta(days=self.retain_days)
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.object_key(key),
+            Body=body,
+            ContentType="application/json",
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=retain_until,
+        )
+
+    def keys(self, folder: str) -> Iterator[str]:
+        """Every key under ``folder`` (relative to the prefix), deleted ones too: a delete marker hides an
+        object from a plain listing, but its locked version is still there and still counts."""
+        base = self.object_key(folder) + "/"
+        seen: set[str] = set()
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
+            for version in page.get("Versions", []):
+                name = str(version["Key"])[len(base) :]
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+
+
+def write_once_store() -> WriteOnceStore | None:
+    """The configured write-once bucket, or None when there is none (then only the database keeps the
+    checkpoints). ``OPLOG_CHECKPOINT_S3_BUCKET`` (created with Object Lock), ``OPLOG_CHECKPOINT_S3_PREFIX``,
+    ``OPLOG_CHECKPOINT_S3_ENDPOINT_URL`` (else ``EXPORT_S3_ENDPOINT_URL``), ``OPLOG_CHECKPOINT_RETAIN_DAYS``
+    (default 400: longer than the operation log's default retention of 366 days)."""
+    bucket = _env("OPLOG_CHECKPOINT_S3_BUCKET")
+    if not bucket:
+        return None
+    endpoint_variable = (
+        "OPLOG_CHECKPOINT_S3_ENDPOINT_URL"
+        if _env("OPLOG_CHECKPOINT_S3_ENDPOINT_URL")
+        else "EXPORT_S3_ENDPOINT_URL"
+    )
+    days = int(_env("OPLOG_CHECKPOINT_RETAIN_DAYS") or "400")
+    return WriteOnceStore(bucket, _env("OPLOG_CHECKPOINT_S3_PREFIX"), _s3_client(endpoint_variable), days)

@@ -64,3 +64,28 @@ class OffboardingRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schema_name} {self.offboarded_at:%Y-%m-%d}"
+
+
+class OplogCheckpoint(models.Model):
+    """A signed note, kept outside the tenant's schema, of how far a tenant's operation log reached (SO-06).
+
+    `kind` "head": entry `seq` with `digest` existed at `at`, so no later verify may find the log shorter.
+    "anchor": a retention purge removed every entry up to `seq`, whose digest was `digest`, so the chain's
+    anchor must be exactly this. `signature` is an HMAC under a key the database never holds
+    (`tenants.checkpoints`): a row someone inserted by hand does not verify. A trigger (migration 0003)
+    refuses UPDATE, DELETE and TRUNCATE, so rows are only ever added.
+    """
+
+    schema_name = models.CharField("スキーマ", max_length=63)
+    kind = models.CharField("種類", max_length=10)
+    seq = models.BigIntegerField("番号")
+    digest = models.CharField(max_length=64)
+    at = models.DateTimeField("日時")
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = "操作ログのチェックポイント"
+        indexes = [models.Index(fields=["schema_name", "seq"], name="tenants_checkpoint_schema_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name} {self.kind} {self.seq}"

@@ -6,15 +6,18 @@ Writes are `do_*` functions; each records itself in the operation log inside its
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -46,11 +49,32 @@ def security() -> StaffSecurity:
 # --- terminals -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NetworksInForce:
+    """The networks staff functions may be used from, and where the list comes from."""
+
+    networks: tuple[str, ...]
+    tenant_listed: bool  # the tenant's own list; False: the platform's STAFF_DEFAULT_NETWORKS
+
+
+def networks_in_force() -> NetworksInForce:
+    """The tenant's own list when it has one, else the platform's LGWAN and call-center networks.
+
+    Deny by default (finding 1 of issue 13, AD-01): an empty list used to mean "anywhere", which put the
+    staff console on the internet; now it means the platform's networks, and when those are unset too
+    (production before STAFF_DEFAULT_NETWORKS is configured) nowhere at all.
+    """
+    own = tuple(AllowedNetwork.objects.values_list("network", flat=True))
+    if own:
+        return NetworksInForce(own, tenant_listed=True)
+    return NetworksInForce(tuple(settings.STAFF_DEFAULT_NETWORKS), tenant_listed=False)
+
+
 def address_allowed(address: str) -> bool:
-    """No networks listed: staff functions from anywhere. Otherwise only from the listed networks."""
-    networks = list(AllowedNetwork.objects.values_list("network", flat=True))
+    """Only from the networks in force (networks_in_force); none in force: from nowhere."""
+    networks = networks_in_force().networks
     if not networks:
-        return True
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -247,6 +271,15 @@ def do_remove_totp(actor: oplog.Actor, profile: StaffProfile) -> None:
 
 # --- signing in ----------------------------------------------------------------------------------------
 
+# Why not django-axes (considered for issue 13): its tables could live in each tenant schema (as a tenant
+# app), but it keys on user name + address and answers a lockout itself, before any password is checked,
+# with a status and page of its own: the very "locked answers fast and differently" of finding 4. It also
+# checks the lock before it counts, so a burst still gets past it (finding 5), its cool-off is one setting
+# for the whole process rather than each municipality's administrator's, it sees only authenticate()
+# (our sign-in has a second step that shares the account's count), and its lock and unlock would still have
+# to be written to our operation log. The account's count stays here: two conditional UPDATEs on a column we
+# already have, the address's in booking.access.throttle (Redis).
+
 
 def active_user(username: str) -> User | None:
     return get_user_model().objects.filter(username=username, is_active=True).first()
@@ -269,7 +302,9 @@ def do_staff_token_login(
     second factor was checked (the gate asks on every request, see token_passed_second_factor)."""
     actor, profile, second_factor = _check_sign_in(username, password, address, otp)
     if not second_factor and totp_required(profile):
-        # Required but never set up: only the web console sets a second factor up.
+        # Required but never set up: only the web console sets a second factor up. The password was right,
+        # so the attempt counted before its check is given back.
+        _give_back_attempt(profile)
         oplog.record(actor, "login.refused", "otp_setup_required")
         raise StaffLoginRefused("otp_setup_required")
     with transaction.atomic():
@@ -281,40 +316,153 @@ def _check_sign_in(
     username: str, password: str, address: str, otp: str | None
 ) -> tuple[oplog.Actor, StaffProfile, bool]:
     """The account whose password (and code, when it has a second factor) is right, and whether a code
-    was checked; refusals are raised as StaffLoginRefused."""
+    was checked; refusals are raised as StaffLoginRefused.
+
+    An unknown name, an inactive account, a locked account and a wrong password answer alike
+    (invalid_credentials) after the same work, one password hash: a different answer or a quicker one
+    told which user names exist and which were locked (finding 4 of issue 13). A locked account's password
+    is checked against no real hash, so a lock also hides whether a guess was right.
+    """
     if not address_allowed(address):
         oplog.record(oplog.Actor(None, username[:150], address), "login.refused", "ip_not_allowed")
         raise StaffLoginRefused("ip_not_allowed")
     # One address trying many usernames (password spraying) is slowed like a resident's failed logins;
-    # one account is locked by its own count below.
+    # one account is locked by its own count below. Both count the attempt before the password is checked.
     spray_keys = throttle.keys_for(f"staff:{address}", "")
-    if not throttle.verdict(spray_keys).allowed:
+    if not throttle.verdict(spray_keys).allowed or not throttle.claim(spray_keys).allowed:
         oplog.record(oplog.Actor(None, username[:150], address), "login.refused", "too_many_attempts")
         raise StaffLoginRefused("too_many_attempts")
     user_model = get_user_model()
     user = user_model.objects.filter(username=username, is_active=True).select_related("staff").first()
     profile = getattr(user, "staff", None) if user is not None else None
     if user is None or profile is None:
-        make_password(password)  # the same work as a real check: no timing hint of which usernames exist
-        throttle.record_failure(spray_keys)
+        _password_matches(None, password)
+        # Written like a known account's failure is (one entry), so this path costs what the others do.
+        oplog.record(oplog.Actor(None, username[:150], address), "login.refused", "unknown_user")
         raise StaffLoginRefused("invalid_credentials")
     actor = oplog.Actor(user.pk, user.get_username(), address)
-    if profile.locked_at is not None:
-        oplog.record(actor, "login.refused", "locked")
-        raise StaffLoginRefused("locked")
-    if not user.check_password(password):
-        _count_failure(actor, profile)
-        throttle.record_failure(spray_keys)
+    rules = security()
+    _end_lapsed_lock(actor, profile, rules)
+    failures = _claim_attempt(profile)
+    if failures is None or failures > rules.lockout_threshold:
+        # Locked, or a burst has already claimed every check the threshold allows: no check of this one.
+        _password_matches(None, password)
+        _lock(actor, profile, rules, failures)
         raise StaffLoginRefused("invalid_credentials")
+    if not _password_matches(user, password):
+        _failed(actor, profile, rules, failures)
+        raise StaffLoginRefused("invalid_credentials")
+    throttle.release(spray_keys)
     device = totp_device(user) if totp_required(profile) else None
     if device is None:
         return actor, profile, False
     if otp is None:
+        _give_back_attempt(profile)  # the password was right and no code was asked yet: not a failure
         raise StaffLoginRefused("otp_required")
     if not device.verify_token(otp.strip()):
-        _count_failure(actor, profile)
+        _failed(actor, profile, rules, failures)  # the claimed attempt stays counted, as the code's failure
         raise StaffLoginRefused("otp_required")
     return actor, profile, True
+
+
+@functools.cache
+def _stand_in_hash(algorithm: str) -> str:
+    """A hash of a random password with the default hasher (one per algorithm, made once per process)."""
+    return make_password(secrets.token_urlsafe(16), hasher=algorithm)
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    """The one password check of a sign-in, made whoever asks: with no user (unknown, or locked), the
+    password is checked against a stand-in hash of the same hasher, so every answer costs the same."""
+    if user is None:
+        check_password(password, _stand_in_hash(get_hasher().algorithm))
+        return False
+    return user.check_password(password)
+
+
+def lock_ends_at(profile: StaffProfile, rules: StaffSecurity | None = None) -> dt.datetime | None:
+    """When the profile's lock ends by itself (None: not locked)."""
+    if profile.locked_at is None:
+        return None
+    return profile.locked_at + dt.timedelta(minutes=(rules or security()).lockout_minutes)
+
+
+def _end_lapsed_lock(actor: oplog.Actor, profile: StaffProfile, rules: StaffSecurity) -> None:
+    """A lock whose period has passed ends here, at the next attempt, counted from nothing again; the one
+    request whose conditional UPDATE ends it writes the entry."""
+    ends = lock_ends_at(profile, rules)
+    if ends is None or timezone.now() < ends:
+        return
+    with transaction.atomic():
+        ended = StaffProfile.objects.filter(pk=profile.pk, locked_at=profile.locked_at).update(
+            locked_at=None, failed_logins=0
+        )
+        if ended:
+            oplog.record(actor, "staff.lock_expired", actor.username, {"locked_until": ends.isoformat()})
+    profile.locked_at, profile.failed_logins = None, 0
+
+
+def _claim_attempt(profile: StaffProfile) -> int | None:
+    """Count this attempt before its password is checked, in one UPDATE … RETURNING (no read-then-write
+    that a concurrent attempt could overwrite): the count including it, or None when the account is locked."""
+    table = StaffProfile._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET failed_logins = failed_logins + 1"  # noqa: S608 - the model's own table
+            " WHERE id = %s AND locked_at IS NULL RETURNING failed_logins",
+            [profile.pk],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _give_back_attempt(profile: StaffProfile) -> None:
+    StaffProfile.objects.filter(pk=profile.pk, failed_logins__gt=0).update(
+        failed_logins=F("failed_logins") - 1
+    )
+
+
+def _lock(actor: oplog.Actor, profile: StaffProfile, rules: StaffSecurity, failures: int | None) -> None:
+    """Lock the account unless it already is (the attempts of a burst over the threshold)."""
+    if failures is None:
+        oplog.record(actor, "login.refused", "locked")  # seen by administrators only, never answered
+        return
+    with transaction.atomic():
+        now = timezone.now()
+        locked = StaffProfile.objects.filter(pk=profile.pk, locked_at=None).update(locked_at=now)
+        oplog.record(
+            actor,
+            "login.failed",
+            actor.username,
+            {"failures": failures, "locked": True, "checked": False, **_until(now, rules, bool(locked))},
+        )
+
+
+def _until(now: dt.datetime, rules: StaffSecurity, locked_now: bool) -> dict[str, str]:
+    if not locked_now:
+        return {}
+    return {"locked_until": (now + dt.timedelta(minutes=rules.lockout_minutes)).isoformat()}
+
+
+def _failed(actor: oplog.Actor, profile: StaffProfile, rules: StaffSecurity, failures: int) -> None:
+    """A counted attempt failed: lock the account when it reached the threshold, and write the entry."""
+    with transaction.atomic():
+        now = timezone.now()
+        locked_now = False
+        if failures >= rules.lockout_threshold:
+            locked_now = bool(
+                StaffProfile.objects.filter(pk=profile.pk, locked_at=None).update(locked_at=now)
+            )
+        oplog.record(
+            actor,
+            "login.failed",
+            actor.username,
+            {
+                "failures": failures,
+                "locked": failures >= rules.lockout_threshold,
+                **_until(now, rules, locked_now),
+            },
+        )
 
 
 def do_staff_second_factor(user_id: int, otp: str, address: str) -> StaffProfile:
@@ -327,13 +475,17 @@ def do_staff_second_factor(user_id: int, otp: str, address: str) -> StaffProfile
     if profile is None:
         raise StaffLoginRefused("invalid_credentials")
     actor = oplog.Actor(profile.user.pk, profile.user.get_username(), address)
-    if profile.locked_at is not None:
+    rules = security()
+    _end_lapsed_lock(actor, profile, rules)
+    # Only someone who gave the right password gets here, so saying "locked" tells no stranger anything.
+    failures = _claim_attempt(profile)
+    if failures is None or failures > rules.lockout_threshold:
+        _lock(actor, profile, rules, failures)
         raise StaffLoginRefused("locked")
     device = totp_device(profile.user)
     if device is None or not device.verify_token(otp.strip()):
-        _count_failure(actor, profile)
-        profile.refresh_from_db()
-        raise StaffLoginRefused("locked" if profile.locked_at else "otp_required")
+        _failed(actor, profile, rules, failures)
+        raise StaffLoginRefused("locked" if failures >= rules.lockout_threshold else "otp_required")
     return _signed_in(actor, profile)
 
 
@@ -344,21 +496,6 @@ def _signed_in(actor: oplog.Actor, profile: StaffProfile) -> StaffProfile:
         oplog.record(actor, "login", actor.username)
     profile.refresh_from_db()
     return profile
-
-
-def _count_failure(actor: oplog.Actor, profile: StaffProfile) -> None:
-    with transaction.atomic():
-        locked = StaffProfile.objects.select_for_update().get(pk=profile.pk)
-        locked.failed_logins += 1
-        if locked.failed_logins >= security().lockout_threshold:
-            locked.locked_at = timezone.now()
-        locked.save(update_fields=["failed_logins", "locked_at"])
-        oplog.record(
-            actor,
-            "login.failed",
-            actor.username,
-            {"failures": locked.failed_logins, "locked": locked.locked_at is not None},
-        )
 
 
 # --- API tokens ----------------------------------------------------------------------------------------
@@ -397,6 +534,7 @@ def do_update_security(actor: oplog.Actor, wanted: StaffSecurity) -> StaffSecuri
     fields = [
         "password_expiry_days",
         "lockout_threshold",
+        "lockout_minutes",
         "operation_log_retention_days",
         "require_totp_for_administrators",
     ]

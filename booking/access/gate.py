@@ -27,7 +27,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from booking.access import accounts, bearer
+from booking.access import accounts, bearer, sessions
 from booking.access.permissions import Can, allows
 from booking.audit import oplog
 from booking.models import StaffProfile
@@ -122,6 +122,12 @@ def refused(request: HttpRequest, refusal: Refusal) -> HttpResponse:
         ),
         Refusal.FORBIDDEN: _("この操作を行う権限がありません。必要な場合は管理者に依頼してください。"),
     }
+    if refusal is Refusal.IP_NOT_ALLOWED and not accounts.networks_in_force().networks:
+        # Deny by default with nothing configured yet: say so, or operators would hunt for a wrong terminal.
+        messages[refusal] = _(
+            "接続を許可するネットワークがまだ設定されていないため、職員用の機能はどの端末からも使えません。"
+            "運用担当者に共通の許可ネットワーク（STAFF_DEFAULT_NETWORKS）の設定を依頼してください。"
+        )
     return render(
         request,
         "booking/staff/refused.html",
@@ -167,6 +173,7 @@ def staff_view(
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            sessions.end_if_over(request)  # idle or too old: signed out here, so sent to sign in below
             decision = check_staff_access(
                 page_facts(request, kwargs), capability, log_reads=log_reads, account_setup=account_setup
             )

@@ -1,10 +1,15 @@
 """Slowing and then refusing repeated failed logins, per client address and per reservation number (BK-04).
 
-Counts live in Redis (the cache, keyed per tenant). After SLOW_AFTER failures within the window each
-further attempt must wait longer (1, 2, 4 … up to 60 seconds after the last failure); after LOCK_AFTER
-failures the key is refused for LOCK_SECONDS. A success on a reservation number clears that number's count.
-A client address gets more room than a number: many residents can share one address (a carrier's NAT,
-a library), while one number belongs to one person.
+Counts live in Redis (the cache's server and key prefix, so per tenant). After SLOW_AFTER failures within
+the window each further attempt must wait longer (1, 2, 4 … up to 60 seconds after the last failure); after
+LOCK_AFTER failures the key is refused for LOCK_SECONDS. A client address gets more room than a number: many
+residents can share one address (a carrier's NAT, a library), while one number belongs to one person.
+
+An attempt is counted *before* its password is checked, with one atomic Redis transaction (`INCR`), and a
+success gives its count back (`release`). Counting after the check (read, add one, write) lost updates
+under a burst and let every request of the burst past the lock (finding 5 of issue 13: 17 passwords
+checked instead of 10, a stored count of 4 after 8 failures); counted first, the n-th concurrent attempt
+knows it is the n-th and is refused unchecked when n is over the limit.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +30,7 @@ CLIENT_SLOW_AFTER = 10  # per client address
 CLIENT_LOCK_AFTER = 50
 LOCK_SECONDS = 15 * 60
 MAX_DELAY_SECONDS = 60
+_TTL = max(WINDOW_SECONDS, LOCK_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -44,49 +51,107 @@ def keys_for(client: str, reservation_number: str) -> list[str]:
     return keys
 
 
+def _limits(key: str) -> tuple[int, int]:
+    if key.startswith(_key("client", "")):
+        return CLIENT_SLOW_AFTER, CLIENT_LOCK_AFTER
+    return SLOW_AFTER, LOCK_AFTER
+
+
+def _redis() -> Any:
+    """The cache's own Redis client: Django's cache API has no atomic increment that also sets an expiry
+    (its `incr` reads before it writes), and counts must not be lost between processes."""
+    return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]
+
+
+def _names(key: str) -> tuple[str, str]:
+    """The Redis names of a key's count and of its last attempt's time, with the cache's tenant prefix."""
+    cache = caches["default"]
+    return cache.make_and_validate_key(key), cache.make_and_validate_key(f"{key}:last")
+
+
 def _states(keys: list[str]) -> dict[str, tuple[int, float]]:
     """The counts; when Redis does not answer, none (logins go on unthrottled rather than not at all)."""
     try:
-        return dict(cache.get_many(keys))
+        names = [name for key in keys for name in _names(key)]
+        values = _redis().mget(names)
     except Exception:  # noqa: BLE001 - any cache failure: the booking service must not stop with it
         logger.warning("login throttle: cache unavailable, not counting failures", exc_info=True)
         return {}
+    states = {}
+    for index, key in enumerate(keys):
+        count, last = values[2 * index], values[2 * index + 1]
+        if count is not None and int(count) > 0:
+            states[key] = (int(count), float(last) if last is not None else 0.0)
+    return states
+
+
+def _wait(key: str, count: int, last: float, now: float) -> Verdict:
+    """Whether one more attempt may be checked now, `count` failures being counted on `key`."""
+    slow_after, lock_after = _limits(key)
+    if count >= lock_after:
+        wait = int(last + LOCK_SECONDS - now) + 1
+        return Verdict(allowed=False, retry_after=wait, locked=True) if wait > 0 else Verdict(True)
+    if count >= slow_after:
+        wait = int(last + min(2 ** (count - slow_after), MAX_DELAY_SECONDS) - now) + 1
+        return Verdict(allowed=False, retry_after=wait) if wait > 0 else Verdict(True)
+    return Verdict(allowed=True)
+
+
+def _worst(verdicts: list[Verdict]) -> Verdict:
+    refused = [v for v in verdicts if not v.allowed]
+    if not refused:
+        return Verdict(allowed=True)
+    return max(refused, key=lambda v: (v.locked, v.retry_after))
 
 
 def verdict(keys: list[str], now: float | None = None) -> Verdict:
+    """Whether an attempt may be made at all (a read: nothing is counted)."""
     now = time.time() if now is None else now
-    worst = Verdict(allowed=True)
-    for key, state in _states(keys).items():
-        count, last = state
-        slow_after, lock_after = (
-            (CLIENT_SLOW_AFTER, CLIENT_LOCK_AFTER)
-            if key.startswith(_key("client", ""))
-            else (SLOW_AFTER, LOCK_AFTER)
-        )
-        if count >= lock_after:
-            wait = int(last + LOCK_SECONDS - now) + 1
-            if wait > 0 and wait >= worst.retry_after:
-                worst = Verdict(allowed=False, retry_after=wait, locked=True)
-        elif count >= slow_after:
-            wait = int(last + min(2 ** (count - slow_after), MAX_DELAY_SECONDS) - now) + 1
-            if wait > 0 and not worst.locked and wait >= worst.retry_after:
-                worst = Verdict(allowed=False, retry_after=wait)
-    return worst
+    return _worst([_wait(key, count, last, now) for key, (count, last) in _states(keys).items()])
+
+
+def claim(keys: list[str], now: float | None = None) -> Verdict:
+    """Count this attempt on every key, atomically, before its password is checked; refused when, counted
+    in its place among concurrent attempts, it is over a key's limit (its password must then go unchecked).
+    A refused attempt stays counted: only a burst gets here, and it should lock sooner, not later."""
+    now = time.time() if now is None else now
+    try:
+        pipe = _redis().pipeline(transaction=True)  # MULTI … EXEC: one step for every other client
+        for key in keys:
+            count_name, last_name = _names(key)
+            pipe.incr(count_name)
+            pipe.expire(count_name, _TTL)
+            pipe.getset(last_name, repr(now))
+            pipe.expire(last_name, _TTL)
+        results = pipe.execute()
+    except Exception:  # noqa: BLE001
+        logger.warning("login throttle: cache unavailable, attempt not counted", exc_info=True)
+        return Verdict(allowed=True)
+    verdicts = []
+    for index, key in enumerate(keys):
+        count, previous = int(results[4 * index]), results[4 * index + 2]
+        if count > 1 and previous is not None:
+            verdicts.append(_wait(key, count - 1, float(previous), now))
+    return _worst(verdicts)
 
 
 def record_failure(keys: list[str], now: float | None = None) -> None:
-    now = time.time() if now is None else now
-    states = _states(keys)
+    """Count a failure that was not claimed first (one atomic increment per key)."""
+    claim(keys, now)
+
+
+def release(keys: list[str]) -> None:
+    """The claimed attempt succeeded: a reservation number starts again from nothing; a client address
+    gets its one attempt back (its neighbours' failures stay counted)."""
     try:
+        pipe = _redis().pipeline(transaction=True)
         for key in keys:
-            count, _ = states.get(key) or (0, now)
-            cache.set(key, (count + 1, now), timeout=max(WINDOW_SECONDS, LOCK_SECONDS))
-    except Exception:  # noqa: BLE001
-        logger.warning("login throttle: cache unavailable, failure not counted", exc_info=True)
-
-
-def record_success(reservation_number: str) -> None:
-    try:
-        cache.delete(_key("number", reservation_number))
+            count_name, last_name = _names(key)
+            if key.startswith(_key("client", "")):
+                pipe.decr(count_name)
+                pipe.expire(count_name, _TTL)  # never a key without an end, even if it expired meanwhile
+            else:
+                pipe.delete(count_name, last_name)
+        pipe.execute()
     except Exception:  # noqa: BLE001
         logger.warning("login throttle: cache unavailable", exc_info=True)

@@ -130,7 +130,7 @@ def end_call(request: HttpRequest) -> HttpResponse:
     if card_id:
         card = Card.objects.filter(pk=card_id).first()
         if card is not None:
-            services.do_release_hold(card)
+            services.do_release_hold(card, actor=actor_of(request))
     messages.info(request, _("通話を終了しました。"))
     return redirect("staff:callcenter")
 
@@ -188,7 +188,7 @@ def _visit_to_move(request: HttpRequest) -> Booking | None:
 def _book_or_move(
     request: HttpRequest, moving: Booking | None, place: Place, service: Service, data: dict[str, Any]
 ) -> Booking:
-    actor = actor_of(request).username
+    actor = actor_of(request)
     start = data["start"].astimezone(TOKYO)
     if moving is not None:
         return services.do_move_booking(
@@ -209,7 +209,7 @@ def _book_or_move(
 def cancel_visit(request: HttpRequest, pk: int) -> HttpResponse:
     booking = get_object_or_404(Booking, pk=pk, card__isnull=True)
     try:
-        services.do_cancel_booking(booking, channel=Booking.Channel.PHONE, actor=actor_of(request).username)
+        services.do_cancel_booking(booking, channel=Booking.Channel.PHONE, actor=actor_of(request))
     except services.BookingError as error:
         messages.error(request, error.message)
     else:

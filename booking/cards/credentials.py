@@ -13,6 +13,7 @@ import hmac
 import secrets
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 from booking.lib.japanese import drop_separators, typed_digits
 
@@ -51,6 +52,17 @@ def password_matches(password: str, digest: str) -> bool:
     and no password, not even an empty one, may open it. The HMAC is computed either way (same timing)."""
     matches = hmac.compare_digest(password_digest(password), digest)
     return matches and bool(digest)
+
+
+def session_proof(digest: str) -> str:
+    """What a resident's web session keeps of the password it was opened with: a keyed hash of the card's
+    password digest, as django.contrib.auth keeps one of a user's password hash.
+
+    A new password (a reissue, a printed or reprinted letter, whichever code writes it) changes the
+    digest, so every session opened with the old one stops matching and ends, everywhere at once. Derived
+    rather than a version column that every writer must remember to bump.
+    """
+    return salted_hmac("booking.cards.session_proof", digest, algorithm="sha256").hexdigest()
 
 
 def format_reservation_number(number: str) -> str:

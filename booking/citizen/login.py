@@ -2,7 +2,8 @@
 
 Unknown number and wrong password give the same answer, after the same work (an HMAC either way), so the
 answer does not tell which numbers exist. Failures are counted per client address and per number and
-slowed, then refused for a while (booking.throttle).
+slowed, then refused for a while (booking.access.throttle); an attempt is counted before its password is
+checked, so a burst of concurrent attempts checks no more passwords than the limit allows.
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ def do_citizen_login(raw_number: str, raw_password: str, client: str) -> Card:
     number = credentials.normalise_reservation_number(raw_number)
     keys = throttle.keys_for(client, number or raw_number.strip()[:40])
     verdict = throttle.verdict(keys)
+    if verdict.allowed:
+        verdict = throttle.claim(keys)
     if not verdict.allowed:
         raise LoginRefused("too_many_attempts", verdict.retry_after, verdict.locked)
     card = Card.objects.filter(reservation_number=number).first() if number else None
     digest = card.password_digest if card else _NO_SUCH_CARD_DIGEST
     if not credentials.password_matches(raw_password, digest) or card is None:
-        throttle.record_failure(keys)
-        raise LoginRefused("invalid_credentials")
-    throttle.record_success(number)
+        raise LoginRefused("invalid_credentials")  # already counted by the claim
+    throttle.release(keys)
     return card
 
 

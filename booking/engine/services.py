@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from booking.audit import oplog
 from booking.cards import credentials
 from booking.cards import moves as lifecycle
 from booking.engine.queries import booking_rules, closed_days_for
@@ -212,7 +213,7 @@ def do_book(
     channel: str = Booking.Channel.WEB,
     contact_phone: str = "",
     contact_email: str = "",
-    actor: str = "",
+    actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """A new booking; `actor` is the staff user making it for the person ("" when it is the person)."""
@@ -235,7 +236,7 @@ def do_book(
                 contact_email=contact_email,
             )
             _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
-            lifecycle.card_booked(card, actor=actor, now=now)
+            lifecycle.card_booked(card, actor=_name(actor), now=now)
     except IntegrityError as error:
         raise _refusal(error) from error
     _after_commit_confirmation(booking)
@@ -249,7 +250,7 @@ def do_change(
     *,
     service: Service | None = None,
     channel: str = Booking.Channel.WEB,
-    actor: str = "",
+    actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """Move the card's booking to another slot in one transaction; if that slot is full the old one stays."""
@@ -266,7 +267,7 @@ def do_move_booking(
     *,
     service: Service | None = None,
     channel: str = Booking.Channel.WEB,
-    actor: str = "",
+    actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """Move a booking (a card's or a visit) to another slot; if that slot is full the old one stays."""
@@ -301,7 +302,11 @@ def do_move_booking(
 
 
 def do_cancel(
-    card: Card, *, channel: str = Booking.Channel.WEB, actor: str = "", now: dt.datetime | None = None
+    card: Card,
+    *,
+    channel: str = Booking.Channel.WEB,
+    actor: oplog.Actor | str = "",
+    now: dt.datetime | None = None,
 ) -> Booking:
     booking = active_booking(card)
     if booking is None:
@@ -310,7 +315,11 @@ def do_cancel(
 
 
 def do_cancel_booking(
-    booking: Booking, *, channel: str = Booking.Channel.WEB, actor: str = "", now: dt.datetime | None = None
+    booking: Booking,
+    *,
+    channel: str = Booking.Channel.WEB,
+    actor: oplog.Actor | str = "",
+    now: dt.datetime | None = None,
 ) -> Booking:
     now = now or timezone.now()
     if not windows.can_change(booking.slot.starts_at, now, booking_rules(), by_operator=channel == "phone"):
@@ -325,7 +334,7 @@ def do_cancel_booking(
             raise BookingError("no_booking")
         _event(booking, BookingEvent.Kind.CANCELLED, channel, actor, now, from_slot=booking.slot)
         if booking.card is not None:
-            lifecycle.card_booking_ended(booking.card, actor=actor, note="予約取消", now=now)
+            lifecycle.card_booking_ended(booking.card, actor=_name(actor), note="予約取消", now=now)
     booking.refresh_from_db()
     return booking
 
@@ -337,7 +346,7 @@ def do_book_visit(
     *,
     caller_name_kana: str,
     contact_phone: str,
-    actor: str,
+    actor: oplog.Actor | str,
     now: dt.datetime | None = None,
 ) -> Booking:
     """A phone-only service booked by an operator for a caller with no reservation number (BK-11): only the
@@ -373,6 +382,7 @@ def do_hold(
     starts_at: dt.datetime,
     *,
     channel: str = Booking.Channel.WEB,
+    actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Hold:
     """Hold a time for this person while they (or the operator on the phone) confirm; it counts against
@@ -392,15 +402,20 @@ def do_hold(
             release_expired_holds(now, slot)
             if booking and booking.slot_id == slot.pk:
                 raise BookingError("same_slot")
-            return Hold.objects.create(
+            hold = Hold.objects.create(
                 card=card, slot=slot, expires_at=now + dt.timedelta(minutes=rules.hold_minutes)
             )
+            _record_operator(actor, "booking.hold", f"card {card.pk}", {"to": _slot_detail(slot)})
+            return hold
     except IntegrityError as error:
         raise _refusal(error) from error
 
 
-def do_release_hold(card: Card) -> None:
-    Hold.objects.filter(card=card).delete()
+def do_release_hold(card: Card, *, actor: oplog.Actor | str = "") -> None:
+    with transaction.atomic():
+        released, _by_model = Hold.objects.filter(card=card).delete()
+        if released:  # an operator's release of nothing changed nothing: no entry
+            _record_operator(actor, "booking.hold_released", f"card {card.pk}", {})
 
 
 def do_confirm_hold(
@@ -409,7 +424,7 @@ def do_confirm_hold(
     contact_phone: str = "",
     contact_email: str = "",
     channel: str = Booking.Channel.WEB,
-    actor: str = "",
+    actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """Turn the held time into the booking (a new one, or the card's booking moved there)."""
@@ -443,7 +458,7 @@ def do_confirm_hold(
                     contact_email=contact_email,
                 )
                 _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
-                lifecycle.card_booked(card, actor=actor, now=now)
+                lifecycle.card_booked(card, actor=_name(actor), now=now)
             else:
                 _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
                 booking.slot = slot
@@ -457,18 +472,54 @@ def do_confirm_hold(
     return booking
 
 
+def _name(actor: oplog.Actor | str) -> str:
+    """Who acted, as BookingEvent and CardEvent name them: the staff user ID, "" for the person."""
+    return actor.username if isinstance(actor, oplog.Actor) else actor
+
+
+def _record_operator(actor: oplog.Actor | str, action: str, target: str, detail: dict[str, object]) -> None:
+    """An operator's write goes in the operation log too (SO-14), in the caller's transaction.
+
+    Views pass the signed-in operator as an `oplog.Actor` (user ID and address); a bare name (scripts,
+    tests) is logged without a user ID. A resident acting for themselves ("") is recorded in BookingEvent
+    only: the operation log is for staff.
+    """
+    if not actor:
+        return
+    who = actor if isinstance(actor, oplog.Actor) else oplog.Actor(None, actor, "")
+    oplog.record(who, action, target, detail)
+
+
+def _slot_detail(slot: Slot | None) -> dict[str, object] | None:
+    if slot is None:
+        return None
+    return {"place": slot.place_id, "service": slot.service_id, "starts_at": slot.starts_at.isoformat()}
+
+
 def _event(
     booking: Booking,
     kind: str,
     channel: str,
-    actor: str,
+    actor: oplog.Actor | str,
     now: dt.datetime,
     from_slot: Slot | None = None,
     to_slot: Slot | None = None,
 ) -> None:
     BookingEvent.objects.create(
-        booking=booking, at=now, kind=kind, channel=channel, actor=actor, from_slot=from_slot, to_slot=to_slot
+        booking=booking,
+        at=now,
+        kind=kind,
+        channel=channel,
+        actor=_name(actor),
+        from_slot=from_slot,
+        to_slot=to_slot,
     )
+    detail: dict[str, object] = {
+        "channel": channel,
+        "from": _slot_detail(from_slot),
+        "to": _slot_detail(to_slot),
+    }
+    _record_operator(actor, f"booking.{kind}", f"booking {booking.pk}", detail)
 
 
 def _after_commit_confirmation(booking: Booking) -> None:

@@ -40,13 +40,35 @@ class StaffSecurity(models.Model):
         "パスワードの有効期間（日、0は無期限）", default=90
     )
     lockout_threshold = models.PositiveSmallIntegerField("ロックまでの連続失敗回数", default=5)
+    # A lock that never ends lets anyone who can name an administrator shut them out for good (finding 4);
+    # it ends by itself after this many minutes from StaffProfile.locked_at, or earlier at an unlock.
+    lockout_minutes = models.PositiveSmallIntegerField("ロックが自動で解除されるまでの時間（分）", default=15)
     require_totp_for_administrators = models.BooleanField("管理者に二要素認証を必須にする", default=False)
     operation_log_retention_days = models.PositiveSmallIntegerField("操作ログの保存期間（日）", default=366)
+    # A staff session ends after this long without a request, and this long after sign-in however busy
+    # (finding 7 of issue 13; madoguchi.session_limits): a console left open at a counter closes itself.
+    session_idle_minutes = models.PositiveSmallIntegerField(
+        "操作がないまま自動でログアウトするまでの時間（分）", default=30
+    )
+    session_absolute_hours = models.PositiveSmallIntegerField(
+        "ログインから自動でログアウトするまでの時間（時間）", default=10
+    )
 
     class Meta:
         verbose_name = "職員ログインの設定"
         constraints = [
-            models.CheckConstraint(condition=Q(lockout_threshold__gte=1), name="staff_lockout_positive")
+            models.CheckConstraint(condition=Q(lockout_threshold__gte=1), name="staff_lockout_positive"),
+            models.CheckConstraint(
+                condition=Q(lockout_minutes__gte=1, lockout_minutes__lte=1440), name="staff_lockout_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(session_idle_minutes__gte=5, session_idle_minutes__lte=480),
+                name="staff_session_idle_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(session_absolute_hours__gte=1, session_absolute_hours__lte=24),
+                name="staff_session_absolute_range",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,7 +32,9 @@ from madoguchi.client_address import client_address
 LOGIN_ERRORS = {
     "invalid_credentials": (
         status.HTTP_401_UNAUTHORIZED,
-        "ユーザーIDまたはパスワードが違います / invalid credentials",
+        # Also a locked account's answer: locked and unknown must look the same (finding 4 of issue 13).
+        "ユーザーIDまたはパスワードが違うか、失敗が続いたため一時的にログインできません"
+        " / invalid credentials, or sign-in paused after repeated failures",
     ),
     "otp_required": (
         status.HTTP_401_UNAUTHORIZED,
@@ -46,7 +48,6 @@ LOGIN_ERRORS = {
         status.HTTP_403_FORBIDDEN,
         "この接続元からは使えません / not allowed from this address",
     ),
-    "locked": (423, "アカウントがロックされています / the account is locked"),
     "too_many_attempts": (
         status.HTTP_429_TOO_MANY_REQUESTS,
         "失敗が続いたため、しばらく受け付けません / too many failed attempts from this address",
@@ -74,7 +75,10 @@ class StaffSessionIn(serializers.Serializer):
 
 
 class StaffSessionsView(APIView):
-    @extend_schema(request=StaffSessionIn, responses={201: None, 401: ErrorOut, 403: ErrorOut, 423: ErrorOut})
+    @extend_schema(
+        request=StaffSessionIn,
+        responses={201: None, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    )
     def post(self, request: Request) -> Response:
         body = StaffSessionIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -172,7 +176,7 @@ class StaffBookingsView(APIView):
             OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
             OpenApiParameter("page", int),
         ],
-        responses={200: StaffBookingsPage, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
+        responses={200: StaffBookingsPage, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     )
     def get(self, request: Request) -> Response:
         query = BookingsQuery(data=request.query_params)
@@ -204,7 +208,7 @@ class StaffBookingsExportView(APIView):
             OpenApiParameter("location", int),
             OpenApiParameter("encoding", str, enum=list(csv_export.ENCODINGS)),
         ],
-        responses={(200, "text/csv"): bytes, 400: ErrorOut},
+        responses={(200, "text/csv"): bytes, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         query = ExportQuery(data=request.query_params)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from booking.access import accounts
+from booking.access import accounts, sessions
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.audit import oplog
@@ -116,6 +116,7 @@ def security(request: HttpRequest) -> HttpResponse:
         {
             "rules": rules,
             "networks": AllowedNetwork.objects.all(),
+            "in_force": accounts.networks_in_force(),  # what applies while the tenant lists none
             "form": form,
         },
     )
@@ -139,6 +140,15 @@ def security_update(request: HttpRequest) -> HttpResponseBase:
         elif action == "rules":
             _update_rules(actor, request)
             messages.success(request, _("ログインの設定を保存しました。"))
+        elif action == "sessions":
+            idle, absolute = (
+                whole_number(nfkc(request.POST.get(name, "")).strip())
+                for name in ("session_idle_minutes", "session_absolute_hours")
+            )
+            if idle is None or absolute is None:
+                raise accounts.StaffAccountError(_("数値で入力してください。"))
+            sessions.do_update_session_limits(actor, idle, absolute)
+            messages.success(request, _("自動ログアウトの設定を保存しました。"))
         else:
             messages.error(request, _("操作が正しくありません。"))
     except accounts.StaffAccountError as exc:
@@ -158,11 +168,19 @@ def _update_rules(actor: oplog.Actor, request: HttpRequest) -> None:
         raise accounts.StaffAccountError(
             _("有効期間は0〜3650日、ロックは1〜20回、操作ログの保存は366〜3650日で入力してください。")
         )
+    # How long a lock lasts (finding 4 of issue 13); a form without the field keeps the period in force.
+    raw_minutes = nfkc(request.POST.get("lockout_minutes", "")).strip()
+    lock_minutes = whole_number(raw_minutes) if raw_minutes else accounts.security().lockout_minutes
+    if lock_minutes is None or not 1 <= lock_minutes <= 1440:
+        raise accounts.StaffAccountError(
+            _("ロックが自動で解除されるまでの時間は1〜1440分で入力してください。")
+        )
     accounts.do_update_security(
         actor,
         StaffSecurity(
             password_expiry_days=expiry,
             lockout_threshold=threshold,
+            lockout_minutes=lock_minutes,
             operation_log_retention_days=retention,
             require_totp_for_administrators=request.POST.get("require_totp_for_administrators") == "on",
         ),

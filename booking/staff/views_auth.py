@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from booking.access import accounts
+from booking.access import accounts, sessions
 from booking.access.gate import Refusal, actor_of, profile_of, refused, staff_view
 from booking.staff.forms import OtpForm, PasswordChangeForm, StaffLoginForm
 from integrations import qr
@@ -27,9 +27,14 @@ PENDING = (
 )
 PENDING_SECONDS = 300
 REFUSALS = {
-    "invalid_credentials": _("ユーザーIDまたはパスワードが違います。"),
+    # Also a locked account's answer, so that locked and unknown look the same (finding 4 of issue 13).
+    "invalid_credentials": _(
+        "ユーザーIDまたはパスワードが違います。失敗が続いた場合は、しばらくの間ログインできません。"
+    ),
+    # Only after the right password (the second step): telling the lock then tells no stranger anything.
     "locked": _(
-        "ログインの失敗が続いたため、このアカウントはロックされています。管理者に解除を依頼してください。"
+        "ログインの失敗が続いたため、このアカウントはロックされています。"
+        "しばらく待ってからやり直すか、管理者に解除を依頼してください。"
     ),
     "otp_required": _("確認コードが違います。認証アプリに表示されている6桁の数字を入力してください。"),
     "too_many_attempts": _("この端末からのログインの失敗が続いたため、しばらく受け付けを停止しています。"),
@@ -81,6 +86,7 @@ def login(request: HttpRequest) -> HttpResponse:
             else:
                 request.session.pop(PENDING, None)
                 auth_login(request, profile.user)
+                sessions.start(request)  # the idle and absolute limits count from this sign-in
                 device = accounts.totp_device(profile.user)
                 if device is not None:
                     otp_login(request, device)
@@ -106,7 +112,10 @@ def cancel_login(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
-    auth_logout(request)
+    if request.user.is_authenticated:
+        sessions.do_sign_out(actor_of(request), request)
+    else:
+        auth_logout(request)  # nobody to log: only the visitor's own session is cleared
     messages.info(request, _("ログアウトしました。"))
     return redirect("staff:login")
 

@@ -54,7 +54,10 @@ def home(request: HttpRequest) -> HttpResponse:
             "days": days,
             "counts": counts,
             "capabilities": {str(c) for c in ROLE_CAPABILITIES.get(profile.role, frozenset())},
-            "open_terminals": profile.role == StaffRole.ADMINISTRATOR and not AllowedNetwork.objects.exists(),
+            # Administrators see that the platform's networks apply until the tenant lists its own.
+            "default_networks": (
+                profile.role == StaffRole.ADMINISTRATOR and not AllowedNetwork.objects.exists()
+            ),
             "expires_in": _days_to_expiry(profile),
         },
     )

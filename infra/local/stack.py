@@ -281,6 +281,27 @@ def ensure_console_user(env: dict[str, str]) -> tuple[str, str]:
     return username, password
 
 
+def ensure_console_totp(env: dict[str, str], username: str) -> Path:
+    """The operator's TOTP authenticator (the console needs one to sign in), made once; its otpauth://
+    address is kept in .local/ for adding to an authenticator app (docs/operations.md, 運用コンソール)."""
+    address = STATE / "console-totp.txt"
+    if not address.exists():
+        enrolled = subprocess.run(
+            [PYTHON, "manage.py", "enrol_operator_totp", username, "--uri-only"],
+            cwd=REPO,
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if enrolled.returncode != 0:  # e.g. a device enrolled by hand: keep it, and say how to replace it
+            log(enrolled.stderr.strip())
+            return address
+        address.write_text(enrolled.stdout.strip() + "\n")
+        address.chmod(0o600)
+    return address
+
+
 def ensure_staff_admin(env: dict[str, str], schema: str = "kyoto") -> tuple[str, str]:
     """A staff-console administrator for the demo municipality, made once; kept in .local/ like the above."""
     credentials = STATE / f"staff-login-{schema}.txt"
@@ -353,6 +374,7 @@ def command_run() -> int:
     with local_services() as env:
         prepare_database(env)
         username, password = ensure_console_user(env)
+        totp_address = ensure_console_totp(env, username)
         staff_user, staff_password = ensure_staff_admin(env)
         processes = {
             "web": start_process("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"], env),
@@ -408,7 +430,10 @@ def command_run() -> int:
                 )
                 + f"    staff console    http://kyoto.{base}:{port}/staff/"
                 f"   (login: {staff_user} / {staff_password})\n"
-                + f"    vendor console   http://{base}:{port}/   (login: {username} / {password})\n"
+                + f"    vendor console   http://{base}:{port}/   (login: {username} / {password}"
+                " + the 6-digit code of an authenticator app)\n"
+                f"                     add the app's account from {totp_address}"
+                f' (or: make manage ARGS="enrol_operator_totp {username} --replace" for a QR code)\n'
                 "  Ctrl-C stops everything; the data stays in .local/ for the next run.\n",
                 flush=True,
             )

@@ -5,8 +5,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
-from console.models import PlannedStop
+from console.models import OperatorSignIn, PlannedStop
 
 APPROVAL_DAYS = 30
 
@@ -37,3 +38,14 @@ class PlannedStopAdmin(admin.ModelAdmin):
     form = PlannedStopForm
     list_display = ["starts_at", "ends_at", "tenant", "reason", "approved_on"]
     list_filter = ["tenant"]
+
+
+@admin.register(OperatorSignIn)
+class OperatorSignInAdmin(admin.ModelAdmin):
+    """Another operator unlocks a locked account here (clear "locked until"); the change is logged."""
+
+    list_display = ["user", "failures", "locked_until"]
+    readonly_fields = ["user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

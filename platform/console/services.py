@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from console.models import Heartbeat
+from console import vendor_log
+from console.models import Heartbeat, OperatorSignIn
+from console.queries import client_key
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_RETENTION = dt.timedelta(days=400)  # a year of availability reports, and a month's margin
 
@@ -22,3 +32,89 @@ def do_record_heartbeat() -> Heartbeat:
     beat = Heartbeat.objects.create(recorded_at=now, database_ok=True, cache_ok=cache_ok)
     Heartbeat.objects.filter(recorded_at__lt=now - HEARTBEAT_RETENTION).delete()
     return beat
+
+
+# --- vendor-console sign-in: lockout per account, throttle per client address (issue 13, finding 3) ---
+
+LOCK_AFTER = 10  # failed sign-ins in a row lock the account …
+LOCK_DURATION = dt.timedelta(minutes=30)  # … for this long, or until another operator unlocks it
+CLIENT_LOCK_AFTER = 20  # failures from one client address within the window refuse that address …
+CLIENT_WINDOW_SECONDS = 15 * 60  # … until the window ends
+
+
+def record_client_failure(address: str) -> int:
+    """One more failure from this address; Redis INCR, so concurrent failures all count.
+
+    When Redis does not answer the address is not counted (sign-in goes on): the per-account lock is in
+    the database and still holds, and the allowed networks keep everyone else out.
+    """
+    key = client_key(address)
+    try:
+        cache.add(key, 0, timeout=CLIENT_WINDOW_SECONDS)  # starts the window; no-op if it is running
+        return int(cache.incr(key))
+    except Exception:  # noqa: BLE001 - any cache failure
+        logger.warning("vendor sign-in throttle: cache unavailable, failure not counted", exc_info=True)
+        return 0
+
+
+def do_record_failed_sign_in(username: str, address: str) -> bool:
+    """Count a failed sign-in against the account (if it exists); True if this failure locked it."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        # the row, made once; ignore_conflicts so that two first failures at once do not collide
+        OperatorSignIn.objects.bulk_create([OperatorSignIn(user=user)], ignore_conflicts=True)
+        # one UPDATE … RETURNING: concurrent failures cannot overwrite each other's count
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {OperatorSignIn._meta.db_table} SET failures = failures + 1 "  # noqa: S608 - our table
+                "WHERE user_id = %s RETURNING failures",
+                [user.pk],
+            )
+            (failures,) = cursor.fetchone()
+        if failures < LOCK_AFTER:
+            return False
+        # the count starts again, so that after the lock (or an unlock) another LOCK_AFTER failures lock it
+        OperatorSignIn.objects.filter(user=user).update(locked_until=now + LOCK_DURATION, failures=0)
+        vendor_log.record(
+            vendor_log.Actor(user.get_username(), user.pk, address),
+            "signin.locked",
+            user.get_username(),
+            failures=failures,
+            until=(now + LOCK_DURATION).isoformat(),
+        )
+        return True
+
+
+def do_record_sign_in(user: AbstractBaseUser, address: str, device: str) -> None:
+    """A successful sign-in (password and TOTP): the count starts again, and the log says who and where."""
+    with transaction.atomic():
+        OperatorSignIn.objects.filter(user_id=user.pk).update(failures=0, locked_until=None)
+        actor = vendor_log.Actor(user.get_username(), user.pk, address)
+        vendor_log.record(actor, "signin", user.get_username(), device=device)
+
+
+def do_enrol_operator_totp(username: str, *, replace: bool, actor: vendor_log.Actor) -> TOTPDevice:
+    """Give an operator their TOTP device (the first time, or a replacement for a lost phone).
+
+    Run from the server (manage.py), since nobody can sign in to the console without one. Refuses to
+    replace an existing device unless asked, so a mistyped name cannot take over someone's second factor
+    silently.
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None or not user.is_staff or not user.is_active:
+        message = _("運用者 %(name)s は存在しないか、有効な運用者ではありません。")
+        raise ValueError(message % {"name": username})
+    with transaction.atomic():
+        existing = TOTPDevice.objects.filter(user=user)
+        if existing.exists() and not replace:
+            raise ValueError(
+                _("%(name)s には確認コードの端末が登録済みです。置き換えるには --replace を付けてください。")
+                % {"name": username}
+            )
+        existing.delete()
+        device = TOTPDevice.objects.create(user=user, name="vendor console", confirmed=True)
+        vendor_log.record(actor, "totp.replace" if replace else "totp.enrol", username)
+    return device

@@ -6,4 +6,5 @@ app_name = "console"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("log/", views.operation_log, name="log"),
 ]

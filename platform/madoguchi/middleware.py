@@ -7,6 +7,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django.utils import translation
@@ -135,15 +137,33 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class SecurityHeadersMiddleware:
-    """Headers Django does not set itself (IPA 安全なウェブサイトの作り方: clickjacking, XSS mitigation)."""
+    """The security headers on every answer (IPA 安全なウェブサイトの作り方: clickjacking, XSS mitigation,
+    caching of personal data), whichever middleware or view made it.
+
+    It stands before the host routing in MIDDLEWARE, so the pages answered early (the unknown host's 404,
+    the bulkhead's 503, the NUL refusal's 400) get every header too: Django's SecurityMiddleware and
+    XFrameOptionsMiddleware sit further in and never see those. Their header logic is reused here rather
+    than copied (nosniff, Referrer-Policy, COOP, HSTS on HTTPS; X-Frame-Options), so settings keep
+    working; the two stay in MIDDLEWARE for the HTTPS redirect and the per-view exemptions.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self._django_security = SecurityMiddleware(get_response)
+        self._frame_options = XFrameOptionsMiddleware(get_response)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if "text/html" in response.headers.get("Content-Type", ""):
-            response.headers.setdefault("Cache-Control", "no-store")
+        response = self._django_security.process_response(request, response)
+        response = self._frame_options.process_response(request, response)
+        if "Cache-Control" not in response.headers and not _static(request):
+            # Pages, API answers, CSV and PDF downloads carry names, phones and addresses: no copy in a
+            # browser's or a proxy's cache. Static files keep whitenoise's own caching.
+            response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _static(request: HttpRequest) -> bool:
+    return request.path_info.startswith(settings.STATIC_URL or "/static/")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from integrations.sentry import init_sentry
 from madoguchi.config import env_bool, env_list, env_str, required_in_production, secret_key
@@ -35,7 +37,9 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
-    "django.contrib.admin",
+    "console.admin_config.VendorAdminConfig",  # the admin, as the vendor console's TOTP-gated, logged site
+    "django_otp",  # operators' TOTP devices live in the public schema too (issue 13)
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
 ]
@@ -59,8 +63,12 @@ TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "madoguchi.access_log.AccessLogMiddleware",
-    "madoguchi.middleware.TenantHostMiddleware",
+    # Before the host routing: the unknown host's 404 and the bulkhead's 503 get the headers too.
     "madoguchi.middleware.SecurityHeadersMiddleware",
+    "madoguchi.middleware.TenantHostMiddleware",
+    # after the host routing (it needs request.tenant): the vendor console only from VENDOR_ALLOWED_NETWORKS
+    "console.access.VendorNetworkMiddleware",
+    "madoguchi.citizen_pool.CitizenPoolMiddleware",  # the citizen pool serves no staff or vendor path
     "madoguchi.bulkhead.BulkheadMiddleware",  # citizen requests cannot take the threads staff need
     "madoguchi.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -70,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "madoguchi.session_limits.VendorSessionLimitMiddleware",  # vendor sessions: idle and absolute limits
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -83,7 +92,10 @@ MIDDLEWARE = [
 # citizen. On web-citizen (MADOGUCHI_WEB_POOL=citizen), where no staff are routed, the lane may use every
 # thread (no shedding: per-process lanes are small and would refuse residents at moderate load).
 _WEB_THREADS = max(1, int(env_str("GUNICORN_THREADS") or 4))
-_CITIZEN_POOL = env_str("MADOGUCHI_WEB_POOL").lower() == "citizen"
+# Which pool this process serves (the chart sets it): "citizen" answers 404 to staff and vendor paths
+# (madoguchi.citizen_pool), "staff" or unset serves everything.
+MADOGUCHI_WEB_POOL = env_str("MADOGUCHI_WEB_POOL").lower()
+_CITIZEN_POOL = MADOGUCHI_WEB_POOL == "citizen"
 CITIZEN_MAX_CONCURRENT = int(
     env_str("CITIZEN_MAX_CONCURRENT") or (_WEB_THREADS if _CITIZEN_POOL else max(1, _WEB_THREADS - 2))
 )
@@ -160,6 +172,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=30),
         "args": ["booking.purge_operation_log"],
     },
+    # SO-06: a signed checkpoint of each operation log outside its schema, so it cannot be cut short unseen
+    "checkpoint-operation-log": {
+        "task": "tenants.for_each_tenant",
+        "schedule": 300.0,
+        "args": ["booking.checkpoint_operation_log"],
+    },
     "delete-expired-exports": {
         "task": "tenants.for_each_tenant",
         "schedule": crontab(hour=4, minute=0),
@@ -234,6 +252,12 @@ PASSWORD_HASHERS = [
 ]
 OTP_TOTP_ISSUER = "Madoguchi"
 SESSION_COOKIE_HTTPONLY = True
+# No session outlives 12 hours without a request (Django's default is 14 days). Signed-in sessions end much
+# sooner (madoguchi.session_limits): residents' after 30 idle minutes, staff's after the idle and absolute
+# limits their administrator sets (at most 8 hours idle), vendor operators' after these:
+SESSION_COOKIE_AGE = 12 * 60 * 60
+VENDOR_SESSION_IDLE_MINUTES = int(env_str("VENDOR_SESSION_IDLE_MINUTES") or 30)
+VENDOR_SESSION_ABSOLUTE_HOURS = int(env_str("VENDOR_SESSION_ABSOLUTE_HOURS") or 10)
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
@@ -303,6 +327,20 @@ RESERVATION_PASSWORD_KEY = (
 OPLOG_KEY = required_in_production("OPLOG_KEY", env_str("OPLOG_KEY"), DEBUG) or "local-development-oplog-key"
 # Proxies (gateways, ingress) whose X-Forwarded-For is believed, as CIDR networks.
 TRUSTED_PROXY_NETWORKS = env_list("TRUSTED_PROXY_NETWORKS")
+# Networks (CIDRs) the vendor console (the public host) may be used from; the client address is found as
+# above. With DEBUG on, loopback by default; in production it must be set: unset, the console refuses all.
+VENDOR_ALLOWED_NETWORKS = env_list("VENDOR_ALLOWED_NETWORKS") or (["127.0.0.0/8", "::1/128"] if DEBUG else [])
+# Where staff functions may be used from when a tenant lists no allowed networks of its own (SO-10, AD-01):
+# the platform's LGWAN and call-center networks, as CIDRs. A tenant's own list, once it has one, replaces
+# these. Empty in production: staff functions are closed everywhere until it is set (deny by default; the
+# start-up log and the refusal page say so). With DEBUG on it defaults to loopback, so that `make run` works
+# from the same machine.
+STAFF_DEFAULT_NETWORKS = env_list("STAFF_DEFAULT_NETWORKS") or (["127.0.0.0/8", "::1/128"] if DEBUG else [])
+for _network in STAFF_DEFAULT_NETWORKS:  # a typo stops the start, not every staff request later
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"STAFF_DEFAULT_NETWORKS: not a network (CIDR): {_network!r}") from _exc
 
 SENTRY_DSN = env_str("SENTRY_DSN")
 init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"))

@@ -64,7 +64,8 @@ SHOWN = {
 
 def expected(role: str, network: str, second_factor: str, password: str) -> str:
     """The order the gate checks in, written out independently of it."""
-    if network == "client_outside":
+    # None listed: the platform's STAFF_DEFAULT_NETWORKS apply (loopback in tests), and INSIDE is not in them.
+    if network != "client_inside":
         return "ip_not_allowed"
     if second_factor == "required_not_done":
         return "otp_required"
@@ -141,12 +142,14 @@ def test_both_surfaces_decide_alike(
     kyoto: None, surface: str, role: str, network: str, second_factor: str, password: str
 ) -> None:
     StaffSecurity.objects.update_or_create(singleton=True, defaults={"password_expiry_days": EXPIRY_DAYS})
-    if network != "none_listed":
-        AllowedNetwork.objects.create(network=ALLOWED_NETWORK, label="庁内")
+    # Listed for signing in in every case; "none_listed" takes the list away afterwards (deny by default).
+    AllowedNetwork.objects.create(network=ALLOWED_NETWORK, label="庁内")
     profile = make_staff(f"{role}-{surface}", role)
     if second_factor == "required_done":
         give_second_factor(profile)
     signed_in = sign_in(surface, profile, with_code=second_factor == "required_done")
+    if network == "none_listed":
+        AllowedNetwork.objects.all().delete()
     if second_factor == "required_not_done":
         give_second_factor(profile)  # after signing in: this session or token never passed it
     if password == "expired":
@@ -172,7 +175,7 @@ def test_nobody_signed_in(kyoto: None, surface: str, network: str) -> None:
         AllowedNetwork.objects.create(network=ALLOWED_NETWORK)
     address = OUTSIDE if network == "client_outside" else INSIDE
     response = Client(HTTP_HOST=KYOTO_HOST).get(URL[surface], REMOTE_ADDR=address)
-    decision = "ip_not_allowed" if network == "client_outside" else "not_authenticated"
+    decision = "ip_not_allowed" if network != "client_inside" else "not_authenticated"
     assert shown(surface, response) == SHOWN[surface][decision]
 
 
@@ -184,7 +187,7 @@ def test_an_unknown_token_is_nobody_in_the_same_order(kyoto: None, network: str)
     response = Client(HTTP_HOST=KYOTO_HOST).get(
         URL["api"], REMOTE_ADDR=address, HTTP_AUTHORIZATION="Bearer pw.not-a-token"
     )
-    decision = "ip_not_allowed" if network == "client_outside" else "not_authenticated"
+    decision = "ip_not_allowed" if network != "client_inside" else "not_authenticated"
     assert shown("api", response) == SHOWN["api"][decision]
     if decision == "not_authenticated":
         assert response["WWW-Authenticate"] == 'Bearer realm="staff"'
@@ -195,6 +198,7 @@ def test_an_unknown_token_is_nobody_in_the_same_order(kyoto: None, network: str)
 def test_a_second_factor_required_but_never_set_up_sends_to_its_setup(kyoto: None, surface: str) -> None:
     """Administrators must use a second factor once the tenant says so; an account signed in before that
     is sent to set it up (pages) or told to (API)."""
+    AllowedNetwork.objects.create(network=ALLOWED_NETWORK)  # INSIDE is no platform network (deny by default)
     profile = make_staff(f"admin-{surface}", "administrator")
     signed_in = sign_in(surface, profile, with_code=False)
     StaffSecurity.objects.update_or_create(singleton=True, defaults={"require_totp_for_administrators": True})
@@ -247,6 +251,7 @@ def test_both_apis_refuse_a_malformed_bearer_header_alike(kyoto: None, url: str,
 
 @pytest.mark.parametrize("surface", SURFACES)
 def test_reads_are_logged_by_the_gate_on_both_surfaces(kyoto: None, surface: str) -> None:
+    AllowedNetwork.objects.create(network=ALLOWED_NETWORK)  # INSIDE is no platform network (deny by default)
     profile = make_staff(f"viewer-{surface}", "viewer")
     signed_in = sign_in(surface, profile, with_code=False)
     path = {"page": "/staff/bookings/", "api": "/api/v1/staff/bookings/"}[surface]
@@ -258,6 +263,7 @@ def test_reads_are_logged_by_the_gate_on_both_surfaces(kyoto: None, surface: str
 
 def test_removing_or_replacing_the_second_factor_ends_the_accounts_api_tokens(kyoto: None) -> None:
     """A token issued after a code must not outlive the device it was checked against (a lost phone)."""
+    AllowedNetwork.objects.create(network=ALLOWED_NETWORK)  # INSIDE is no platform network (deny by default)
     profile = make_staff("clerk", "counter")
     actor = oplog.Actor(None, "admin", INSIDE)
     give_second_factor(profile)

@@ -21,6 +21,7 @@ MAX_LINES = 600
 # Every task a message can name. Changing this set is changing a wire format: queued messages, beat entries
 # and operators' runbooks name these.
 TASK_NAMES = {
+    "booking.checkpoint_operation_log",
     "booking.delete_expired_exports",
     "booking.delete_expired_notice_files",
     "booking.fail_lost_card_imports",
@@ -46,6 +47,7 @@ BEAT = {
         "booking.purge_operation_log",
         crontab(hour=3, minute=30),
     ),
+    "checkpoint-operation-log": ("tenants.for_each_tenant", "booking.checkpoint_operation_log", 300.0),
     "delete-expired-exports": (
         "tenants.for_each_tenant",
         "booking.delete_expired_exports",

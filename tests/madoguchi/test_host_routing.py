@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import KYOTO_HOST, KYOTO_PUBLIC_HOST, MIHON_HOST, Tenants
+from tests.vendor_helpers import operator_client
 
 pytestmark = pytest.mark.django_db
 
@@ -72,8 +74,9 @@ def test_vendor_console_is_on_the_base_domain_and_needs_login(tenants: Tenants) 
 
 def test_vendor_console_lists_tenants_for_our_staff(tenants: Tenants, django_user_model: Any) -> None:
     operator = django_user_model.objects.create_user("ops", password="x-Very-Long-Pass-1", is_staff=True)
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(operator)
+    # issue 13: the console counts an operator as signed in only with a verified TOTP device
+    device = TOTPDevice.objects.create(user=operator, name="test", confirmed=True)
+    client = operator_client(operator, device)
     body = client.get("/").content.decode()
     assert "kyoto" in body and KYOTO_PUBLIC_HOST in body and "mihon" in body
 

@@ -63,7 +63,10 @@ class AvailabilityView(APIView):
 
 
 class CitizenSessionsView(APIView):
-    @extend_schema(request=s.SessionIn, responses={201: s.SessionOut, 401: s.ErrorOut, 429: s.ErrorOut})
+    @extend_schema(
+        request=s.SessionIn,
+        responses={201: s.SessionOut, 400: s.ErrorOut, 401: s.ErrorOut, 429: s.ErrorOut},
+    )
     def post(self, request: Request) -> Response:
         body = s.SessionIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -98,14 +101,17 @@ class CitizenBookingView(APIView):
     def card(self, request: Request) -> Card:
         return cast(Card, request.user)
 
-    @extend_schema(responses={200: s.BookingOut, 404: s.ErrorOut})
+    @extend_schema(responses={200: s.BookingOut, 401: s.ErrorOut, 404: s.ErrorOut})
     def get(self, request: Request) -> Response:
         booking = services.active_booking(self.card(request))
         if booking is None:
             raise booking_error(services.BookingError("no_booking"))
         return Response(s.BookingOut.of(booking))
 
-    @extend_schema(request=s.BookingIn, responses={201: s.BookingOut, 400: s.ErrorOut, 409: s.ErrorOut})
+    @extend_schema(
+        request=s.BookingIn,
+        responses={201: s.BookingOut, 400: s.ErrorOut, 401: s.ErrorOut, 409: s.ErrorOut},
+    )
     def post(self, request: Request) -> Response:
         body = s.BookingIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -116,7 +122,10 @@ class CitizenBookingView(APIView):
             raise booking_error(error) from error
         return Response(s.BookingOut.of(booking), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.BookingChangeIn, responses={200: s.BookingOut, 400: s.ErrorOut, 409: s.ErrorOut})
+    @extend_schema(
+        request=s.BookingChangeIn,
+        responses={200: s.BookingOut, 400: s.ErrorOut, 401: s.ErrorOut, 404: s.ErrorOut, 409: s.ErrorOut},
+    )
     def patch(self, request: Request) -> Response:
         body = s.BookingChangeIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -127,7 +136,7 @@ class CitizenBookingView(APIView):
             raise booking_error(error) from error
         return Response(s.BookingOut.of(booking))
 
-    @extend_schema(responses={204: None, 400: s.ErrorOut, 404: s.ErrorOut})
+    @extend_schema(responses={204: None, 400: s.ErrorOut, 401: s.ErrorOut, 404: s.ErrorOut})
     def delete(self, request: Request) -> Response:
         try:
             services.do_cancel(self.card(request))

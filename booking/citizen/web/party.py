@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from booking.audit import oplog
 from booking.models import Booking, Card
 
 CITIZEN_CARD = "citizen_card"
@@ -22,7 +23,9 @@ CITIZEN_CARD = "citizen_card"
 class Party:
     card: Card
     channel: str
-    actor: str  # the operator's user ID; "" when residents act for themselves
+    # The signed-in operator (user ID, name, address: the operation log's entry); "" when residents act
+    # for themselves.
+    actor: oplog.Actor | str
 
     @property
     def operator(self) -> bool:

@@ -15,14 +15,16 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking.access.gate import staff_view
+from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.callcenter.session import CALLER_CARD
+from booking.cards import credentials
 from booking.citizen.login import LoginRefused, do_citizen_login
 from booking.citizen.web.forms import ContactForm, LoginForm
 from booking.citizen.web.party import CITIZEN_CARD, Party, go, in_operator_flow, party_of
@@ -35,14 +37,25 @@ from madoguchi.client_address import client_address
 from tenants.db import tenant_connection
 
 SESSION_CARD = CITIZEN_CARD
+SESSION_CARD_PROOF = "citizen_card_proof"  # the password the session was opened with, as a keyed hash
 SESSION_CONTACT = "citizen_contact"
 SESSION_IDLE_SECONDS = 30 * 60
 View = Callable[..., HttpResponseBase]
 
 
 def current_card(request: HttpRequest) -> Card | None:
+    """The signed-in resident's card, while its password is the one the session was opened with."""
     card_id = request.session.get(SESSION_CARD)
-    return Card.objects.filter(pk=card_id).first() if card_id else None
+    card = Card.objects.filter(pk=card_id).first() if card_id else None
+    if card is None:
+        return None
+    # A reissued password ends every session opened with the old one (credentials.session_proof).
+    proof = request.session.get(SESSION_CARD_PROOF)
+    if not isinstance(proof, str) or not constant_time_compare(
+        proof, credentials.session_proof(card.password_digest)
+    ):
+        return None
+    return card
 
 
 def citizen_required(view: View) -> View:
@@ -54,7 +67,26 @@ def citizen_required(view: View) -> View:
             return _for_caller(view)(request, *args, **kwargs)
         card = current_card(request)
         if card is None:
-            messages.info(request, _("予約番号とパスワードを入力してください。"))
+            card_id = request.session.get(SESSION_CARD)
+            reissued = (
+                card_id is not None
+                and SESSION_CARD_PROOF in request.session
+                and Card.objects.filter(pk=card_id).exists()
+            )
+            if card_id is not None:
+                # Signed in once, but the card's password was reissued since (or the card is gone): the
+                # old session ends here, with whatever it held (contact details typed in).
+                request.session.flush()
+            if reissued:
+                messages.info(
+                    request,
+                    _(
+                        "パスワードが新しくなったため、ログアウトしました。"
+                        "新しい交付通知書に記載のパスワードでログインしてください。"
+                    ),
+                )
+            else:
+                messages.info(request, _("予約番号とパスワードを入力してください。"))
             return redirect("citizen:login")
         request.session.set_expiry(SESSION_IDLE_SECONDS)
         request.party = Party(card, Booking.Channel.WEB, "")  # type: ignore[attr-defined]
@@ -70,7 +102,7 @@ def _for_caller(view: View) -> View:
         if card is None:
             messages.info(request, _("先に、電話をかけてきた方の予約番号と本人確認をしてください。"))
             return redirect("staff:callcenter")
-        request.party = Party(card, Booking.Channel.PHONE, request.user.get_username())  # type: ignore[attr-defined]
+        request.party = Party(card, Booking.Channel.PHONE, actor_of(request))  # type: ignore[attr-defined]
         return view(request, card, *args, **kwargs)
 
     return operator_view
@@ -139,6 +171,7 @@ def login(request: HttpRequest) -> HttpResponse:
         else:
             request.session.cycle_key()  # a new session id at login: no fixation
             request.session[SESSION_CARD] = card.pk
+            request.session[SESSION_CARD_PROOF] = credentials.session_proof(card.password_digest)
             request.session.set_expiry(SESSION_IDLE_SECONDS)
             return go(request, "mypage")
     rejected = bool(refusal or form.errors)
@@ -244,7 +277,8 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
             problem = _("時間を選んでください。")
         else:
             try:
-                services.do_hold(card, where, chosen, start, channel=_party(request).channel)
+                party = _party(request)
+                services.do_hold(card, where, chosen, start, channel=party.channel, actor=party.actor)
             except services.BookingError as error:
                 problem = error.message
             else:
@@ -320,7 +354,7 @@ def confirm(request: HttpRequest, card: Card) -> HttpResponse:
 @citizen_required
 @require_POST
 def release(request: HttpRequest, card: Card) -> HttpResponse:
-    services.do_release_hold(card)
+    services.do_release_hold(card, actor=_party(request).actor)
     request.session.pop(SESSION_CONTACT, None)
     messages.info(request, _("選んでいた時間を解放しました。"))
     target = request.POST.get("next", "")

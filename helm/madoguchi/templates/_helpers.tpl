@@ -94,7 +94,14 @@ CSRF_TRUSTED_ORIGINS: {{ include "madoguchi.csrfTrustedOrigins" . | quote }}
 EMAIL_HOST: {{ .Values.config.emailHost | quote }}
 DEFAULT_FROM_EMAIL: {{ .Values.config.defaultFromEmail | quote }}
 SECURE_SSL_REDIRECT: {{ .Values.config.secureSslRedirect | toString | quote }}
+{{- /* Refused, not warned (issue 13, finding 9): without them every client has the ingress controller's
+address, and 50 failures from anyone lock citizen sign-in for the whole municipality. */}}
+{{- if not .Values.config.trustedProxyNetworks }}
+{{- fail "config.trustedProxyNetworks is empty: set it to the ingress controllers' pod network and the gateways' addresses (CIDRs, e.g. --set 'config.trustedProxyNetworks={10.244.0.0/16,10.30.0.0/24}'). Without it the app sees every request as coming from the ingress controller, and per-address limits and lockouts hit all users at once." }}
+{{- end }}
 TRUSTED_PROXY_NETWORKS: {{ join "," .Values.config.trustedProxyNetworks | quote }}
+STAFF_DEFAULT_NETWORKS: {{ join "," .Values.config.staffDefaultNetworks | quote }}
+VENDOR_ALLOWED_NETWORKS: {{ join "," .Values.config.vendorAllowedNetworks | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 SENTRY_ENVIRONMENT: {{ .Values.config.sentryEnvironment | quote }}
 {{- range $name, $value := .Values.config.extraEnv }}

@@ -268,13 +268,41 @@ expect "http with an unknown host: connection closed" \
 expect "/_gateway/health answers by itself" "$(req "$h" "https://$h:18443/_gateway/health")" "ok"
 expect "/admin is not served on residents' hosts" \
     "$(req "$h" -o /dev/null -w '%{http_code}' "https://$h:18443/admin/login/")" "404"
+# The staff console and the staff API are LGWAN-only (AD-01; issue 13, finding 1): refused here by the
+# gateway itself, in every spelling that nginx normalises to the same path, before any upstream sees them.
+for path in /staff /staff/ /staff/login/ /staff/bookings/ /STAFF/login/ /%73taff/login/ //staff/login/ \
+    /x/../staff/login/ /api/v1/staff/ /api/v1/staff/sessions/ /api/v1//staff/bookings/ /API/V1/Staff/ \
+    /admin /ADMIN/; do
+    expect "$path is not served on residents' hosts (GET)" \
+        "$(req "$h" -o /dev/null -w '%{http_code}' --path-as-is "https://$h:18443$path")" "404"
+done
+for path in /staff/login/ /api/v1/staff/sessions/; do
+    expect "$path is not served on residents' hosts (POST)" \
+        "$(req "$h" -o /dev/null -w '%{http_code}' -X POST -d 'username=a&password=b' "https://$h:18443$path")" "404"
+done
+for path in /staffing/ /api/v1/citizen/sessions/ /api/v1/places/; do
+    code="$(req "$h" -o /dev/null -w '%{http_code}' "https://$h:18443$path")"
+    if [[ "$code" != 404 && "$code" != 000 ]]; then ok "$path still reaches the app ($code)"; else bad "$path got $code"; fi
+done
+# The vendor console (BASE_DOMAIN) has no server here: no handshake, no plain-http answer, and its name in
+# the Host header of a residents' connection reaches no upstream.
+v="${staff_hosts[1]}"
+expect "the vendor host: handshake refused" "$(tls_handshake "$v")" refused
+expect "the vendor host over http: connection closed" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $v" http://127.0.0.1:18080/admin/ || true)" "000"
+code="$(req "$h" -o /dev/null -w '%{http_code}' -H "Host: $v" "https://$h:18443/admin/login/")"
+if [[ "$code" == 421 ]]; then ok "the vendor host behind a residents' name: 421, not proxied"
+else bad "the vendor host behind a residents' name got $code"; fi
+expect "a staff host: handshake refused" "$(tls_handshake "${staff_hosts[0]}")" refused
 head -c 2000000 /dev/zero >"$work/2mb"
 expect "bodies over 1 MB refused" \
     "$(req "$h" -o /dev/null -w '%{http_code}' -X POST --data-binary "@$work/2mb" "https://$h:18443/x")" "413"
 codes=""
 for _ in $(seq 25); do codes+="$(req "$h" -o /dev/null -w '%{http_code} ' -X POST -d n=1 "https://$h:18443/login/")"; done
-# 21 answered by the upstream (whatever it says), then 429 from the gateway.
-if [[ "${codes:0:84}" != *429* && "${codes:84}" == "429 429 429 429 " ]]; then
+# 21 answered by the upstream (whatever it says), then 429 from the gateway. One more may pass if the run
+# took longer than the 3 s in which the zone earns a new token (a loaded CI machine): never more.
+late="${codes:84}"
+if [[ "${codes:0:84}" != *429* && "${late//[^4]/}" =~ ^4{3,4}$ && "${codes:84:4}" == "429 " ]]; then
     ok "login POSTs limited per client (burst 20, then 429)"
 else
     bad "login POSTs limited per client: got $codes"
