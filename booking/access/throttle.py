@@ -14,6 +14,7 @@ knows it is the n-th and is refused unchecked when n is over the limit.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -41,7 +42,13 @@ class Verdict:
 
 
 def _key(kind: str, value: str) -> str:
-    return f"login-failures:{kind}:{value}"
+    # The value is what a client typed (a reservation number, an address): hashed, so a key is short and
+    # plain whatever arrives (no unbounded or control-character keys in Redis).
+    return _prefix(kind) + hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def _prefix(kind: str) -> str:
+    return f"login-failures:{kind}:"
 
 
 def keys_for(client: str, reservation_number: str) -> list[str]:
@@ -52,7 +59,7 @@ def keys_for(client: str, reservation_number: str) -> list[str]:
 
 
 def _limits(key: str) -> tuple[int, int]:
-    if key.startswith(_key("client", "")):
+    if key.startswith(_prefix("client")):
         return CLIENT_SLOW_AFTER, CLIENT_LOCK_AFTER
     return SLOW_AFTER, LOCK_AFTER
 
@@ -147,7 +154,7 @@ def release(keys: list[str]) -> None:
         pipe = _redis().pipeline(transaction=True)
         for key in keys:
             count_name, last_name = _names(key)
-            if key.startswith(_key("client", "")):
+            if key.startswith(_prefix("client")):
                 pipe.decr(count_name)
                 pipe.expire(count_name, _TTL)  # never a key without an end, even if it expired meanwhile
             else:
