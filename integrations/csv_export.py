@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -115,7 +116,13 @@ def safe_cell(value: object) -> str:
         return _iso_datetime(value)
     if isinstance(value, date | time):
         return value.isoformat()
-    text = str(value)
+    # Structured values (the operation log's detail) as JSON, as docs/formats/full-export.md says, not as
+    # Python's repr: a reader's tools parse JSON. A "[" or "{" never triggers a formula.
+    text = (
+        json.dumps(value, ensure_ascii=False, sort_keys=True)
+        if isinstance(value, dict | list)
+        else str(value)
+    )
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 

@@ -22,6 +22,7 @@ from booking.audit import oplog
 from booking.jobs import runner
 from booking.jobs.enqueue import queue_on_commit
 from booking.jobs.kinds import JobKind, Reason
+from booking.lib.dates import TOKYO
 from booking.models import (
     AllowedNetwork,
     Booking,
@@ -366,15 +367,15 @@ def do_request_full_export(actor: oplog.Actor) -> ExportJob:
 def run(job_id: int, now: dt.datetime | None = None) -> ExportJob:
     """Write the zip; the job says how it went. A failed run leaves no half file behind."""
     now = now or timezone.now()
+    # Japan time in the file's name, as the page shows the time (the download's file name comes from it).
+    stamp = f"{now.astimezone(TOKYO):%Y%m%dT%H%M%S}"
     # The key is written with the claim, before the file, so that the lost-job sweep finds what a killed
     # worker left; the download is offered for done jobs only.
     return runner.run(
         EXPORTS,
         job_id,
         _export,
-        claim=lambda job: {
-            "key": f"{tenant_connection().schema_name}/exports/{now:%Y%m%dT%H%M%S}-{job.pk}.zip"
-        },
+        claim=lambda job: {"key": f"{tenant_connection().schema_name}/exports/{stamp}-{job.pk}.zip"},
     )
 
 

@@ -205,3 +205,9 @@ def test_a_million_rows_stream_in_flat_memory() -> None:
     assert stats.rows == row_count
     assert total > 35_000_000  # the file really is big ...
     assert peak < 4 * 1024 * 1024  # ... and the memory is not
+
+
+def test_structured_values_are_json_not_python_repr() -> None:
+    """The operation log's detail in the log CSV and the full export: JSON, as the format document says."""
+    assert safe_cell({"role": "administrator", "名前": "京都"}) == '{"role": "administrator", "名前": "京都"}'
+    assert safe_cell(["a", 1]) == '["a", 1]'
