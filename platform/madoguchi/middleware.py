@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.urls import set_urlconf
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
@@ -167,3 +168,26 @@ class SecurityHeadersMiddleware:
 
 def _static(request: HttpRequest) -> bool:
     return request.path_info.startswith(settings.STATIC_URL or "/static/")
+
+
+class MethodNotAllowedPageMiddleware:
+    """A page opened with the wrong method (a bookmarked or typed address of a form's target, e.g.
+    `GET /staff/users/new/`) gets a page that says what to do instead of Django's blank 405. API answers and
+    anything with a body of its own are left as they are."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content or request.path.startswith("/api/"):
+            return response
+        page = render(request, "405.html", {"back": _same_site_referer(request)}, status=405)
+        page["Allow"] = response.get("Allow", "")
+        return page
+
+
+def _same_site_referer(request: HttpRequest) -> str:
+    """The page the person came from, only when it is on this host (never an open redirect)."""
+    referer = request.headers.get("Referer", "")
+    return referer if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}) else ""

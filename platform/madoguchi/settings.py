@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "madoguchi.session_limits.VendorSessionLimitMiddleware",  # vendor sessions: idle and absolute limits
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "madoguchi.middleware.MethodNotAllowedPageMiddleware",  # a page, not a blank 405, for a form's address
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

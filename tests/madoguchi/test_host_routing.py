@@ -119,3 +119,22 @@ def test_english_is_switchable(kyoto_client: Client) -> None:
     assert "Places and opening hours" in page
     assert "Kita Ward Office" in page
     assert "My Number Card issuance: Mon・Tue・Wed・Thu・Fri 9:00–17:00 (last reception 16:45)" in page
+
+
+def test_a_forms_address_opened_directly_gets_a_page_not_a_blank_405(kyoto: None) -> None:
+    """`GET /staff/users/new/` (a bookmarked form target) says what to do; the API keeps its JSON answer."""
+    from tests.staff_helpers import make_staff
+
+    profile = make_staff("page-admin", "administrator")
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    client.force_login(profile.user)
+    response = client.get("/staff/users/new/", HTTP_REFERER=f"http://{KYOTO_HOST}/staff/users/")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    page = response.content.decode()
+    assert (
+        "この操作はボタンから行ってください" in page and 'href="http://kyoto.localhost/staff/users/"' in page
+    )
+    elsewhere = client.get("/staff/users/new/", HTTP_REFERER="https://evil.example/")
+    assert "evil.example" not in elsewhere.content.decode()
+    api = Client(HTTP_HOST=KYOTO_HOST).get("/api/v1/staff/sessions/")
+    assert api.status_code == 405 and api["Content-Type"].startswith("application/json")
