@@ -16,9 +16,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from booking.access import bearer, throttle
@@ -121,8 +123,9 @@ def do_change_password(actor: oplog.Actor, user: User, current: str, new: str) -
     if not user.check_password(current):
         raise StaffAccountError("現在のパスワードが違います / the current password is wrong")
     if current == new:
-        raise StaffAccountError(
-            "新しいパスワードは今のものと違うものにしてください / choose a different password"
+        # A rule about the new password, so it is shown under the new password's field, like the others.
+        raise ValidationError(
+            _("新しいパスワードは今のものと違うものにしてください。"), code="password_reused"
         )
     validate_password(new, user)
     with transaction.atomic():

@@ -165,6 +165,9 @@ def test_an_expired_password_must_be_changed_before_anything_else(kyoto: None) -
     assert client.get("/staff/bookings/")["Location"] == "/staff/password/"
     refused = client.post("/staff/password/", {"current": PASSWORD, "new": "weakpass", "again": "weakpass"})
     assert refused.status_code == 200 and "英大文字" in refused.content.decode()
+    same = client.post("/staff/password/", {"current": PASSWORD, "new": PASSWORD, "again": PASSWORD})
+    assert same.status_code == 200
+    assert same.context["form"].errors == {"new": ["新しいパスワードは今のものと違うものにしてください。"]}
     new = "Kamogawa#2027x"
     assert (
         client.post("/staff/password/", {"current": PASSWORD, "new": new, "again": new})["Location"]
@@ -241,3 +244,19 @@ def test_one_address_trying_many_usernames_is_slowed(kyoto: None) -> None:
     slowed = client.post("/staff/login/", {"username": "clerk", "password": PASSWORD})
     assert slowed.status_code == 400 and "しばらく受け付けを停止しています" in slowed.content.decode()
     assert OperationLogEntry.objects.filter(action="login.refused", target="too_many_attempts").exists()
+
+
+def test_each_invalid_field_names_an_error_that_exists(kyoto: None) -> None:
+    """aria-describedby on an invalid field points at its error text, so a screen reader says why."""
+    import re
+
+    make_staff("clerk", "counter")
+    client = sign_in("clerk")
+    page = client.post(
+        "/staff/password/", {"current": "", "new": "weakpass", "again": "other"}
+    ).content.decode()
+    invalid = re.findall(r'<(?:input|select|textarea)[^>]*aria-invalid="true"[^>]*>', page)
+    assert invalid
+    for tag in invalid:
+        for name in re.search(r'aria-describedby="([^"]*)"', tag).group(1).split():  # type: ignore[union-attr]
+            assert f'id="{name}"' in page, name

@@ -706,3 +706,9 @@ def test_call_center_script_and_report_addresses_are_set_here(admin: Client) -> 
     rules = booking_rules()
     assert rules.callcenter_script == "日時: {date} {time}\n場所: {place}"
     assert rules.report_emails == "kyoto-cc@example.jp"
+
+
+def test_a_choice_shows_no_required_badge_next_to_its_value(admin: Client) -> None:
+    """A select always holds a value: a 必須 badge beside a setting whose value is 任意 only confused."""
+    page = admin.get("/staff/settings/fields/").content.decode()
+    assert 'class="required"' not in page and 'class="optional"' not in page
