@@ -87,6 +87,11 @@ class VendorNetworkMiddleware:
 class VendorLoginForm(OTPAdminAuthenticationForm):
     """Password and TOTP code on one form; failures are counted per client address and per account."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # django-otp labels the field "OTP Token" in English; operators read 確認コード in docs/operations.md.
+        self.fields["otp_token"].label = _("確認コード（認証アプリの6桁）")
+
     def _chosen_device(self, user: Any) -> Any:
         # django-otp asks which device when none is chosen (trying each would count failures against the
         # others); an operator has one TOTP device, so the one-step form uses it without asking.
@@ -167,6 +172,9 @@ class VendorAdminSite(OTPAdminSite):
     """The Django admin of the vendor console: staff users verified by TOTP only; every write logged."""
 
     login_form = VendorLoginForm
+    # Our own sign-in page: django-otp's labels its code field "OTP Token" in English and offers an
+    # "OTP challenge" button that TOTP does not use.
+    login_template = "console/login.html"
     site_header = "Madoguchi 運用コンソール"
     site_title = "Madoguchi"
 
