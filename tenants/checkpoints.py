@@ -21,21 +21,18 @@ a valid log digest), which the database never holds: a row or an object someone 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name
 
 from integrations.storage import WriteOnceStore, write_once_store
+from madoguchi import log_signing
 
 HEAD = "head"
 ANCHOR = "anchor"
 KINDS = (HEAD, ANCHOR)
-_LABEL = b"madoguchi-oplog-checkpoint-v1"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 log = logging.getLogger(__name__)
 
@@ -51,13 +48,12 @@ class Checkpoint:
 
 
 def _sign(schema: str, kind: str, seq: int, digest: str, at: dt.datetime) -> str:
-    stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    message = b"\n".join([_LABEL, *(part.encode() for part in (schema, kind, str(seq), digest, stamp))])
-    return hmac.new(settings.OPLOG_KEY.encode(), message, hashlib.sha256).hexdigest()
+    fields = {"schema": schema, "kind": kind, "seq": seq, "digest": digest, "at": log_signing.instant(at)}
+    return log_signing.sign(log_signing.CHECKPOINT, fields)
 
 
 def _genuine(schema: str, kind: str, seq: int, digest: str, at: dt.datetime, signature: str) -> bool:
-    return kind in KINDS and hmac.compare_digest(_sign(schema, kind, seq, digest, at), signature)
+    return kind in KINDS and log_signing.genuine(_sign(schema, kind, seq, digest, at), signature)
 
 
 def _table() -> str:

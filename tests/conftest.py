@@ -3,6 +3,7 @@ provisioning action production uses, once per test session, in real PostgreSQL."
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenants.db import tenant_connection
@@ -153,3 +155,21 @@ def committed_kyoto(tenants: Tenants, db: None) -> Iterator[Callable[[Callable[[
         yield run
     finally:
         run(_remove_bookings)
+
+
+class Clock:
+    """Every `timezone.now()` (Django's sessions, ours, the operation log) reads this."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """A clock the test moves by hand (no sleeping): `clock.advance(minutes=31)`."""
+    fixed = Clock(timezone.now())
+    monkeypatch.setattr(timezone, "now", lambda: fixed.now)
+    yield fixed

@@ -364,6 +364,7 @@ def _check_sign_in(
         raise StaffLoginRefused("otp_required")
     if not device.verify_token(otp.strip()):
         _failed(actor, profile, rules, failures)  # the claimed attempt stays counted, as the code's failure
+        # The staff API answers no "locked" (finding 4): a wrong code is otp_required, locking or not.
         raise StaffLoginRefused("otp_required")
     return actor, profile, True
 

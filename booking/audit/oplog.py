@@ -14,18 +14,16 @@ of the newest entry every few minutes (`checkpoint`, from beat) and of the ancho
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from booking.models import OperationLogAnchor, OperationLogEntry, StaffSecurity
+from madoguchi import log_signing
 from tenants import checkpoints
 from tenants.db import tenant_connection
 
@@ -43,10 +41,10 @@ class Actor:
 WORKER = Actor(None, "system", "worker")
 
 
-def _canonical(entry: OperationLogEntry) -> bytes:
+def _digest(previous: str, entry: OperationLogEntry) -> str:
     fields = {
         "seq": entry.seq,
-        "at": entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "at": log_signing.instant(entry.at),
         "user_id": entry.user_id_snapshot,
         "username": entry.username,
         "address": entry.address,
@@ -54,12 +52,7 @@ def _canonical(entry: OperationLogEntry) -> bytes:
         "target": entry.target,
         "detail": entry.detail,
     }
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _digest(previous: str, entry: OperationLogEntry) -> str:
-    key = settings.OPLOG_KEY.encode()
-    return hmac.new(key, previous.encode() + b"\n" + _canonical(entry), hashlib.sha256).hexdigest()
+    return log_signing.chain_link(log_signing.OPERATION_LOG, previous, fields)
 
 
 def _schema_lock() -> None:
@@ -131,10 +124,10 @@ def verify(*, object_store: bool = False) -> Verdict:
             )
         if entry.previous_digest != previous_digest:
             return Verdict(False, checked, entry.seq, "does not follow the entry before it")
-        if not hmac.compare_digest(entry.digest, _digest(previous_digest, entry)):
+        if not log_signing.genuine(entry.digest, _digest(previous_digest, entry)):
             return Verdict(False, checked, entry.seq, "content altered")
         mark = heads.get(entry.seq)
-        if mark is not None and not hmac.compare_digest(mark.digest, entry.digest):
+        if mark is not None and not log_signing.genuine(mark.digest, entry.digest):
             # A valid chain with another entry where a checkpoint saw this one: the entries after the last
             # checkpoint that matched were cut off and new ones written in their place.
             low = confirmed + 1

@@ -28,13 +28,11 @@ from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from console import vendor_log
-from console.queries import client_failures, sign_in_locked
 from console.services import (
-    CLIENT_LOCK_AFTER,
     CLIENT_WINDOW_SECONDS,
+    do_claim_sign_in,
     do_record_failed_sign_in,
     do_record_sign_in,
-    record_client_failure,
 )
 from madoguchi.client_address import client_address
 
@@ -104,7 +102,9 @@ class VendorLoginForm(OTPAdminAuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         address = client_address(self.request) if self.request else ""
-        if client_failures(address) >= CLIENT_LOCK_AFTER:
+        username = self.cleaned_data.get("username") or ""
+        claim = do_claim_sign_in(username, address)
+        if claim.throttled:
             raise ValidationError(
                 _(
                     "この接続元からのサインインの失敗が多すぎるため、受け付けを止めています。"
@@ -113,21 +113,16 @@ class VendorLoginForm(OTPAdminAuthenticationForm):
                 % {"minutes": CLIENT_WINDOW_SECONDS // 60},
                 code="throttled",
             )
-        username = self.cleaned_data.get("username") or ""
-        # Checked before the password so that the lock's answer takes as long as a wrong password's.
-        locked = sign_in_locked(username)
         try:
+            # Checked even when refused: a locked account answers as slowly as a wrong password.
             cleaned = super().clean()
         except ValidationError:
-            record_client_failure(address)
-            if not locked:
-                do_record_failed_sign_in(username, address)
+            do_record_failed_sign_in(username, address, claim)
             raise
-        if locked:
+        if claim.refused:
             # The right password and code do not open a locked account; the answer is that of a wrong
             # password, so that the form does not tell an outsider which accounts exist or are locked.
             self.user_cache = None
-            record_client_failure(address)
             raise self.get_invalid_login_error()
         user = self.get_user()
         device = getattr(user, "otp_device", None)

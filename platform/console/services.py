@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -42,47 +43,77 @@ CLIENT_LOCK_AFTER = 20  # failures from one client address within the window ref
 CLIENT_WINDOW_SECONDS = 15 * 60  # … until the window ends
 
 
-def record_client_failure(address: str) -> int:
-    """One more failure from this address; Redis INCR, so concurrent failures all count.
+@dataclass(frozen=True)
+class SignInClaim:
+    """What counting an attempt, before its password is checked, decided."""
 
-    When Redis does not answer the address is not counted (sign-in goes on): the per-account lock is in
-    the database and still holds, and the allowed networks keep everyone else out.
+    throttled: bool = False  # too many attempts from this client address in the window
+    refused: bool = False  # the account is locked, or the attempt is over the limit: check nothing
+    failures: int = 0  # the account's count including this attempt (0: no such account)
+
+
+def do_claim_sign_in(username: str, address: str, now: dt.datetime | None = None) -> SignInClaim:
+    """Count this attempt first, atomically, and say whether it may be checked.
+
+    Counting after the check let a concurrent burst check more passwords than the limits allow (the staff
+    sign-in's finding 5): each attempt takes its number (Redis INCR for the address, one UPDATE … RETURNING
+    for the account) before anything is checked, and a success gives its count back (do_record_sign_in).
+    When Redis does not answer the address is not counted: the account's count is in the database.
     """
+    now = now or timezone.now()
+    if _count_client_attempt(address) > CLIENT_LOCK_AFTER:
+        return SignInClaim(throttled=True)
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        return SignInClaim()
+    with transaction.atomic():
+        # the row, made once; ignore_conflicts so that two first attempts at once do not collide
+        OperatorSignIn.objects.bulk_create([OperatorSignIn(user=user)], ignore_conflicts=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {OperatorSignIn._meta.db_table} SET failures = failures + 1 "  # noqa: S608 - our table
+                "WHERE user_id = %s AND (locked_until IS NULL OR locked_until <= %s) RETURNING failures",
+                [user.pk, now],
+            )
+            row = cursor.fetchone()
+    if row is None:  # locked
+        return SignInClaim(refused=True)
+    return SignInClaim(refused=row[0] > LOCK_AFTER, failures=row[0])
+
+
+def _count_client_attempt(address: str) -> int:
     key = client_key(address)
     try:
         cache.add(key, 0, timeout=CLIENT_WINDOW_SECONDS)  # starts the window; no-op if it is running
         return int(cache.incr(key))
     except Exception:  # noqa: BLE001 - any cache failure
-        logger.warning("vendor sign-in throttle: cache unavailable, failure not counted", exc_info=True)
+        logger.warning("vendor sign-in throttle: cache unavailable, attempt not counted", exc_info=True)
         return 0
 
 
-def do_record_failed_sign_in(username: str, address: str) -> bool:
-    """Count a failed sign-in against the account (if it exists); True if this failure locked it."""
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
+def _give_back_client_attempt(address: str) -> None:
+    try:
+        cache.decr(client_key(address))
+    except Exception:  # noqa: BLE001 - the key expired meanwhile, or the cache is away: nothing to give back
+        logger.debug("vendor sign-in throttle: nothing to give back", exc_info=True)
+
+
+def do_record_failed_sign_in(username: str, address: str, claim: SignInClaim) -> bool:
+    """A claimed attempt failed: the attempt that reaches the limit locks the account; True if it did."""
+    if claim.failures < LOCK_AFTER or claim.refused:
         return False
     now = timezone.now()
     with transaction.atomic():
-        # the row, made once; ignore_conflicts so that two first failures at once do not collide
-        OperatorSignIn.objects.bulk_create([OperatorSignIn(user=user)], ignore_conflicts=True)
-        # one UPDATE … RETURNING: concurrent failures cannot overwrite each other's count
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {OperatorSignIn._meta.db_table} SET failures = failures + 1 "  # noqa: S608 - our table
-                "WHERE user_id = %s RETURNING failures",
-                [user.pk],
-            )
-            (failures,) = cursor.fetchone()
-        if failures < LOCK_AFTER:
-            return False
+        locked = OperatorSignIn.objects.filter(user__username=username, locked_until__isnull=True)
         # the count starts again, so that after the lock (or an unlock) another LOCK_AFTER failures lock it
-        OperatorSignIn.objects.filter(user=user).update(locked_until=now + LOCK_DURATION, failures=0)
+        if not locked.update(locked_until=now + LOCK_DURATION, failures=0):
+            return False
+        user = get_user_model().objects.get(username=username)
         vendor_log.record(
             vendor_log.Actor(user.get_username(), user.pk, address),
             "signin.locked",
             user.get_username(),
-            failures=failures,
+            failures=claim.failures,
             until=(now + LOCK_DURATION).isoformat(),
         )
         return True
@@ -90,6 +121,7 @@ def do_record_failed_sign_in(username: str, address: str) -> bool:
 
 def do_record_sign_in(user: AbstractBaseUser, address: str, device: str) -> None:
     """A successful sign-in (password and TOTP): the count starts again, and the log says who and where."""
+    _give_back_client_attempt(address)
     with transaction.atomic():
         OperatorSignIn.objects.filter(user_id=user.pk).update(failures=0, locked_until=None)
         actor = vendor_log.Actor(user.get_username(), user.pk, address)

@@ -10,18 +10,15 @@ entry.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from console.models import VendorLogEntry
+from madoguchi import log_signing
 
 _LOCK_KEY = 0x76656E646F72 & 0x7FFFFFFF  # "vendor": one appender at a time
 GENESIS = "0" * 64
@@ -34,10 +31,10 @@ class Actor:
     address: str = ""
 
 
-def _canonical(entry: VendorLogEntry) -> bytes:
+def _digest(previous: str, entry: VendorLogEntry) -> str:
     fields = {
         "seq": entry.seq,
-        "at": entry.at.astimezone(dt.UTC).isoformat(),
+        "at": log_signing.instant(entry.at),
         "actor": entry.actor,
         "actor_id": entry.actor_id,
         "address": entry.address,
@@ -45,12 +42,7 @@ def _canonical(entry: VendorLogEntry) -> bytes:
         "target": entry.target,
         "detail": entry.detail,
     }
-    return json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
-
-
-def _digest(previous: str, entry: VendorLogEntry) -> str:
-    key = settings.OPLOG_KEY.encode()
-    return hmac.new(key, previous.encode() + b"\n" + _canonical(entry), hashlib.sha256).hexdigest()
+    return log_signing.chain_link(log_signing.VENDOR_LOG, previous, fields)
 
 
 def record(actor: Actor, action: str, target: str = "", **detail: Any) -> VendorLogEntry:
@@ -89,7 +81,7 @@ def verify() -> Verdict:
         for entry in VendorLogEntry.objects.order_by("seq").iterator(chunk_size=2000):
             if entry.seq != expected:
                 return Verdict(False, checked, expected)
-            if not hmac.compare_digest(entry.digest, _digest(previous, entry)):
+            if not log_signing.genuine(entry.digest, _digest(previous, entry)):
                 return Verdict(False, checked, entry.seq)
             previous, expected, checked = entry.digest, expected + 1, checked + 1
     return Verdict(True, checked)

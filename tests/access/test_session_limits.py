@@ -3,38 +3,17 @@ finding 7: they lasted 14 days with no idle timeout). The clock is moved, never 
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
-from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from booking.access import accounts
 from booking.models import OperationLogEntry, StaffSecurity
-from tests.conftest import Tenants
+from tests.conftest import Clock, Tenants
 from tests.staff_helpers import SETUP, make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
-
-
-class Clock:
-    """Every `timezone.now()` (Django's sessions, ours, the operation log) reads this."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
-    fixed = Clock(timezone.now())
-    monkeypatch.setattr(timezone, "now", lambda: fixed.now)
-    yield fixed
 
 
 def signed_in(client: Client) -> bool:

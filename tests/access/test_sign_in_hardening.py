@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import get_hasher
 from django.contrib.auth.models import User
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -33,32 +30,13 @@ from booking.access import accounts, throttle
 from booking.citizen.login import LoginRefused, do_citizen_login
 from booking.models import OperationLogEntry, StaffProfile, StaffSecurity
 from tests import factories
+from tests.concurrency import race
 from tests.conftest import KYOTO_HOST
 from tests.staff_helpers import PASSWORD, make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
 Committed = Callable[[Callable[[], Any]], Any]
 WRONG = "Wrong-pass1!"
-
-
-def race(attempts: list[Callable[[], object]]) -> Counter[str]:
-    """Run the attempts at once, each in a thread with a database connection of its own in Kyoto's schema;
-    the outcome of each is "ok" or the code it was refused with."""
-    barrier = threading.Barrier(len(attempts))
-
-    def run(attempt: Callable[[], object]) -> str:
-        try:
-            with schema_context("kyoto"):
-                barrier.wait(timeout=30)
-                attempt()
-                return "ok"
-        except (LoginRefused, accounts.StaffLoginRefused) as refusal:
-            return refusal.code
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-        return Counter(pool.map(run, attempts))
 
 
 @pytest.fixture

@@ -54,20 +54,20 @@ def read(why: str) -> Row:
     return Row(why=why)
 
 
-def _patterns(
+def url_patterns(
     resolvers: list[URLPattern | URLResolver], prefix: str, namespace: str
 ) -> Iterator[tuple[str, str]]:
     for entry in resolvers:
         if isinstance(entry, URLResolver):
             inner = entry.namespace or namespace
-            yield from _patterns(entry.url_patterns, prefix + str(entry.pattern), inner)
+            yield from url_patterns(entry.url_patterns, prefix + str(entry.pattern), inner)
         elif entry.name:
             yield (f"{namespace}:{entry.name}" if namespace else entry.name), prefix + str(entry.pattern)
 
 
 def staff_endpoints() -> set[str]:
     """The names of every URL pattern under /staff/ and /api/v1/staff/ (the operators' flow included)."""
-    found = _patterns(get_resolver(TENANT_URLCONF).url_patterns, "", "")
+    found = url_patterns(get_resolver(TENANT_URLCONF).url_patterns, "", "")
     return {name for name, route in found if route.startswith(SCOPE)}
 
 

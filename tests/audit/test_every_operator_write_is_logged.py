@@ -10,18 +10,19 @@ endpoint without a row fails `test_every_call_center_endpoint_has_a_row`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import get_resolver
 from django.utils import timezone
 
 from booking.engine.queries import free_slots
 from booking.engine.services import do_book, do_hold
 from booking.models import Booking, Card, OperationLogEntry, Service
 from tests import factories
+from tests.audit.staff_walk import url_patterns
 from tests.staff_helpers import make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -158,19 +159,8 @@ ROWS: dict[str, Row] = {
 }
 
 
-def _patterns(
-    resolvers: list[URLPattern | URLResolver], prefix: str, namespace: str
-) -> Iterator[tuple[str, str]]:
-    for entry in resolvers:
-        if isinstance(entry, URLResolver):
-            inner = entry.namespace or namespace
-            yield from _patterns(entry.url_patterns, prefix + str(entry.pattern), inner)
-        elif entry.name:
-            yield f"{namespace}:{entry.name}", prefix + str(entry.pattern)
-
-
 def call_center_endpoints() -> set[str]:
-    found = _patterns(get_resolver(TENANT_URLCONF).url_patterns, "", "")
+    found = url_patterns(get_resolver(TENANT_URLCONF).url_patterns, "", "")
     return {
         name for name, route in found if name.startswith("caller:") or route.startswith(CALL_CENTER_PREFIX)
     }

@@ -18,7 +18,7 @@ from booking.engine.queries import free_slots
 from booking.engine.services import BookingError, do_book
 from booking.models import Booking, BookingEvent, CallLogEntry, OperationLogEntry, Slot
 from tests import factories
-from tests.engine.test_booking_concurrency import race
+from tests.concurrency import race
 from tests.staff_helpers import make_staff, sign_in
 
 pytestmark = pytest.mark.django_db

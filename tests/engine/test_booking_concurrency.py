@@ -6,41 +6,22 @@ attempts each run in a thread with a database connection of its own, released to
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
-from booking.engine.services import BookingError, do_book, do_change, do_hold
+from booking.engine.services import do_book, do_change, do_hold
 from booking.models import Booking, Card, Hold, Slot
 from tests import factories
+from tests.concurrency import race
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 Committed = Callable[[Callable[[], Any]], Any]
-
-
-def race(attempts: list[Callable[[], object]]) -> Counter[str]:
-    barrier = threading.Barrier(len(attempts))
-
-    def run(attempt: Callable[[], object]) -> str:
-        try:
-            with schema_context("kyoto"):
-                barrier.wait(timeout=30)
-                attempt()
-                return "ok"
-        except BookingError as error:
-            return error.code
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-        return Counter(pool.map(run, attempts))
 
 
 def test_more_cards_than_places_give_exactly_capacity_bookings(committed_kyoto: Committed) -> None:

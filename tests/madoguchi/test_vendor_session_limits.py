@@ -3,32 +3,14 @@ days with no idle timeout). The clock is moved, never slept on."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
-from tests.conftest import Tenants
+from tests.conftest import Clock, Tenants
 
 pytestmark = pytest.mark.django_db
-
-
-class Clock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
-    fixed = Clock(timezone.now())
-    monkeypatch.setattr(timezone, "now", lambda: fixed.now)
-    yield fixed
 
 
 @pytest.fixture
