@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp import devices_for_user
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
@@ -84,6 +85,22 @@ class VendorNetworkMiddleware:
 
 class VendorLoginForm(OTPAdminAuthenticationForm):
     """Password and TOTP code on one form; failures are counted per client address and per account."""
+
+    # django-otp's messages are English only; the console's pages are Japanese first.
+    otp_error_messages = dict(
+        OTPAdminAuthenticationForm.otp_error_messages,
+        token_required=gettext_lazy("確認コードを入力してください。"),
+        invalid_token=gettext_lazy("確認コードが違います。認証アプリの今の6桁を入力してください。"),
+        n_failed_attempts=gettext_lazy(
+            "確認コードの誤りが続いたため、しばらくしてからもう一度お試しください。"
+        ),
+        verification_not_allowed=gettext_lazy(
+            "確認コードの確認を一時的に止めています。しばらくしてからお試しください。"
+        ),
+        device_required=gettext_lazy(
+            "確認コードの端末が登録されていません。運用手順書5章の登録を行ってください。"
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -226,3 +226,14 @@ def test_attempts_are_counted_before_they_are_checked(db: None) -> None:
     claims = [do_claim_sign_in("ops", f"127.0.3.{n}") for n in range(LOCK_AFTER + 1)]
     assert [c.refused for c in claims] == [False] * LOCK_AFTER + [True]
     assert claims[-2].failures == LOCK_AFTER
+
+
+def test_the_sign_in_page_speaks_japanese_about_the_code(db: None) -> None:
+    """django-otp's own labels and messages are English only; the console's are Japanese first."""
+    make_operator()
+    page = client_from("127.0.4.1").get("/admin/login/").content.decode()
+    assert "確認コード（認証アプリの6桁）" in page and "OTP Token" not in page
+    missing = sign_in(client_from("127.0.4.2"), "ops", OPERATOR_PASSWORD, "")
+    assert "確認コードを入力してください。" in missing.content.decode()
+    wrong = sign_in(client_from("127.0.4.3"), "ops", OPERATOR_PASSWORD, "000000")
+    assert "Invalid token" not in wrong.content.decode()
