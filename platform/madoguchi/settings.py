@@ -6,12 +6,12 @@ import importlib.util
 import ipaddress
 from pathlib import Path
 
-import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from integrations.sentry import init_sentry
 from madoguchi.config import env_bool, env_list, env_str, required_in_production, secret_key
+from madoguchi.database import database_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -126,6 +126,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # {% error_title_prefix %}: 「エラー: 」 in the <title> of a page showing errors (issue 15)
+            "builtins": ["madoguchi.page_errors"],
         },
     }
 ]
@@ -137,8 +139,9 @@ ASGI_APPLICATION = "madoguchi.asgi.application"
 DATABASE_URL = required_in_production("DATABASE_URL", env_str("DATABASE_URL"), DEBUG) or (
     "postgres://postgres@127.0.0.1:5432/madoguchi"
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# One host or several (libpq's multi-host form), always a read-write primary, with timeouts that survive a
+# failover (madoguchi.database).
+DATABASES = {"default": database_settings(DATABASE_URL)}
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
