@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BROWSER_STAMP := $(VENV)/.browser-installed-stamp
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint format manage shell clean-local lock messages
+.PHONY: run test test-browser lint format manage shell clean-local lock messages
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -20,6 +22,28 @@ run: $(STAMP)
 ## test: run every test against real PostgreSQL and Redis (embedded unless URLs are set)
 test: $(STAMP)
 	$(BIN)/python infra/local/stack.py test $(PYTEST_ARGS)
+
+## test-browser: WCAG 2.1 AA in a real browser: every page in both languages at 360/1280 px with axe-core,
+## reflow at 320 px, a keyboard-only booking, errors (tests/browser). Installs Debian's chromium and
+## fonts-noto-cjk (as root, when missing), Playwright into the venv and axe-core from npm (package-lock.json)
+test-browser: $(BROWSER_STAMP) $(AXE)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then \
+		echo "installing Debian's chromium and fonts-noto-cjk"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-cjk; \
+	fi
+	$(BIN)/python infra/local/stack.py test tests/browser $(PYTEST_ARGS)
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[local,dev,browser]'
+	@touch $(BROWSER_STAMP)
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update && apt-get install -y --no-install-recommends npm; \
+	fi
+	cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $(AXE)
 
 ## lint: ruff, mypy, the import contracts and a migrations check, as CI runs them
 lint: $(STAMP)
@@ -44,7 +68,7 @@ shell: $(STAMP)
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet '.[local,dev]'
+	.lock-venv/bin/python -m pip install --quiet '.[local,dev,browser]'
 	.lock-venv/bin/python -m pip freeze --exclude madoguchi > constraints.txt
 	rm -rf .lock-venv
 

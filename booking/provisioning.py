@@ -1,8 +1,9 @@
 """The named interface through which the control plane (tenants/) seeds a tenant's schema.
 
 A preset is data, not code: a JSON file under booking/presets/ listing services, places and opening
-patterns. Applying it is an upsert keyed on codes, so applying the same preset twice changes nothing. It also
-makes the tenant's booking settings row (with its defaults), so that reading the settings never writes.
+patterns, and optionally starting texts (`"texts"`: the English versions of the citizen texts and mails).
+Applying it is an upsert keyed on codes, so applying the same preset twice changes nothing. It also makes
+the tenant's booking settings row (with its defaults), so that reading the settings never writes.
 The caller has already switched the connection to the tenant's schema.
 """
 
@@ -80,8 +81,9 @@ def apply_preset(name: str) -> str:
     data = load_preset(name)
     # booking_rules() and accounts.security() only read: the rows are made here, once, with their defaults
     # (an existing row keeps the administrator's values).
-    BookingSettings.objects.get_or_create(singleton=True)
+    rules, _ = BookingSettings.objects.get_or_create(singleton=True)
     StaffSecurity.objects.get_or_create(singleton=True)
+    _fill_texts(rules, data.get("texts", {}), name)
     services: dict[str, Service] = {}
     for order, item in enumerate(data["services"]):
         service, _ = Service.objects.update_or_create(
@@ -132,6 +134,27 @@ def apply_preset(name: str) -> str:
             )
             pattern_count += 1
     return f"{len(services)} services, {len(data['places'])} places, {pattern_count} opening patterns"
+
+
+def _fill_texts(rules: BookingSettings, texts: dict[str, str], name: str) -> None:
+    """The preset's texts, each only where the row has none: the row exists before the preset is applied
+    (migration 0015 makes it with the model's defaults, which have no English), and an administrator's text
+    is never overwritten, so applying a preset again changes nothing."""
+    allowed = {
+        "text_top_en",
+        "text_bring_en",
+        "text_done_en",
+        "confirmation_mail_text_en",
+        "reminder_mail_text_en",
+    }
+    unknown = sorted(set(texts) - allowed)
+    if unknown:
+        raise PresetError(f"preset {name}: unknown texts {unknown}")
+    empty = {field: value for field, value in texts.items() if not getattr(rules, field).strip()}
+    if empty:
+        for field, value in empty.items():
+            setattr(rules, field, value)
+        rules.save(update_fields=list(empty))
 
 
 def final_export() -> tuple[str, int]:

@@ -9,6 +9,21 @@ million-row list costs no more memory than a ten-row one, and the generator can 
 Cells are made safe against CSV (formula) injection: residents type their own names and notes, and a cell
 such as ``=HYPERLINK(...)`` must reach the spreadsheet as text, not as a formula (OWASP "CSV Injection").
 
+Two variants (``excel=``): the *plain* CSV, for programs (the full export, the print vendor's file, the staff
+API by default), writes values as they are, datetimes ISO 8601 with their offset. The *Excel* CSV, what the
+staff console's download buttons give, is written for a person double-clicking the file: Excel turns any
+cell that looks like a number into one, so the reservation number ``012345678901`` loses its zero, a 23-digit
+application ID becomes ``2.00E+22`` (and its digits past the 15th are gone for good) and the phone
+``0751234567`` becomes ``751234567``. Those columns (marked ``TextNumber`` by whoever builds the rows) are
+written as the formula ``="0123"``, whose value is the text ``0123``: Excel opens it without a warning (no
+external reference, nothing to enable), shows the digits as they are, and copies, sorts and looks them up
+as text. A leading tab (the other usual trick) also keeps the digits, but leaves an invisible tab in the
+cell, which breaks VLOOKUP and pasting, and a leading tab is one of the formula triggers escaped below. The
+wrapper is applied only to a value made of ASCII digits and hyphens, so nothing a resident typed can reach
+the spreadsheet as a formula through it: any other value is written, and escaped, as text. Datetimes in the
+Excel CSV are ``2026-12-06 09:30:00`` (Japan time, no offset, no fraction), which Excel reads as a date
+and time; with the offset or microseconds it would keep them as unsortable text.
+
 Pure Python: no models, no settings, so it is tested without a database.
 """
 
@@ -25,6 +40,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from urllib.parse import quote
 
+from django.utils.translation import gettext as _
+
 from booking.lib.dates import TOKYO
 from booking.lib.japanese import nfkc
 
@@ -37,6 +54,17 @@ CHUNK_CHARS = 64 * 1024
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MAX_FILENAME_STEM = 100
 MAX_EXTENSION = 10
+# What the Excel variant writes as ="…": digits, optionally in hyphenated groups (075-123-4567, 604-8571).
+# Nothing else may go inside the quotes, so the formula can never be anything but a constant text.
+_EXCEL_TEXT_NUMBER = re.compile(r"[0-9]+(?:-[0-9]+)*")
+EXCEL_DATETIME = "%Y-%m-%d %H:%M:%S"
+
+
+class TextNumber(str):
+    """A number-like text the system made (reservation number, application ID, stored phone, postal code):
+    text in every CSV, and kept as text (not turned into a number) in the Excel variant."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +77,13 @@ class CsvEncoding:
     http_charset: str
     label_ja: str
     label_en: str
+
+    @property
+    def label(self) -> str:
+        """The label in the page's language (Django's active language)."""
+        from django.utils.translation import get_language
+
+        return self.label_en if (get_language() or "ja").startswith("en") else self.label_ja
 
 
 ENCODINGS: dict[str, CsvEncoding] = {
@@ -94,14 +129,14 @@ def csv_encoding(code: str) -> CsvEncoding:
         choices = ", ".join(ENCODINGS)
         shown = repr(code)[:40]
         raise ValueError(
-            f"CSVの文字コード {shown} には対応していません（{choices} から選んでください）。 / "
-            f"Unsupported CSV encoding {shown} (choose one of: {choices})."
+            _("CSVの文字コード %(shown)s には対応していません（%(choices)s から選んでください）。")
+            % {"shown": shown, "choices": choices}
         )
     return found
 
 
-def safe_cell(value: object) -> str:
-    """One value as spreadsheet-safe text.
+def safe_cell(value: object, *, excel: bool = False) -> str:
+    """One value as spreadsheet-safe text (``excel``: for the Excel variant, see the module's docstring).
 
     Numbers are never formulas, so -5 stays -5; any *text* starting with a formula trigger gets a leading
     apostrophe, which Excel and LibreOffice show as text and do not evaluate.
@@ -113,9 +148,13 @@ def safe_cell(value: object) -> str:
     if isinstance(value, int | float | Decimal):
         return str(value)
     if isinstance(value, datetime):  # before date: datetime is a date
-        return _iso_datetime(value)
+        return _excel_datetime(value) if excel else _iso_datetime(value)
+    if isinstance(value, time) and excel:
+        return value.replace(microsecond=0, tzinfo=None).isoformat()
     if isinstance(value, date | time):
         return value.isoformat()
+    if excel and isinstance(value, TextNumber) and _EXCEL_TEXT_NUMBER.fullmatch(value):
+        return f'="{value}"'
     # Structured values (the operation log's detail) as JSON, as docs/formats/full-export.md says, not as
     # Python's repr: a reader's tools parse JSON. A "[" or "{" never triggers a formula.
     text = (
@@ -133,30 +172,44 @@ def _iso_datetime(value: datetime) -> str:
     return value.isoformat()
 
 
+def _excel_datetime(value: datetime) -> str:
+    """Japan time without offset or fraction: the form Excel reads as a date and time."""
+    if value.tzinfo is not None:
+        value = value.astimezone(TOKYO)
+    return value.strftime(EXCEL_DATETIME)
+
+
 def iter_csv(
     header: Sequence[str],
     rows: Iterable[Sequence[object]],
     encoding: str,
     stats: ExportStats | None = None,
+    *,
+    excel: bool = False,
 ) -> Iterator[bytes]:
-    """Encoded CSV in chunks of about CHUNK_CHARS characters: header first, then every row.
+    """Encoded CSV in chunks of about CHUNK_CHARS characters: header first, then every row; ``excel`` for
+    the variant a person opens in Excel (the module's docstring), else the plain one.
 
     The encoding is checked now, not at the first ``next()``, so a view can refuse a bad choice with a 400
     before it starts a response. ``rows`` is consumed lazily and never kept.
     """
     chosen = csv_encoding(encoding)
-    return _generate(header, rows, chosen, stats if stats is not None else ExportStats())
+    return _generate(header, rows, chosen, stats if stats is not None else ExportStats(), excel)
 
 
 def _generate(
-    header: Sequence[str], rows: Iterable[Sequence[object]], chosen: CsvEncoding, stats: ExportStats
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    chosen: CsvEncoding,
+    stats: ExportStats,
+    excel: bool,
 ) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([safe_cell(name) for name in header])
     prefix = chosen.bom
     for row in rows:
-        writer.writerow([safe_cell(value) for value in row])
+        writer.writerow([safe_cell(value, excel=excel) for value in row])
         stats.rows += 1
         if buffer.tell() >= CHUNK_CHARS:
             yield prefix + _take(buffer, chosen.codec, stats)

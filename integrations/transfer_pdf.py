@@ -4,12 +4,16 @@ A4 portrait: a title block (counter, day, cut time), the cards in time order wit
 after the cut, and boxes for the signatures of who hands the cards over (移送者) and who receives them
 (受領者). Pages are numbered "n / total" so a missing page is noticed. Plain data in, PDF bytes out: no
 models, so it is tested and reused without a database.
+
+The lists of all counters of a day come as one file (`render_many`): each counter's sheet starts on a new
+page and is numbered on its own ("1 / 2" of that counter), since each goes to its own counter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,7 +23,16 @@ from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from booking.lib.dates import japanese_date
 from integrations.pdf import PAGE_SIZE, register_font
@@ -66,10 +79,14 @@ class TransferSheet:
 
 
 def render(sheet: TransferSheet) -> bytes:
+    return render_many([sheet], title=_footer(sheet))
+
+
+def render_many(sheets: list[TransferSheet], title: str) -> bytes:
+    """One PDF of several counters' sheets (at least one), each from a new page, numbered on its own."""
     font = register_font()
     styles = _Styles(font)
     buffer = io.BytesIO()
-    footer = f"移送リスト {sheet.place} {japanese_date(sheet.day)}"
     document = SimpleDocTemplate(
         buffer,
         pagesize=PAGE_SIZE,
@@ -77,9 +94,38 @@ def render(sheet: TransferSheet) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN + 5 * mm,
-        title=footer,
-        author=sheet.municipality,
+        title=title,
+        author=sheets[0].municipality,
     )
+    story: list[Any] = []
+    for number, sheet in enumerate(sheets):
+        if number:
+            story.append(PageBreak())
+        story.append(_Section((number, _footer(sheet))))
+        story.extend(_sheet_story(sheet, styles))
+    document.build(story, canvasmaker=partial(_NumberedCanvas, font=font))
+    return buffer.getvalue()
+
+
+def _footer(sheet: TransferSheet) -> str:
+    return f"移送リスト {sheet.place} {japanese_date(sheet.day)}"
+
+
+class _Section(Flowable):
+    """Marks where a counter's sheet starts: the pages from here on carry its footer and numbering."""
+
+    def __init__(self, key: tuple[int, str]) -> None:
+        super().__init__()
+        self.key = key
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        return 0, 0
+
+    def draw(self) -> None:
+        self.canv.section = self.key
+
+
+def _sheet_story(sheet: TransferSheet, styles: _Styles) -> list[Any]:
     story: list[Any] = [
         Paragraph("移送リスト", styles.title),
         _header_table(sheet, styles),
@@ -100,8 +146,7 @@ def render(sheet: TransferSheet) -> bytes:
     # tells the receiver nothing.
     heading = Paragraph(f"締め後の変更（{len(sheet.exceptions)}件）", styles.heading)
     story.append(KeepTogether([heading, changes, Spacer(1, 6 * mm), _signature_table(styles)]))
-    document.build(story, canvasmaker=partial(_NumberedCanvas, footer=footer, font=font))
-    return buffer.getvalue()
+    return story
 
 
 class _Styles:
@@ -216,25 +261,29 @@ def _signature_table(styles: _Styles) -> Table:
 
 
 class _NumberedCanvas(canvas.Canvas):
-    """Draws "page / pages" on every page once the number of pages is known (after the last one)."""
+    """Draws "page / pages" of its sheet on every page once the number of pages is known (after the last
+    one); `section` is the sheet a page belongs to (set by `_Section` as the sheet starts)."""
 
-    def __init__(self, *args: Any, footer: str, font: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, font: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._footer = footer
         self._font = font
         self._pages: list[dict[str, Any]] = []
+        self.section: tuple[int, str] = (0, "")
 
     def showPage(self) -> None:  # noqa: N802 - ReportLab's name
         self._pages.append(dict(self.__dict__))
         self._startPage()
 
     def save(self) -> None:
-        total = len(self._pages)
-        for number, state in enumerate(self._pages, 1):
+        totals = Counter(state["section"] for state in self._pages)
+        numbers: Counter[tuple[int, str]] = Counter()
+        for state in self._pages:
             self.__dict__.update(state)
+            numbers[self.section] += 1
             self.setFont(self._font, 8)
             width, _height = PAGE_SIZE
-            self.drawString(MARGIN, MARGIN / 2, self._footer)
+            self.drawString(MARGIN, MARGIN / 2, self.section[1])
+            number, total = numbers[self.section], totals[self.section]
             self.drawRightString(width - MARGIN, MARGIN / 2, f"{number} / {total}")
             super().showPage()
         super().save()

@@ -173,3 +173,12 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fixed = Clock(timezone.now())
     monkeypatch.setattr(timezone, "now", lambda: fixed.now)
     yield fixed
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """The browser suite (tests/browser) needs Chromium and axe-core: it runs only when named on the command
+    line (`make test-browser`), never as part of `make test`."""
+    if collection_path.name == "browser" and collection_path.parent.name == "tests":
+        named = any("tests/browser" in str(arg) for arg in config.args)
+        return None if named else True
+    return None

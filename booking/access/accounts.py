@@ -121,7 +121,7 @@ def password_expired(profile: StaffProfile, now: dt.datetime | None = None) -> b
 
 def do_change_password(actor: oplog.Actor, user: User, current: str, new: str) -> None:
     if not user.check_password(current):
-        raise StaffAccountError("現在のパスワードが違います / the current password is wrong")
+        raise StaffAccountError(_("現在のパスワードが違います。"))
     if current == new:
         # A rule about the new password, so it is shown under the new password's field, like the others.
         raise ValidationError(
@@ -153,15 +153,14 @@ def do_create_staff(
     username = username.strip()
     if role not in StaffRole.values:
         raise StaffAccountError(
-            f"役割が正しくありません: {role} / unknown role (choose {', '.join(StaffRole.values)})"
+            _("役割が正しくありません: %(role)s（%(roles)s から選んでください）")
+            % {"role": role, "roles": ", ".join(StaffRole.values)}
         )
     user_model = get_user_model()
     if not username or len(username) > 150:
-        raise StaffAccountError(
-            "ユーザーIDを1〜150文字で指定してください / username must be 1-150 characters"
-        )
+        raise StaffAccountError(_("ユーザーIDを1〜150文字で指定してください。"))
     if user_model.objects.filter(username=username).exists():
-        raise StaffAccountError(f"ユーザーID {username} は既にあります / username {username} already exists")
+        raise StaffAccountError(_("ユーザーID %(username)s は既にあります。") % {"username": username})
     candidate = user_model(username=username)
     validate_password(password, candidate)
     with transaction.atomic():
@@ -199,7 +198,7 @@ def _keep_one_administrator(leaving: StaffProfile) -> None:
         pk=leaving.pk
     )
     if not others.exists():
-        raise StaffAccountError("最後の管理者は変更・停止できません / the last administrator must stay")
+        raise StaffAccountError(_("最後の管理者は変更・停止できません。"))
 
 
 def do_reset_password(actor: oplog.Actor, profile: StaffProfile) -> str:

@@ -43,12 +43,8 @@ def token_from_header(request: HttpRequest | Request) -> str | None:
     if not parts or parts[0].lower() != b"bearer":
         return None
     if len(parts) != 2:
-        raise AuthenticationFailed(
-            _("Authorization ヘッダーは「Bearer <トークン>」の形で送ってください / malformed bearer header")
-        )
+        raise AuthenticationFailed(_("Authorization ヘッダーは「Bearer <トークン>」の形で送ってください。"))
     try:
         return parts[1].decode("ascii")
     except UnicodeDecodeError as exc:
-        raise AuthenticationFailed(
-            _("トークンに使えない文字が含まれています / the token is not ASCII")
-        ) from exc
+        raise AuthenticationFailed(_("トークンに使えない文字が含まれています。")) from exc

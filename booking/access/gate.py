@@ -227,48 +227,45 @@ def api_error(request: Request, refusal: Refusal) -> ApiError:
             forbidden,
             _(
                 "この接続元からは職員用の機能を使えません。許可された端末（庁内ネットワーク等）から"
-                "接続してください / not allowed from this address"
+                "接続してください。"
             ),
         ),
         Refusal.NOT_SIGNED_IN: (
             unauthorized,
             _(
                 "トークンが無効か、有効期限が切れています。POST /api/v1/staff/sessions/ でもう一度"
-                "ログインしてください / invalid or expired token"
+                "ログインしてください。"
             )
             if bearer.token_from_header(request) is not None
             else _(
                 "ログインが必要です。POST /api/v1/staff/sessions/ で得たトークンを Authorization: Bearer "
-                "で送ってください / a staff token is required"
+                "で送ってください。"
             ),
         ),
         Refusal.SECOND_FACTOR: (
             unauthorized,
             _(
                 "このトークンは確認コードを確かめずに発行されたものです。確認コード（otp）を付けて"
-                "もう一度ログインしてください / sign in again with a one-time code"
+                "もう一度ログインしてください。"
             ),
         ),
         Refusal.SECOND_FACTOR_SETUP: (
             unauthorized,
             _(
                 "このアカウントには二要素認証が必要です。先に管理画面で設定してから、もう一度ログインして"
-                "ください / set up the second factor in the web console, then sign in again"
+                "ください。"
             ),
         ),
         Refusal.PASSWORD_EXPIRED: (
             forbidden,
             _(
                 "パスワードの有効期限が切れています。管理画面でパスワードを変更してから、もう一度ログインして"
-                "ください / the password must be changed in the web console"
+                "ください。"
             ),
         ),
         Refusal.FORBIDDEN: (
             forbidden,
-            _(
-                "この操作を行う権限がありません。必要な場合は管理者に依頼してください / "
-                "not allowed for this role"
-            ),
+            _("この操作を行う権限がありません。必要な場合は管理者に依頼してください。"),
         ),
     }
     http_status, message = answers[refusal]

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from booking.access import accounts
@@ -47,6 +48,7 @@ def end_if_over(request: HttpRequest) -> session_limits.Ended | None:
     rules = accounts.security()
     ended = session_limits.check(request.session, limits(rules))
     if ended is None:
+        _note_time_limit(request, limits(rules))
         return None
     logout(request)
     if ended is session_limits.Ended.IDLE:
@@ -59,6 +61,24 @@ def end_if_over(request: HttpRequest) -> session_limits.Ended | None:
         ) % {"hours": rules.session_absolute_hours}
     messages.info(request, text)
     return ended
+
+
+def _note_time_limit(request: HttpRequest, session: session_limits.SessionLimits) -> None:
+    """When this session signs out by itself, for the page to say (WCAG 2.2.1; base template, timeout.js)."""
+    ends_at = session_limits.ends_at(request.session, session)
+    if ends_at is not None:
+        request.staff_time_limit = session_limits.TimeLimit(  # type: ignore[attr-defined]
+            ends_at=ends_at,
+            extend_url=reverse("staff:session_extend"),
+            next=request.get_full_path(),
+            reason=_("それまで操作がないと、自動でログアウトします。"),
+        )
+
+
+def extend(request: HttpRequest) -> None:
+    """The person asked for more time: the idle limit counts again from now (not the absolute one)."""
+    session_limits.extend(request.session, limits())
+    _note_time_limit(request, limits())
 
 
 def do_sign_out(actor: oplog.Actor, request: HttpRequest) -> None:

@@ -9,3 +9,5 @@ may read it without the call center ever importing the citizen's code.
 from __future__ import annotations
 
 CALLER_CARD = "caller_card"
+# The language the caller speaks, as the operator chose it on identifying them: the booking's mails use it.
+CALLER_LANGUAGE = "caller_language"

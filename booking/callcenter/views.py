@@ -18,12 +18,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.callcenter import services as callcenter
-from booking.callcenter.session import CALLER_CARD
+from booking.callcenter.session import CALLER_CARD, CALLER_LANGUAGE
 from booking.engine import queries, services
 from booking.lib.dates import TOKYO, plausible_day
 from booking.lib.digits import record_id
 from booking.lib.japanese import is_katakana_name, to_katakana
-from booking.lib.phone import phone_number
+from booking.lib.phone import format_phone, phone_number
 from booking.models import Booking, CallLogEntry, Card, Place, Service
 
 
@@ -33,6 +33,14 @@ class IdentifyForm(forms.Form):
         label=gettext_lazy("生年月日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     name_kana = forms.CharField(label=gettext_lazy("氏名（カナ）"), max_length=100, required=False)
+    # Operators speak Japanese; a caller who asks for English gets the booking's mails in English.
+    language = forms.ChoiceField(
+        label=gettext_lazy("メールの言語"),
+        choices=Booking.Language.choices,
+        initial=Booking.Language.JA,
+        required=False,  # not chosen: Japanese
+        help_text=gettext_lazy("予約確認などのメールをこの言語で送ります。"),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -97,6 +105,7 @@ def home(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("予約番号と生年月日（または氏名）が一致するカードはありません。"))
         else:
             request.session[CALLER_CARD] = card.pk
+            request.session[CALLER_LANGUAGE] = form.cleaned_data["language"] or Booking.Language.JA
             return redirect("/staff/caller/mypage/")
     return render(
         request,
@@ -127,6 +136,7 @@ def log_call(request: HttpRequest) -> HttpResponse:
 @require_POST
 def end_call(request: HttpRequest) -> HttpResponse:
     card_id = request.session.pop(CALLER_CARD, None)
+    request.session.pop(CALLER_LANGUAGE, None)
     if card_id:
         card = Card.objects.filter(pk=card_id).first()
         if card is not None:
@@ -143,7 +153,10 @@ def visit(request: HttpRequest) -> HttpResponseBase:
     search = VisitForm(request.GET or None, initial=initial)
     caller = CallerForm(
         request.POST or None,
-        initial={"caller_name_kana": moving.caller_name_kana, "contact_phone": moving.contact_phone}
+        initial={
+            "caller_name_kana": moving.caller_name_kana,
+            "contact_phone": format_phone(moving.contact_phone),
+        }
         if moving
         else None,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from booking.audit import oplog
 from booking.models import Booking, BookingEvent, Card, CardEvent, Place
@@ -33,7 +34,11 @@ class IllegalMove:
 
     def __str__(self) -> str:
         old, new = CardState(self.from_state).label, CardState(self.to_state).label
-        return f"{self.application_id}: 「{old}」から「{new}」には変更できません"
+        return _("%(id)s: 「%(old)s」から「%(new)s」には変更できません") % {
+            "id": self.application_id,
+            "old": old,
+            "new": new,
+        }
 
 
 class LifecycleError(Exception):
@@ -56,12 +61,9 @@ class CardMoveError(Exception):
     @property
     def message(self) -> str:
         count = len(self.refused)
-        head = (
-            f"{count}枚のカードはこの状態に変更できないため、何も変更していません / "
-            f"{count} card(s) cannot make this move; nothing was changed"
-        )
+        head = _("%(count)d枚のカードはこの状態に変更できないため、何も変更していません") % {"count": count}
         shown = [str(move) for move in self.refused[:20]]
-        more = [f"ほか{count - 20}枚 / and {count - 20} more"] if count > 20 else []
+        more = [_("ほか%(count)d枚") % {"count": count - 20}] if count > 20 else []
         return "\n".join([head, *shown, *more])
 
 

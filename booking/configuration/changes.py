@@ -122,8 +122,8 @@ def affected_bookings(bookings: QuerySet[Booking]) -> list[AffectedBooking]:
         AffectedBooking(
             booking_id=b.pk,
             starts_at=b.slot.starts_at,
-            place=b.slot.place.name,
-            service=b.slot.service.name,
+            place=b.slot.place.label,  # shown on the settings page, in its language
+            service=b.slot.service.label,
             reservation_number=b.card.reservation_number if b.card else "",
         )
         for b in bookings.select_related("slot__place", "slot__service", "card").order_by(

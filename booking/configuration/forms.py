@@ -129,29 +129,47 @@ class FieldsForm(_Checked):
         return rule_settings.fields_problems(data)
 
 
-def _text(label: Text, required: bool, help_text: Text = "", rows: int = 4) -> forms.CharField:
+def _text(
+    label: Text, required: bool, help_text: Text = "", rows: int = 4, lang: str = ""
+) -> forms.CharField:
+    # lang="ja" on a Japanese text's box: on the English console its content is still Japanese (issue 15).
     return forms.CharField(
         label=label,
         required=required,
         help_text=help_text,
         max_length=texts.MAX_TEXT,
-        widget=forms.Textarea(attrs={"rows": rows}),
+        widget=forms.Textarea(attrs={"rows": rows, **({"lang": lang} if lang else {})}),
     )
+
+
+_ENGLISH_PAGE_HELP = _("英語のページに表示します。空欄なら英語のページにも日本語の文章を表示します。")
+_ENGLISH_MAIL_HELP = _(
+    "英語で予約した方に送ります。空欄なら日本語の本文を送ります。差し込み項目は日本語の本文と同じです。"
+)
 
 
 class TextsForm(_Checked):
     input_class = texts.TextsInput
 
-    text_top = _text(_("トップページの説明"), False, _("トップページの案内文の下に表示します。"))
-    text_bring = _text(_("持ち物"), True, _("予約完了画面・マイページ・メールの {bring} に使います。"))
-    text_done = _text(_("予約完了画面の案内"), False)
-    confirmation_mail_text = _text(_("予約確認メールの本文"), True, rows=8)
-    reminder_mail_text = _text(_("前日リマインドメールの本文"), True, rows=8)
+    # Each English version right after its Japanese text (issue 15); empty: the Japanese one is used.
+    text_top = _text(_("トップページの説明"), False, _("トップページの案内文の下に表示します。"), lang="ja")
+    text_top_en = _text(_("トップページの説明（英語）"), False, _ENGLISH_PAGE_HELP)
+    text_bring = _text(
+        _("持ち物"), True, _("予約完了画面・マイページ・メールの {bring} に使います。"), lang="ja"
+    )
+    text_bring_en = _text(_("持ち物（英語）"), False, _ENGLISH_PAGE_HELP)
+    text_done = _text(_("予約完了画面の案内"), False, lang="ja")
+    text_done_en = _text(_("予約完了画面の案内（英語）"), False, _ENGLISH_PAGE_HELP)
+    confirmation_mail_text = _text(_("予約確認メールの本文"), True, rows=8, lang="ja")
+    confirmation_mail_text_en = _text(_("予約確認メールの本文（英語）"), False, _ENGLISH_MAIL_HELP, rows=8)
+    reminder_mail_text = _text(_("前日リマインドメールの本文"), True, rows=8, lang="ja")
+    reminder_mail_text_en = _text(_("前日リマインドメールの本文（英語）"), False, _ENGLISH_MAIL_HELP, rows=8)
     callcenter_script = _text(
         _("コールセンターの読み上げ項目（1行に1項目）"),
         True,
         _("予約の後にオペレーターが読み上げ、項目ごとにチェックします。差し込み項目はメールと同じです。"),
         rows=6,
+        lang="ja",
     )
     report_emails = _text(_("日報・月報の送付先（1行に1件）"), False, rows=3)
 
@@ -165,10 +183,11 @@ class PlaceForm(_Checked):
     code = forms.CharField(
         label=_("コード"), max_length=40, help_text=_("英数字・ハイフン・アンダースコア（例: ward-sakyo）")
     )
-    name = forms.CharField(label=_("名称"), max_length=100)
+    # The Japanese name and address are typed in Japanese whatever the console's language: lang="ja" says so.
+    name = forms.CharField(label=_("名称"), max_length=100, widget=forms.TextInput(attrs={"lang": "ja"}))
     name_en = forms.CharField(label=_("名称（英語）"), max_length=150, required=False)
     kind = forms.ChoiceField(label=_("種別"), choices=Place.Kind.choices)
-    address = forms.CharField(label=_("所在地"), max_length=200)
+    address = forms.CharField(label=_("所在地"), max_length=200, widget=forms.TextInput(attrs={"lang": "ja"}))
     starts_on = _date(_("実施開始日"), _("空欄なら開始日の制限なし"))
     ends_on = _date(_("実施終了日"), _("受付を終える場合に設定します。空欄なら終了日なし"))
     bookable_from = _date(_("予約受付開始日（この場所だけ遅らせる場合）"), _("空欄なら予約設定のとおり"))

@@ -110,7 +110,7 @@ def _plan(place: Place, service: Service, patterns: Sequence[OpeningPattern], no
             gone.append(row.pk)
         elif new.capacity < row.taken:
             plan.over.append(
-                AffectedSlot(row.starts_at, row.ends_at, place.name, service.name, row.taken, new.capacity)
+                AffectedSlot(row.starts_at, row.ends_at, place.label, service.label, row.taken, new.capacity)
             )
         elif new.capacity != row.capacity or new.ends_at != row.ends_at:
             row.capacity, row.ends_at = new.capacity, new.ends_at

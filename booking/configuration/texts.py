@@ -1,9 +1,11 @@
-"""The citizen-screen texts and the mail texts (AD-04 ④), with the placeholders they may use and a preview of
-each mail as a citizen would get it."""
+"""The citizen-screen texts and the mail texts (AD-04 ④), each with its English version (issue 15; empty: the
+Japanese one is used), with the placeholders they may use and a preview of each mail as a citizen would get
+it, in Japanese and in English."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -11,34 +13,49 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from booking.audit import oplog
 from booking.configuration.changes import SettingsInvalid, update_rules, values_of
 from booking.engine import notifications
+from booking.engine.texts import LocalText, text_in
 from booking.lib.dates import TOKYO
 from booking.models import BookingSettings, Place
 from booking.rules import windows
 
 MAX_TEXT = 5000
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff60\u3000-\u303f]")
+# Lazy: read at import time, shown in the language of the page that lists them.
 PLACEHOLDER_HELP = {
-    "date": "予約日（例: 2025年1月6日（月））",
-    "time": "時間（例: 9:00〜9:15）",
-    "place": "交付場所の名称",
-    "address": "交付場所の所在地",
-    "bring": "持ち物（「持ち物」欄の文章）",
-    "deadline": "変更・取消の締切（例: 2025年1月2日（木） 17:00）",
+    "date": gettext_lazy("予約日（例: 2025年1月6日（月））"),
+    "time": gettext_lazy("時間（例: 9:00〜9:15）"),
+    "place": gettext_lazy("交付場所の名称"),
+    "address": gettext_lazy("交付場所の所在地"),
+    "bring": gettext_lazy("持ち物（「持ち物」欄の文章）"),
+    "deadline": gettext_lazy("変更・取消の締切（例: 2025年1月2日（木） 17:00）"),
 }
 MAIL_TEXT_FIELDS = ("confirmation_mail_text", "reminder_mail_text", "callcenter_script")
+# The English mail texts: checked like the Japanese ones, but may be empty (then the Japanese one is sent).
+# The call center's script has none: operators read it out in Japanese.
+ENGLISH_MAIL_TEXT_FIELDS = ("confirmation_mail_text_en", "reminder_mail_text_en")
 
 
 @dataclass(frozen=True)
 class TextsInput:
+    # Each English version beside its Japanese text: the form shows them in this order.
     text_top: str
+    text_top_en: str
     text_bring: str
+    text_bring_en: str
     text_done: str
+    text_done_en: str
     confirmation_mail_text: str
+    confirmation_mail_text_en: str
     reminder_mail_text: str
+    reminder_mail_text_en: str
     callcenter_script: str
     report_emails: str
 
@@ -75,7 +92,7 @@ def texts_problems(data: TextsInput) -> dict[str, str]:
     for name in ("text_bring", *MAIL_TEXT_FIELDS):
         if name not in problems and not getattr(data, name).strip():
             problems[name] = _("入力してください。")
-    for name in MAIL_TEXT_FIELDS:
+    for name in (*MAIL_TEXT_FIELDS, *ENGLISH_MAIL_TEXT_FIELDS):
         if name not in problems:
             problem = mail_text_problem(getattr(data, name))
             if problem:
@@ -108,23 +125,58 @@ def do_update_texts(actor: oplog.Actor, data: TextsInput) -> dict[str, dict[str,
     return update_rules(actor, "settings.texts", values_of(data))
 
 
-def sample_values(rules: BookingSettings, bring: str, now: dt.datetime | None = None) -> dict[str, str]:
-    """The placeholders filled as for a made-up booking at the first place, on the first bookable day."""
+def sample_values(
+    rules: BookingSettings, bring: str, now: dt.datetime | None = None, language: str = "ja"
+) -> dict[str, str]:
+    """The placeholders filled as for a made-up booking at the first place, on the first bookable day, in
+    `language` (as `notifications.booking_values` fills them for a real booking)."""
     now = now or timezone.now()
     place = Place.objects.order_by("display_order", "code").first()
     start = dt.datetime.combine(windows.first_bookable_day(now, rules), dt.time(10, 0), tzinfo=TOKYO)
     end = start + dt.timedelta(minutes=15)
     deadline = windows.deadline_for(start, rules)
+    english = language == "en"
+    if place is None:
+        place_name, address = _("（交付場所の名称）"), _("（交付場所の所在地）")
+    else:
+        place_name = (place.name_en or place.name) if english else place.name
+        address = place.address
     return {
-        "date": notifications.format_day(start),
-        "time": f"{start:%-H:%M}〜{end:%-H:%M}",
-        "place": place.name if place else _("（交付場所の名称）"),
-        "address": place.address if place else _("（交付場所の所在地）"),
+        "date": notifications.format_day(start, language),
+        "time": notifications.format_times(start, end, language),
+        "place": place_name,
+        "address": address,
         "bring": bring,
-        "deadline": f"{notifications.format_day(deadline)} {deadline:%-H:%M}",
+        "deadline": notifications.format_moment(deadline, language),
     }
 
 
-def mail_previews(rules: BookingSettings, texts: TextsInput) -> dict[str, str]:
-    values = sample_values(rules, texts.text_bring)
-    return {name: notifications.render_text(getattr(texts, name), values) for name in MAIL_TEXT_FIELDS}
+def mail_previews(rules: BookingSettings, texts: TextsInput) -> dict[str, LocalText]:
+    """Each mail as a person who booked in Japanese gets it, and (`…_en`) as one who booked in English does:
+    the English text, or the Japanese one filled in Japanese where there is none (`lang` "ja")."""
+    japanese = sample_values(rules, texts.text_bring)
+    previews = {
+        name: LocalText(notifications.render_text(getattr(texts, name), japanese))
+        for name in MAIL_TEXT_FIELDS
+    }
+    # The typed texts, not the saved ones: a preview shows what saving would send.
+    typed = BookingSettings(**{f: getattr(texts, f) for f in values_of(texts) if f != "report_emails"})
+    english_bring = text_in(typed, "text_bring", "en").text
+    for name in ("confirmation_mail_text", "reminder_mail_text"):
+        text = text_in(typed, name, "en")
+        if text.lang == "ja":
+            preview = notifications.render_text(text.text, japanese)
+        else:
+            preview = _english_preview(text.text, sample_values(rules, english_bring, language="en"))
+        previews[f"{name}_en"] = LocalText(preview, text.lang)
+    return previews
+
+
+def _english_preview(text: str, values: dict[str, str]) -> str:
+    """The English mail as HTML, each Japanese value in it (an address, a place with no English name) marked
+    lang="ja" for screen readers. Braces survive escaping, so the escaped text is filled like the mail."""
+    marked = {
+        name: format_html('<span lang="ja">{}</span>', value) if _JAPANESE.search(value) else escape(value)
+        for name, value in values.items()
+    }
+    return mark_safe(notifications.render_text(escape(text), marked))  # noqa: S308 (all of it escaped above)

@@ -52,6 +52,7 @@ from booking.configuration.rule_settings import (
 )
 from booking.configuration.texts import PLACEHOLDER_HELP, TextsInput, do_update_texts, mail_previews
 from booking.engine.queries import booking_rules
+from booking.engine.texts import LocalText
 from booking.models import ClosedDay, FieldRequirement, OpeningPattern, Place
 
 T = "booking/staff/settings/"
@@ -172,7 +173,7 @@ def contact_fields(request: HttpRequest) -> HttpResponseBase:
 def texts(request: HttpRequest) -> HttpResponseBase:
     """Texts and mails; "プレビュー" shows the mails as typed without saving."""
     rules = booking_rules()
-    previews: dict[str, str] | None = None
+    previews: dict[str, LocalText] | None = None
     if request.method == "POST":
         form = TextsForm(request.POST)
         if form.is_valid():

@@ -23,7 +23,8 @@ class PlaceHours:
 
 
 def describe_weekdays(weekdays: list[int]) -> str:
-    return "・".join(str(Weekday(day).label) for day in sorted(weekdays))
+    # 月・水 in Japanese, "Mon, Wed" in English (the separator is translated like the names).
+    return _("・").join(str(Weekday(day).label) for day in sorted(weekdays))
 
 
 def describe_pattern(pattern: OpeningPattern) -> str:

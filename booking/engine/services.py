@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from booking.audit import oplog
 from booking.cards import credentials
 from booking.cards import moves as lifecycle
+from booking.engine.notifications import BOOKED, CANCELLED, CHANGED
 from booking.engine.queries import booking_rules, closed_days_for
 from booking.jobs.enqueue import queue_on_commit
 from booking.lib.dates import TOKYO
@@ -213,10 +214,12 @@ def do_book(
     channel: str = Booking.Channel.WEB,
     contact_phone: str = "",
     contact_email: str = "",
+    language: str = Booking.Language.JA,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
-    """A new booking; `actor` is the staff user making it for the person ("" when it is the person)."""
+    """A new booking; `actor` is the staff user making it for the person ("" when it is the person);
+    `language` is the one the person used, the language of every mail about the booking."""
     now = now or timezone.now()
     _check_channel(service, channel)
     rules = booking_rules()
@@ -234,12 +237,13 @@ def do_book(
                 channel=channel,
                 contact_phone=contact_phone,
                 contact_email=contact_email,
+                language=language,
             )
             _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
             lifecycle.card_booked(card, actor=_name(actor), now=now)
     except IntegrityError as error:
         raise _refusal(error) from error
-    _after_commit_confirmation(booking)
+    _after_commit_confirmation(booking, BOOKED)
     return booking
 
 
@@ -297,7 +301,7 @@ def do_move_booking(
     except IntegrityError as error:
         raise _refusal(error) from error
     booking.refresh_from_db()
-    _after_commit_confirmation(booking)
+    _after_commit_confirmation(booking, CHANGED)
     return booking
 
 
@@ -336,6 +340,7 @@ def do_cancel_booking(
         if booking.card is not None:
             lifecycle.card_booking_ended(booking.card, actor=_name(actor), note="予約取消", now=now)
     booking.refresh_from_db()
+    _after_commit_confirmation(booking, CANCELLED)
     return booking
 
 
@@ -424,10 +429,12 @@ def do_confirm_hold(
     contact_phone: str = "",
     contact_email: str = "",
     channel: str = Booking.Channel.WEB,
+    language: str | None = None,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
-    """Turn the held time into the booking (a new one, or the card's booking moved there)."""
+    """Turn the held time into the booking (a new one, or the card's booking moved there). `language` is the
+    one the person is using (None: Japanese for a new booking, the booking's own for a change)."""
     now = now or timezone.now()
     by_operator = channel == Booking.Channel.PHONE
     try:
@@ -456,19 +463,25 @@ def do_confirm_hold(
                     channel=channel,
                     contact_phone=contact_phone,
                     contact_email=contact_email,
+                    language=language or Booking.Language.JA,
                 )
+                kind = BOOKED
                 _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
                 lifecycle.card_booked(card, actor=_name(actor), now=now)
             else:
+                kind = CHANGED
                 _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
                 booking.slot = slot
                 booking.changed_at = now
                 booking.contact_phone = contact_phone
                 booking.contact_email = contact_email
-                booking.save(update_fields=["slot", "changed_at", "contact_phone", "contact_email"])
+                booking.language = language or booking.language
+                booking.save(
+                    update_fields=["slot", "changed_at", "contact_phone", "contact_email", "language"]
+                )
     except IntegrityError as error:
         raise _refusal(error) from error
-    _after_commit_confirmation(booking)
+    _after_commit_confirmation(booking, kind)
     return booking
 
 
@@ -522,12 +535,13 @@ def _event(
     _record_operator(actor, f"booking.{kind}", f"booking {booking.pk}", detail)
 
 
-def _after_commit_confirmation(booking: Booking) -> None:
+def _after_commit_confirmation(booking: Booking, kind: str) -> None:
+    """Queue the mail about the booking (`kind`: made, changed, cancelled) for after the commit."""
     if not booking.contact_email:
         return
     booking_id = booking.pk
 
     def mail_lost(exc: Exception) -> None:  # the booking stands even if the broker is down; the mail is lost
-        logger.error("confirmation mail for booking %s could not be queued", booking_id, exc_info=exc)
+        logger.error("%s mail for booking %s could not be queued", kind, booking_id, exc_info=exc)
 
-    queue_on_commit("booking.send_booking_confirmation", booking_id, on_failure=mail_lost)
+    queue_on_commit("booking.send_booking_confirmation", booking_id, kind, on_failure=mail_lost)

@@ -12,10 +12,12 @@ from booking.models import Booking
 @shared_task(
     name="booking.send_booking_confirmation", autoretry_for=(OSError,), retry_backoff=30, max_retries=5
 )
-def send_booking_confirmation(booking_id: int) -> None:
+def send_booking_confirmation(booking_id: int, kind: str = notifications.BOOKED) -> None:
+    """The mail about a booking made, changed or cancelled (`kind`); the task keeps its first name, a wire
+    format, and a message queued before `kind` existed is a confirmation."""
     booking = Booking.objects.select_related("slot__place").filter(pk=booking_id).first()
-    if booking is not None:
-        notifications.send_confirmation(booking)
+    if booking is not None and kind in notifications.MAIL_KINDS:
+        notifications.send_booking_mail(booking, kind)
 
 
 @shared_task(name="booking.send_day_before_reminders")

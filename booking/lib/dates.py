@@ -79,3 +79,50 @@ def parse_month(text: str) -> dt.date | None:
 def japanese_date(day: dt.date) -> str:
     """A date as Japanese letters and mails write it: 2026年11月20日（金）."""
     return f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS_JA[day.weekday()]}）"
+
+
+# --- showing dates and times in the page's language (issue 15) ---------------------------------------------
+# Japanese writes a weekday and asides in full-width brackets and a range with a wave dash
+# (2026年12月9日（水）, 9:00〜9:10); English has neither: "Wed, Dec 9, 2026", "9:00–9:10" (an en dash),
+# "Visited (09:08)".
+
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _english(language: str | None) -> bool:
+    if language is None:
+        from django.utils.translation import get_language
+
+        language = get_language() or "ja"
+    return language.startswith("en")
+
+
+def local_date(day: dt.date, language: str | None = None) -> str:
+    """A date with its weekday the way the language writes it: 2026年12月9日（水） or Wed, Dec 9, 2026.
+    `language` defaults to the request's (Django's active language)."""
+    if _english(language):
+        return f"{WEEKDAYS_EN[day.weekday()]}, {MONTHS_EN[day.month - 1]} {day.day}, {day.year}"
+    return japanese_date(day)
+
+
+def short_date(day: dt.date, language: str | None = None) -> str:
+    """Month/day with the weekday, for tables: 12/9（水） or Wed 12/9."""
+    if _english(language):
+        return f"{WEEKDAYS_EN[day.weekday()]} {day.month}/{day.day}"
+    return f"{day.month}/{day.day}（{WEEKDAYS_JA[day.weekday()]}）"
+
+
+def range_dash(language: str | None = None) -> str:
+    """Between the two ends of a range: 〜 in Japanese, an en dash in English."""
+    return "–" if _english(language) else "〜"
+
+
+def time_range(start: dt.time, end: dt.time, language: str | None = None) -> str:
+    """9:00〜9:10 or 9:00–9:10 (no leading zero on the hour, as clocks at counters are read)."""
+    return f"{start.hour}:{start.minute:02d}{range_dash(language)}{end.hour}:{end.minute:02d}"
+
+
+def aside(text: object, language: str | None = None) -> str:
+    """An aside after a word: （15:38） in Japanese, " (15:38)" in English."""
+    return f" ({text})" if _english(language) else f"（{text}）"

@@ -7,7 +7,9 @@ whatever was typed; none raises on odd input. What each one accepts is what peop
 - older systems and some phones give half-width kana "ｷｮｳﾄ";
 - digit groups are separated by any dash the IME offers (the ASCII "-", the full-width "－", the long vowel
   mark "ー" that the hyphen key gives in kana mode, and "‐", "‑", "‒", "–", "—", "―", "−"), or by spaces;
-- a name in kana may be typed in hiragana ("やまだ たろう") when the form wants katakana.
+- a name in kana may be typed in hiragana ("やまだ たろう") when the form wants katakana;
+- a name in kanji may be written with a variant form (itaiji) of a character: the register says "髙橋", the
+  clerk types "高橋" (see `name_key`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+
+from django.db.models import Func, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Replace
 
 from booking.lib.digits import is_ascii_digits
 
@@ -88,3 +94,71 @@ def is_katakana_name(text: str) -> bool:
 def same_kana(first: str, second: str) -> bool:
     """The same name in kana whatever the script, width and spacing ("やまだ たろう" is "ヤマダタロウ")."""
     return to_katakana(first).replace(" ", "") == to_katakana(second).replace(" ", "")
+
+
+# Variant forms (itaiji) of characters common in names, and the form people type for them. A register or a
+# J-LIS record keeps "髙橋", "山﨑" or "齋藤"; a clerk searching types "高橋", "山崎", "斎藤" (the IME offers
+# those first), and sometimes the reverse. Only variants that are the same name are listed: "斉" and "斎"
+# are different names, so each keeps its own old form. NFKC already folds most CJK compatibility ideographs
+# (U+FA10 → U+585A, "tsuka"), but not the twelve of them that Unicode counts as unified, like "﨑" U+FA11; and
+# "髙" is a character of its own.
+ITAIJI = {
+    "髙": "高",
+    "﨑": "崎",
+    "嵜": "崎",
+    "碕": "崎",
+    "齋": "斎",
+    "齊": "斉",
+    "邊": "辺",
+    "邉": "辺",
+    "澤": "沢",
+    "濱": "浜",
+    "濵": "浜",
+    "櫻": "桜",
+    "國": "国",
+    "廣": "広",
+    "實": "実",
+    "眞": "真",
+    "德": "徳",
+    "惠": "恵",
+    "榮": "栄",
+    "藏": "蔵",
+    "瀨": "瀬",
+    "冨": "富",
+    "嶋": "島",
+    "嶌": "島",
+    "峯": "峰",
+    "槇": "槙",
+    "舘": "館",
+    "條": "条",
+    "萬": "万",
+    "壽": "寿",
+    "彌": "弥",
+    "圓": "円",
+    "曾": "曽",
+    "桒": "桑",
+    "栁": "柳",
+    "𠮷": "吉",
+    # The small ke in place names and surnames ("三ヶ島", "三ケ島", "三ヵ島") reads as ke or ka either way.
+    "ヶ": "ケ",
+    "ヵ": "カ",
+}
+_ITAIJI_TABLE = str.maketrans(ITAIJI)
+
+
+def name_key(text: str) -> str:
+    """A name in kanji as search compares it: NFKC (full-width letters, half-width kana), variant forms to
+    the usual ones (`ITAIJI`), and no spaces at all, since registers and people space names differently
+    ("髙橋　一郎", "高橋一郎" and "高橋 一郎" give "高橋一郎"). `name_key_sql` is the same in the database."""
+    return "".join(nfkc(text).translate(_ITAIJI_TABLE).split())
+
+
+def name_key_sql(field: str | Combinable) -> Func:
+    """`name_key` as a database expression over a column, to compare with `name_key(query)`: PostgreSQL's
+    NFKC (`normalize`, a UTF-8 database), `translate` with the `ITAIJI` table, spaces removed (after NFKC the
+    full-width space is " "; names from files hold no other blank)."""
+    variants = "".join(ITAIJI)
+    usual = "".join(ITAIJI.values())
+    normalised = Func(field, template="normalize(%(expressions)s, NFKC)")
+    translated = Func(normalised, Value(variants), Value(usual), function="translate")
+    return Replace(translated, Value(" "), Value(""))

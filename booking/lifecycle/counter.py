@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from booking.audit import oplog
 from booking.cards.moves import CardMoveError, LifecycleError, card_booking_ended, do_move_cards
@@ -77,9 +78,10 @@ def find_booking(scanned: str, place: Place, day: dt.date) -> Lookup:
     if card is None:
         return Lookup(
             None,
-            f"「{shown}」に当たる予約番号はありません。"
-            "QRコードを読み直すか、12桁の予約番号を入力してください / "
-            f"No reservation number matches “{shown}”; scan the QR code again or type the 12-digit number",
+            _(
+                "「%(shown)s」に当たる予約番号はありません。QRコードを読み直すか、12桁の予約番号を入力してください"
+            )
+            % {"shown": shown},
         )
     start, end = day_bounds(day)
     bookings = Booking.objects.filter(card=card, status=Booking.Status.CONFIRMED).select_related(
@@ -93,21 +95,20 @@ def find_booking(scanned: str, place: Place, day: dt.date) -> Lookup:
         other = that_day[0].slot.place
         return Lookup(
             None,
-            f"この方の予約は「{other.name}」です。この窓口ではありません / "
-            f"This person is booked at “{other.name_en or other.name}”, not at this counter",
+            _("この方の予約は「%(place)s」です。この窓口ではありません") % {"place": other.label},
         )
     active = bookings.filter(outcome="").first()
     if active is not None:
         when = timezone.localtime(active.slot.starts_at, TOKYO)
         return Lookup(
             None,
-            f"この方の予約は {when:%Y-%m-%d %H:%M}「{active.slot.place.name}」です。{day:%Y-%m-%d}の予約では"
-            f"ありません / This person is booked for {when:%Y-%m-%d %H:%M}, not for {day:%Y-%m-%d}",
+            _("この方の予約は %(when)s「%(place)s」です。%(day)sの予約ではありません")
+            % {"when": f"{when:%Y-%m-%d %H:%M}", "place": active.slot.place.label, "day": f"{day:%Y-%m-%d}"},
         )
     return Lookup(
         None,
-        f"予約番号 {card.reservation_number} の方は {day:%Y-%m-%d} の予約がありません / "
-        f"Reservation number {card.reservation_number} has no booking on {day:%Y-%m-%d}",
+        _("予約番号 %(number)s の方は %(day)s の予約がありません")
+        % {"number": card.reservation_number, "day": f"{day:%Y-%m-%d}"},
     )
 
 
@@ -124,14 +125,13 @@ def do_check_in(booking: Booking, *, actor: oplog.Actor, now: dt.datetime | None
         if day != timezone.localtime(now, TOKYO).date():
             raise CounterError(
                 "other_day",
-                f"この予約は {day:%Y-%m-%d} の予約です。受付は当日だけできます / "
-                f"This booking is for {day:%Y-%m-%d}; check-in is only on that day",
+                _("この予約は %(day)s の予約です。受付は当日だけできます") % {"day": f"{day:%Y-%m-%d}"},
             )
         if row.checked_in_at is not None:
             at = timezone.localtime(row.checked_in_at, TOKYO)
             raise CounterError(
                 "already_checked_in",
-                f"この予約は {at:%H:%M} に受付済みです / This booking was checked in at {at:%H:%M}",
+                _("この予約は %(at)s に受付済みです") % {"at": f"{at:%H:%M}"},
             )
         row.checked_in_at = now
         row.save(update_fields=["checked_in_at"])
@@ -150,14 +150,14 @@ def do_hand_over(booking: Booking, *, actor: oplog.Actor, now: dt.datetime | Non
         if row.outcome == Booking.Outcome.VISITED:
             raise CounterError(
                 "already_handed_over",
-                "この予約は交付済みです / This booking is already marked as handed over",
+                _("この予約は交付済みです"),
             )
         day = _day_of(row)
         if day > timezone.localtime(now, TOKYO).date():
             raise CounterError(
                 "not_yet",
-                f"この予約は {day:%Y-%m-%d} の予約です。当日より前には交付を記録できません / "
-                f"This booking is for {day:%Y-%m-%d}; a hand-over cannot be recorded before that day",
+                _("この予約は %(day)s の予約です。当日より前には交付を記録できません")
+                % {"day": f"{day:%Y-%m-%d}"},
             )
         if card is not None:
             _check_card_can_be_handed_over(card, row)
@@ -191,8 +191,7 @@ def do_mark_no_show(booking: Booking, *, actor: oplog.Actor, now: dt.datetime | 
             at = timezone.localtime(row.slot.starts_at, TOKYO)
             raise CounterError(
                 "too_early",
-                f"予約の時刻（{at:%Y-%m-%d %H:%M}）より前は「来庁なし」にできません / "
-                f"A booking cannot be marked as a no-show before its time ({at:%Y-%m-%d %H:%M})",
+                _("予約の時刻（%(at)s）より前は「来庁なし」にできません") % {"at": f"{at:%Y-%m-%d %H:%M}"},
             )
         row.outcome = Booking.Outcome.NO_SHOW
         row.outcome_at = now
@@ -221,18 +220,17 @@ def _database_refusal(error: IntegrityError) -> CounterError:
     if constraint == "booking_legal_change":
         return CounterError(
             "outcome_final",
-            "来庁結果は既に記録されていて変更できません / "
-            "The visit's outcome is already recorded and is final",
+            _("来庁結果は既に記録されていて変更できません"),
         )
     if constraint == "booking_outcome_of_confirmed":
         return CounterError(
             "cancelled",
-            "取り消された予約には来庁結果を記録できません / A cancelled booking has no visit outcome",
+            _("取り消された予約には来庁結果を記録できません"),
         )
     if constraint == "card_legal_move":
         return CounterError(
             "card_illegal_move",
-            "カードの状態が変わったため記録できませんでした / The card's state changed; nothing was recorded",
+            _("カードの状態が変わったため記録できませんでした"),
         )
     raise error
 
@@ -254,7 +252,7 @@ def _locked_booking(booking: Booking) -> Booking:
 
 def _refuse_if_cancelled(row: Booking) -> None:
     if row.status == Booking.Status.CANCELLED:
-        raise CounterError("cancelled", "この予約は取り消されています / This booking was cancelled")
+        raise CounterError("cancelled", _("この予約は取り消されています"))
 
 
 def _refuse_if_ended(row: Booking) -> None:
@@ -263,25 +261,22 @@ def _refuse_if_ended(row: Booking) -> None:
         outcome = Booking.Outcome(row.outcome)
         raise CounterError(
             f"already_{row.outcome}",
-            f"この予約は「{outcome.label}」として記録済みです / "
-            f"This booking is already recorded as {outcome.value}",
+            _("この予約は「%(outcome)s」として記録済みです") % {"outcome": outcome.label},
         )
 
 
 def _check_card_can_be_handed_over(card: Card, row: Booking) -> None:
     if card.state == CardState.MOVED and card.at_place_id not in (None, row.slot.place_id):
-        where = card.at_place.name if card.at_place else ""
+        where = card.at_place.label if card.at_place else ""
         raise CounterError(
             "card_elsewhere",
-            f"カードは「{where}」に移送されています。この窓口にはありません / "
-            f"The card was moved to another counter ({where}), not this one",
+            _("カードは「%(place)s」に移送されています。この窓口にはありません") % {"place": where},
         )
     if card.state not in {CardState.BOOKED, CardState.MOVED}:
         state = CardState(card.state).label
         raise CounterError(
             "card_not_ready",
-            f"カードの状態が「{state}」のため交付を記録できません / "
-            f"The card is in state {card.state}; a hand-over cannot be recorded",
+            _("カードの状態が「%(state)s」のため交付を記録できません") % {"state": state},
         )
     rebooked = Booking.objects.filter(card=card, status=Booking.Status.CONFIRMED, outcome="").exclude(
         pk=row.pk
@@ -289,8 +284,7 @@ def _check_card_can_be_handed_over(card: Card, row: Booking) -> None:
     if row.outcome == Booking.Outcome.NO_SHOW and rebooked.exists():
         raise CounterError(
             "rebooked",
-            "この方は来庁なしの後に別の予約をしています。その予約で交付してください / "
-            "After the no-show this person booked again; record the hand-over on the new booking",
+            _("この方は来庁なしの後に別の予約をしています。その予約で交付してください"),
         )
 
 

@@ -80,6 +80,16 @@ class NoticePrintError(Exception):
         tail = [f"ほか{more}枚 / and {more} more"] if more > 0 else []
         return "\n".join([f"{self.ja} / {self.en}", *shown, *tail])
 
+    @property
+    def shown(self) -> str:
+        """The message in the page's language only (`message` keeps both, for a worker's stored error)."""
+        from django.utils.translation import get_language, gettext
+
+        english = (get_language() or "ja").startswith("en")
+        more = len(self.cards) - len(self.cards[:_SHOWN])
+        tail = [gettext("ほか%(count)d枚") % {"count": more}] if more > 0 else []
+        return "\n".join([self.en if english else self.ja, *self.cards[:_SHOWN], *tail])
+
 
 @dataclass(frozen=True)
 class PrintResult:

@@ -82,12 +82,21 @@ class LineProblem:
     def __str__(self) -> str:
         return f"{self.line}行目「{self.text}」: {self.ja} / line {self.line} ({self.text}): {self.en}"
 
+    @property
+    def reason(self) -> str:
+        """What is wrong, in the page's language."""
+        from django.utils.translation import get_language
+
+        return self.en if (get_language() or "ja").startswith("en") else self.ja
+
 
 @dataclass
 class PastedCards:
     card_ids: list[int] = field(default_factory=list)
     problems: list[LineProblem] = field(default_factory=list)
     states: Counter[str] = field(default_factory=Counter)
+    # Lines naming a card already named above, when repeats are no problem: each card is taken once.
+    repeats: list[LineProblem] = field(default_factory=list)
 
 
 def printable(card: Card) -> tuple[str, str] | None:
@@ -101,12 +110,19 @@ def printable(card: Card) -> tuple[str, str] | None:
     )
 
 
-def cards_from_lines(text: str, refusal: Callable[[Card], tuple[str, str] | None] = printable) -> PastedCards:
+def cards_from_lines(
+    text: str,
+    refusal: Callable[[Card], tuple[str, str] | None] = printable,
+    *,
+    repeats_are_problems: bool = True,
+) -> PastedCards:
     """The cards named one a line by application ID (23 digits, as a scanner types the letter's barcode) or
     reservation number (12 digits, hyphens and spaces allowed); full-width digits are fine.
 
     Every line is checked: unknown numbers, repeats and cards `refusal` turns away (by default those that
-    cannot be printed) are reported with their line, so the person fixes the list, not guesses.
+    cannot be printed) are reported with their line, so the person fixes the list, not guesses. With
+    `repeats_are_problems` off, a card named again (a letter scanned twice: the reader beeps, the clerk is
+    unsure, scans again) is only noted in `repeats` and taken once, so the clerk can go on.
     """
     result = PastedCards()
     wanted: list[tuple[int, str, str]] = []  # (line, shown, digits)
@@ -144,7 +160,7 @@ def cards_from_lines(text: str, refusal: Callable[[Card], tuple[str, str] | None
         if card is None:
             result.problems.append(LineProblem(number, shown, "該当するカードがありません", "no such card"))
         elif card.pk in first_line:
-            result.problems.append(
+            (result.problems if repeats_are_problems else result.repeats).append(
                 LineProblem(
                     number,
                     shown,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from booking.audit import oplog
 from booking.cards.moves import CardMoveError, LifecycleError, do_move_cards
@@ -54,16 +55,14 @@ def do_confirm_transfer(
             cut = timezone.localtime(current.cut_at, TOKYO)
             raise TransferError(
                 "not_cut",
-                f"このリストは {cut:%Y-%m-%d %H:%M} に締めるまで確定できません / "
-                f"This list cannot be confirmed before it is cut at {cut:%Y-%m-%d %H:%M}",
+                _("このリストは %(cut)s に締めるまで確定できません") % {"cut": f"{cut:%Y-%m-%d %H:%M}"},
             )
         card_ids = _still_to_move(current)
         if expected is not None and expected != len(card_ids):
             raise TransferError(
                 "changed",
-                f"リストが変わりました（移送するカードは{len(card_ids)}枚です）。"
-                "確認してもう一度確定してください / "
-                f"The list has changed ({len(card_ids)} card(s) to move); check it and confirm again",
+                _("リストが変わりました（移送するカードは%(count)d枚です）。確認してもう一度確定してください")
+                % {"count": len(card_ids)},
             )
         try:
             moved = do_move_cards(
@@ -122,8 +121,7 @@ def do_return_to_back_office(
             state = CardState(locked.state).label
             raise TransferError(
                 "not_moved",
-                f"このカードは窓口にありません（状態: {state}）。戻す必要はありません / "
-                f"This card is not at a counter (state: {locked.state}); there is nothing to bring back",
+                _("このカードは窓口にありません（状態: %(state)s）。戻す必要はありません") % {"state": state},
             )
         active = Booking.objects.filter(card=locked, status=Booking.Status.CONFIRMED, outcome="").exists()
         to_state = CardState.BOOKED if active else CardState.NOTICE_SENT

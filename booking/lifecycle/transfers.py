@@ -29,7 +29,7 @@ from booking.engine.queries import booking_rules
 from booking.lib.dates import TOKYO
 from booking.models import BookingEvent, BookingSettings, Card, Place, Slot
 from booking.rules.card_states import CardState
-from integrations import transfer_pdf
+from integrations import csv_export, transfer_pdf
 
 REGULAR = "regular"
 ADDED = "added"
@@ -75,7 +75,7 @@ class Entry:
 
     @property
     def where_label(self) -> str:
-        return self.card.at_place.name if self.card.at_place else _("事務室")
+        return self.card.at_place.label if self.card.at_place else _("事務室")
 
     @property
     def in_back_office_booked(self) -> bool:
@@ -88,7 +88,7 @@ class Entry:
             return ""
         if self.other is None:
             return _("新規予約") if self.kind == ADDED else _("予約取消")
-        where = f"{self.other.place.name} {timezone.localtime(self.other.starts_at, TOKYO):%Y-%m-%d %H:%M}"
+        where = f"{self.other.place.label} {timezone.localtime(self.other.starts_at, TOKYO):%Y-%m-%d %H:%M}"
         if self.kind == ADDED:
             return _("%(where)s から変更") % {"where": where}
         return _("%(where)s へ変更") % {"where": where}
@@ -235,12 +235,30 @@ def action_label(transfers: TransferList, entry: Entry) -> str:
     return ""
 
 
+# The lists of all counters of a day in one file: the counter first, then the one counter's columns.
+ALL_CSV_HEADER = ["窓口コード", "窓口", *CSV_HEADER]
+
+
+def all_transfer_lists(day: dt.date, now: dt.datetime | None = None) -> list[TransferList]:
+    """The lists of every counter with a card to move, keep or bring back on `day`, in the counters' order
+    (a counter with none would print an empty sheet)."""
+    now = now or timezone.now()
+    listings = (transfer_list(place, day, now) for place in Place.objects.all())
+    return [listing for listing in listings if listing.regular or listing.added or listing.removed]
+
+
+def all_csv_rows(listings: Sequence[TransferList]) -> Iterator[list[object]]:
+    for transfers in listings:
+        for row in csv_rows(transfers):
+            yield [transfers.place.code, transfers.place.name, *row]
+
+
 def csv_rows(transfers: TransferList) -> Iterator[list[object]]:
     for entry in transfers.regular + transfers.added + transfers.removed:
         yield [
             entry.kind_label,
-            entry.card.reservation_number,
-            entry.card.application_id,
+            csv_export.TextNumber(entry.card.reservation_number),
+            csv_export.TextNumber(entry.card.application_id),
             entry.card.name_kana,
             timezone.localtime(entry.starts_at, TOKYO).strftime("%H:%M"),
             entry.state_label,
@@ -253,14 +271,24 @@ def csv_rows(transfers: TransferList) -> Iterator[list[object]]:
 
 def pdf(transfers: TransferList, municipality: str, printed_at: dt.datetime) -> bytes:
     """The printed list (integrations.transfer_pdf draws it)."""
+    return transfer_pdf.render(_sheet(transfers, municipality, printed_at))
 
+
+def all_pdf(listings: Sequence[TransferList], municipality: str, printed_at: dt.datetime) -> bytes:
+    """The lists of several counters (at least one) in one file, a counter's sheet from a new page."""
+    day = listings[0].day
+    sheets = [_sheet(transfers, municipality, printed_at) for transfers in listings]
+    return transfer_pdf.render_many(sheets, title=f"移送リスト（全窓口） {day:%Y-%m-%d}")
+
+
+def _sheet(transfers: TransferList, municipality: str, printed_at: dt.datetime) -> transfer_pdf.TransferSheet:
     def local(moment: dt.datetime, fmt: str) -> str:
         return timezone.localtime(moment, TOKYO).strftime(fmt)
 
     def card(entry: Entry) -> str:
         return f"{entry.state_label}・{entry.where_label}"
 
-    sheet = transfer_pdf.TransferSheet(
+    return transfer_pdf.TransferSheet(
         municipality=municipality,
         place=transfers.place.name,
         day=transfers.day,
@@ -292,4 +320,3 @@ def pdf(transfers: TransferList, municipality: str, printed_at: dt.datetime) -> 
             for entry in transfers.added + transfers.removed
         ],
     )
-    return transfer_pdf.render(sheet)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import cast
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -12,11 +13,12 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_POST
 
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can, allows
+from booking.cards import search as card_search
 from booking.cards.moves import CardMoveError, LifecycleError, do_staff_move_cards
 from booking.lifecycle import progress, queries
 from booking.lifecycle.transfer_services import do_return_to_back_office
@@ -24,6 +26,17 @@ from booking.models import Booking, Card
 from booking.rules.card_states import CardState, is_legal
 
 PAGE_SIZE = 50
+# The notes the system writes on a card's events (booking.lifecycle.counter, transfer_services, the engine,
+# the import command), translated where the card page shows them; a note staff typed is shown as typed.
+SYSTEM_NOTES = (
+    gettext_noop("交付"),
+    gettext_noop("来庁なし"),
+    gettext_noop("予約"),
+    gettext_noop("予約取消"),
+    gettext_noop("移送"),
+    gettext_noop("通知書データ出力（import_cards --reissue）"),
+    gettext_noop("パスワード再発行・通知書再送（import_cards --reissue）"),
+)
 # Moves staff make by hand; the others follow from bookings, transfers, the counter and print runs.
 MANUAL_MOVES = (
     CardState.SET_UP,
@@ -88,19 +101,39 @@ def cards(request: HttpRequest) -> HttpResponse:
     )
 
 
+# The longest search text the list reads (a name, or an application ID with separators).
+MAX_QUERY_LENGTH = 100
+
+
 @staff_view(Can.VIEW_BOOKINGS, log_reads="cards.list")
 def card_list(request: HttpRequest) -> HttpResponse:
+    """All cards, by state and by a search: a number, a name in kana or in kanji (card_search)."""
     state = request.GET.get("state", "")
+    query = request.GET.get("q", "").strip()
     rows = Card.objects.order_by("state_changed_at", "pk").select_related("at_place")
     if state in CardState.values:
         rows = rows.filter(state=state)
     else:
         state = ""
+    too_long = len(query) > MAX_QUERY_LENGTH
+    if too_long:
+        rows = Card.objects.none()
+    elif query:
+        rows = rows.filter(pk__in=card_search.cards_matching(card_search.read_query(query)).values("pk"))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "booking/staff/cards/list.html",
-        {"page": page, "state": state, "states": CardState.choices},
+        {
+            "page": page,
+            "state": state,
+            "states": CardState.choices,
+            "q": query,
+            "too_long": too_long,
+            "max_query_length": MAX_QUERY_LENGTH,
+            "query": urlencode({"state": state, "q": query}),
+        },
+        status=400 if too_long else 200,
     )
 
 
@@ -178,7 +211,9 @@ def bulk_move(request: HttpRequest) -> HttpResponse:
     preview = None
     if request.method == "POST" and form.is_valid():
         to_state = form.cleaned_data["to_state"]
-        preview = queries.cards_from_lines(form.cleaned_data["numbers"], refusal=_cannot_move_to(to_state))
+        preview = queries.cards_from_lines(
+            form.cleaned_data["numbers"], refusal=_cannot_move_to(to_state), repeats_are_problems=False
+        )
         if "confirm" in request.POST and preview.card_ids and not preview.problems:
             try:
                 moved = do_staff_move_cards(

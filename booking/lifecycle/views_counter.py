@@ -109,7 +109,7 @@ def scan_check_in(request: HttpRequest) -> HttpResponse:
     """The check-in field: the QR code's 12 digits from a scanner, or a number typed by hand."""
     form = CounterForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("窓口と日付を選んでください。 / Choose a counter and a day."))
+        messages.error(request, _("窓口と日付を選んでください。"))
         return redirect("staff:counter")
     place, day, show = form.cleaned_data["place"], form.cleaned_data["day"], form.cleaned_data["show"]
     found = counter.find_booking(request.POST.get("q", "")[:100], place, day)

@@ -196,7 +196,7 @@ def notices_start(request: HttpRequest) -> HttpResponse:
     try:
         run = notices.do_request_notice_run(selection.card_ids, actor=actor_of(request))
     except notices.NoticePrintError as exc:
-        form.add_error(None, exc.message)
+        form.add_error(None, exc.shown)
         return _index(request, form, status=409)
     messages.success(request, _("印刷を開始しました。完了するとこの画面からダウンロードできます。"))
     return redirect("staff:notice_run", pk=run.pk)

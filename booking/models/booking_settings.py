@@ -55,6 +55,17 @@ class BookingSettings(models.Model):
         default="明日はマイナンバーカード交付のご予約日です。\n日時: {date} {time}\n"
         "場所: {place}（{address}）\n持ち物: {bring}",
     )
+    # English versions of the citizen texts and mails (issue 15): shown on English pages and in mails to
+    # people who booked in English; empty means the Japanese text is used (lang="ja" on an English page).
+    text_top_en = models.TextField("トップページの説明（英語）", blank=True, default="", db_default="")
+    text_bring_en = models.TextField("持ち物（英語）", blank=True, default="", db_default="")
+    text_done_en = models.TextField("予約完了画面の案内（英語）", blank=True, default="", db_default="")
+    confirmation_mail_text_en = models.TextField(
+        "予約確認メールの本文（英語）", blank=True, default="", db_default=""
+    )
+    reminder_mail_text_en = models.TextField(
+        "前日リマインドメールの本文（英語）", blank=True, default="", db_default=""
+    )
     # BK-13: the transfer list of a counter's day is cut this many days before, at this time
     transfer_cutoff_days_before = models.PositiveSmallIntegerField("移送リストの締め: 何日前", default=1)
     transfer_cutoff_time = models.TimeField("移送リストの締め: 時刻", default=dt.time(12, 0))

@@ -53,6 +53,10 @@ class Booking(models.Model):
         VISITED = "visited", _("来庁（交付済み）")
         NO_SHOW = "no_show", _("来庁なし")
 
+    class Language(models.TextChoices):
+        JA = "ja", _("日本語")
+        EN = "en", _("英語")
+
     # A card's booking (card issuance), or a caller's visit for a phone-only service: then only the name in
     # kana and a phone number identify it (BK-06, BK-11).
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bookings", null=True, blank=True)
@@ -73,6 +77,11 @@ class Booking(models.Model):
     )
     outcome_at = models.DateTimeField("来庁結果の記録日時", null=True, blank=True)
     outcome_by = models.CharField("来庁結果の記録者", max_length=150, blank=True, default="", db_default="")
+    # The language the person used when booking (web: the page's; phone: the operator's choice); every mail
+    # about the booking is written in it.
+    language = models.CharField(
+        "言語", max_length=2, choices=Language.choices, default=Language.JA, db_default=Language.JA
+    )
 
     class Meta:
         ordering = ["slot__starts_at"]
@@ -97,6 +106,7 @@ class Booking(models.Model):
                 condition=Q(card__isnull=False) | (~Q(caller_name_kana="") & ~Q(contact_phone="")),
                 name="booking_identifies_a_person",
             ),
+            models.CheckConstraint(condition=Q(language__in=["ja", "en"]), name="booking_language_known"),
         ]
         indexes = [
             models.Index(fields=["slot", "status"], name="booking_slot_status"),

@@ -21,7 +21,7 @@ class Weekday(models.IntegerChoices):
     SUN = 6, _("日")
 
 
-SLOT_MINUTES_CHOICES = [(60, "60分"), (30, "30分"), (20, "20分"), (15, "15分"), (10, "10分")]
+SLOT_MINUTES_CHOICES = [(60, _("60分")), (30, _("30分")), (20, _("20分")), (15, _("15分")), (10, _("10分"))]
 
 
 class LocalisedNameMixin:
@@ -52,17 +52,17 @@ class Service(LocalisedNameMixin, models.Model):
         verbose_name = "サービス"
 
     def __str__(self) -> str:
-        return self.name
+        return self.label  # the name in the page's language wherever a template or form shows it
 
 
 class Place(LocalisedNameMixin, models.Model):
     """A counter where cards are handed over or certificates renewed (BK-12, AD-07)."""
 
     class Kind(models.TextChoices):
-        CENTER = "center", "センター"
-        CERTIFICATE_CORNER = "certificate_corner", "証明書発行コーナー"
-        WARD_OFFICE = "ward_office", "区役所・支所"
-        OTHER = "other", "その他"
+        CENTER = "center", _("センター")
+        CERTIFICATE_CORNER = "certificate_corner", _("証明書発行コーナー")
+        WARD_OFFICE = "ward_office", _("区役所・支所")
+        OTHER = "other", _("その他")
 
     code = models.SlugField("コード", max_length=40, unique=True)
     name = models.CharField("名称", max_length=100)
@@ -95,7 +95,7 @@ class Place(LocalisedNameMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label  # the name in the page's language wherever a template or form shows it
 
 
 class OpeningPattern(models.Model):

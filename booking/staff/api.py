@@ -7,9 +7,13 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,28 +33,28 @@ from integrations import csv_export
 from madoguchi.api_errors import ApiError
 from madoguchi.client_address import client_address
 
+# Messages lazy (built at import time), shown in the request's language; the codes stay codes.
 LOGIN_ERRORS = {
     "invalid_credentials": (
         status.HTTP_401_UNAUTHORIZED,
         # Also a locked account's answer: locked and unknown must look the same (finding 4 of issue 13).
-        "ユーザーIDまたはパスワードが違うか、失敗が続いたため一時的にログインできません"
-        " / invalid credentials, or sign-in paused after repeated failures",
+        gettext_lazy("ユーザーIDまたはパスワードが違うか、失敗が続いたため一時的にログインできません。"),
     ),
     "otp_required": (
         status.HTTP_401_UNAUTHORIZED,
-        "確認コードが必要か、違います / a valid one-time code is required",
+        gettext_lazy("確認コードが必要か、違います。"),
     ),
     "otp_setup_required": (
         status.HTTP_401_UNAUTHORIZED,
-        "先に管理画面で二要素認証を設定してください / set up the second factor in the web console first",
+        gettext_lazy("先に管理画面で二要素認証を設定してください。"),
     ),
     "ip_not_allowed": (
         status.HTTP_403_FORBIDDEN,
-        "この接続元からは使えません / not allowed from this address",
+        gettext_lazy("この接続元からは使えません。"),
     ),
     "too_many_attempts": (
         status.HTTP_429_TOO_MANY_REQUESTS,
-        "失敗が続いたため、しばらく受け付けません / too many failed attempts from this address",
+        gettext_lazy("失敗が続いたため、しばらく受け付けません。"),
     ),
 }
 
@@ -70,7 +74,7 @@ class StaffSessionIn(serializers.Serializer):
         # The sign-in page's rule (OtpForm): "123 456" as an authenticator app shows it, full-width digits.
         digits = typed_digits(value, OTP_DIGITS)
         if digits is None:
-            raise serializers.ValidationError("6桁の数字を入力してください / must be 6 digits")
+            raise serializers.ValidationError(_("6桁の数字を入力してください。"))
         return digits
 
 
@@ -89,7 +93,7 @@ class StaffSessionsView(APIView):
             )
         except accounts.StaffLoginRefused as refused:
             http_status, message = LOGIN_ERRORS[refused.code]
-            raise ApiError(refused.code, message, http_status) from refused
+            raise ApiError(refused.code, str(message), http_status) from refused
         return Response(
             {"token": issued.token, "expires_at": iso(issued.expires_at)}, status=status.HTTP_201_CREATED
         )
@@ -102,8 +106,28 @@ class BookingsQuery(serializers.Serializer):
 
     def validate_date(self, value: dt.date) -> dt.date:
         if not plausible_day(value):
-            raise serializers.ValidationError("日付の範囲が正しくありません / date out of range")
+            raise serializers.ValidationError(_("日付の範囲が正しくありません。"))
         return value
+
+
+EXPORT_STYLES = ("plain", "excel")
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets content negotiation accept ``Accept: text/csv``: without a renderer for it DRF answers 406 before
+    the view runs. The CSV itself is streamed by the view; errors are JSON (``finalize_response`` below)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = None
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: dict[str, Any] | None = None,
+    ) -> bytes:
+        return JSONRenderer().render(data)
 
 
 class ExportQuery(serializers.Serializer):
@@ -111,13 +135,15 @@ class ExportQuery(serializers.Serializer):
     date_to = DayField(required=False)
     location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
     encoding = serializers.ChoiceField(choices=list(csv_export.ENCODINGS), required=False)
+    # plain (default, for programs, as it always was) or excel (for a person opening it: csv_export)
+    style = serializers.ChoiceField(choices=list(EXPORT_STYLES), required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         for name in ("date_from", "date_to"):
             if attrs.get(name) and not plausible_day(attrs[name]):
-                raise serializers.ValidationError({name: "日付の範囲が正しくありません / date out of range"})
+                raise serializers.ValidationError({name: _("日付の範囲が正しくありません。")})
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_to"] < attrs["date_from"]:
-            raise serializers.ValidationError({"date_to": "date_from 以降にしてください / before date_from"})
+            raise serializers.ValidationError({"date_to": _("date_from 以降にしてください。")})
         return attrs
 
 
@@ -200,6 +226,25 @@ class StaffBookingsView(APIView):
 class StaffBookingsExportView(APIView):
     authentication_classes = [StaffTokenAuthentication]
     permission_classes = [staff_api(Can.EXPORT)]
+    # JSON first: "*/*" and errors; text/csv for clients that ask for what they will get.
+    renderer_classes = [JSONRenderer, CsvRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        try:
+            return super().perform_content_negotiation(request, force)
+        except NotAcceptable as refused:
+            raise ApiError(
+                "not_acceptable",
+                _("このAPIは text/csv で答えます。"),
+                status.HTTP_406_NOT_ACCEPTABLE,
+            ) from refused
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # An error is a Response with the {"code", "message"} body: JSON, whichever type the client accepted.
+        if isinstance(response, Response):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         parameters=[
@@ -207,6 +252,7 @@ class StaffBookingsExportView(APIView):
             OpenApiParameter("date_to", dt.date),
             OpenApiParameter("location", int),
             OpenApiParameter("encoding", str, enum=list(csv_export.ENCODINGS)),
+            OpenApiParameter("style", str, enum=list(EXPORT_STYLES)),
         ],
         responses={(200, "text/csv"): bytes, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
     )
@@ -222,5 +268,9 @@ class StaffBookingsExportView(APIView):
             }
         )
         return stream_bookings_csv(
-            _actor(request), request.get_full_path(), rows, data.get("encoding", csv_export.DEFAULT_ENCODING)
+            _actor(request),
+            request.get_full_path(),
+            rows,
+            data.get("encoding", csv_export.DEFAULT_ENCODING),
+            excel=data.get("style") == "excel",
         )

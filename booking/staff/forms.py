@@ -95,7 +95,7 @@ class BookingFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("状態"), required=False, choices=[("", _("すべて")), *Booking.Status.choices]
     )
-    q = forms.CharField(label=_("検索（予約番号・申請書ID・氏名カナ）"), required=False, max_length=100)
+    q = forms.CharField(label=_("検索（予約番号・申請書ID・電話番号・氏名）"), required=False, max_length=100)
     ordering = forms.ChoiceField(
         label=_("並び順"),
         required=False,

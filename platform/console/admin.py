@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from console.models import OperatorSignIn, PlannedStop
 
@@ -21,14 +22,11 @@ class PlannedStopForm(forms.ModelForm):
         data = super().clean() or {}
         starts, ends, approved = data.get("starts_at"), data.get("ends_at"), data.get("approved_on")
         if starts and ends and ends <= starts:
-            self.add_error(
-                "ends_at", "停止終了は停止開始より後にしてください / the stop must end after it starts"
-            )
+            self.add_error("ends_at", _("停止終了は停止開始より後にしてください。"))
         if starts and approved and approved > starts.date() - dt.timedelta(days=APPROVAL_DAYS):
             self.add_error(
                 "approved_on",
-                f"計画停止は{APPROVAL_DAYS}日前までに自治体の承認が必要です / the municipality must approve "
-                f"a planned stop at least {APPROVAL_DAYS} days before it (SO-01)",
+                _("計画停止は%(days)d日前までに自治体の承認が必要です（SO-01）。") % {"days": APPROVAL_DAYS},
             )
         return data
 

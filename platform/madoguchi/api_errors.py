@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+# The code is for programs and never translated; the message is for people, in the request's language (lazy:
+# this table is built at import time).
 _CODES = {
-    exceptions.ParseError: ("invalid", "リクエストの形式が正しくありません / malformed request"),
-    exceptions.NotAuthenticated: ("not_authenticated", "ログインが必要です / authentication required"),
-    exceptions.AuthenticationFailed: (
-        "not_authenticated",
-        "ログインの期限が切れたか無効です / invalid or expired token",
-    ),
-    exceptions.PermissionDenied: ("forbidden", "この操作はできません / not allowed"),
-    exceptions.NotFound: ("not_found", "見つかりません / not found"),
-    exceptions.MethodNotAllowed: ("method_not_allowed", "このメソッドは使えません / method not allowed"),
-    exceptions.UnsupportedMediaType: ("invalid", "JSON で送ってください / send JSON"),
-    exceptions.Throttled: ("too_many_attempts", "しばらく待ってから再度お試しください / too many requests"),
+    exceptions.ParseError: ("invalid", _("リクエストの形式が正しくありません。")),
+    exceptions.NotAuthenticated: ("not_authenticated", _("ログインが必要です。")),
+    exceptions.AuthenticationFailed: ("not_authenticated", _("ログインの期限が切れたか無効です。")),
+    exceptions.PermissionDenied: ("forbidden", _("この操作はできません。")),
+    exceptions.NotFound: ("not_found", _("見つかりません。")),
+    exceptions.MethodNotAllowed: ("method_not_allowed", _("このメソッドは使えません。")),
+    exceptions.UnsupportedMediaType: ("invalid", _("JSON で送ってください。")),
+    exceptions.Throttled: ("too_many_attempts", _("しばらく待ってから再度お試しください。")),
 }
 
 
@@ -50,13 +50,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
             "code": "invalid",
-            "message": "入力内容に誤りがあります / invalid input",
+            "message": str(_("入力内容に誤りがあります。")),
             "fields": exc.detail,
         }
         return response
     for kind, (code, message) in _CODES.items():
         if isinstance(exc, kind):
-            response.data = {"code": code, "message": message}
+            response.data = {"code": code, "message": str(message)}
             if isinstance(exc, exceptions.UnsupportedMediaType):
                 response.status_code = (
                     status.HTTP_400_BAD_REQUEST

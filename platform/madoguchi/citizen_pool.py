@@ -17,6 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from madoguchi.bulkhead import STAFF_PREFIXES, STAFF_ROOTS
 
@@ -51,5 +52,5 @@ class CitizenPoolMiddleware:
 
 def not_served(request: HttpRequest) -> HttpResponseBase:
     if request.path_info.startswith("/api/"):
-        return JsonResponse({"code": "not_found", "message": "見つかりません / not found"}, status=404)
+        return JsonResponse({"code": "not_found", "message": gettext("見つかりません。")}, status=404)
     return render(request, "404.html", status=404)

@@ -102,7 +102,7 @@ class RejectNulBytesMiddleware:
                 return JsonResponse(
                     {
                         "code": "invalid",
-                        "message": "入力に使えない文字（NUL）が含まれています / input contains a NUL byte",
+                        "message": translation.gettext("入力に使えない文字（NUL）が含まれています。"),
                     },
                     status=400,
                 )

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django_tenants.utils import get_public_schema_name
 
 from tenants.db import tenant_connection
@@ -80,6 +80,44 @@ def check(session: SessionBase, limits: SessionLimits) -> Ended | None:
         session[SEEN_AT] = now
         _expire_with_browser(session, limits)
     return None
+
+
+def ends_at(session: SessionBase, limits: SessionLimits) -> dt.datetime | None:
+    """When the session ends if its person does nothing more: the earlier of the idle and the absolute limit.
+
+    Pages say it (WCAG 2.2.1, issue 15); None for a session without timestamps (not signed in).
+    """
+    signed_in_at, seen_at = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if not isinstance(signed_in_at, int | float) or not isinstance(seen_at, int | float):
+        return None
+    end = min(seen_at + limits.idle.total_seconds(), signed_in_at + limits.absolute.total_seconds())
+    return dt.datetime.fromtimestamp(end, tz=dt.UTC)
+
+
+def extend(session: SessionBase, limits: SessionLimits) -> None:
+    """The person asked for more time: the idle limit counts from now (the absolute limit stays)."""
+    session[SEEN_AT] = _now()
+    _expire_with_browser(session, limits)
+
+
+def clock(moment: dt.datetime) -> str:
+    """A time as people here read it: Tokyo time (the site's TIME_ZONE), 「10:42」."""
+    return formats.date_format(timezone.localtime(moment), "G:i")
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """What a page under a time limit shows (platform template `_time_limit.html`, `timeout.js`).
+
+    `extend_url` takes a POST with `next` (where to come back to); `form_id`, when set, names the page's
+    form the extend button belongs to instead, so what the person typed is sent along and kept.
+    """
+
+    ends_at: dt.datetime
+    extend_url: str
+    next: str
+    reason: str = ""
+    form_id: str = ""
 
 
 def _expire_with_browser(session: SessionBase, limits: SessionLimits) -> None:

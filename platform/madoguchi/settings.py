@@ -127,7 +127,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
             # {% error_title_prefix %}: 「エラー: 」 in the <title> of a page showing errors (issue 15)
-            "builtins": ["madoguchi.page_errors"],
+            # |local_date, |time_range, |aside, |ja, {% dash %}: dates, Japanese data by language (issue 15)
+            "builtins": ["madoguchi.page_errors", "booking.lib.display"],
         },
     }
 ]

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from madoguchi import views
+from madoguchi import accessibility, views
 
 admin.site.site_header = "Madoguchi 運用コンソール"
 admin.site.site_title = "Madoguchi"
@@ -11,6 +11,7 @@ admin.site.site_title = "Madoguchi"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accessibility/", accessibility.statement, name="accessibility"),
     path("admin/", admin.site.urls),
     path("", include("console.urls")),
 ]

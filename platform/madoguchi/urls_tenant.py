@@ -3,11 +3,12 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from madoguchi import views
+from madoguchi import accessibility, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accessibility/", accessibility.statement, name="accessibility"),
     path("api/v1/staff/", include("booking.staff.api_urls")),
     path("api/v1/", include("booking.citizen.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

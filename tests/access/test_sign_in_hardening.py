@@ -65,7 +65,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[dt.datetime], None]:
 
 
 def page_problem(response: Any) -> str:
-    found = re.search(r'<div class="error-summary" role="alert"><p>(.*?)</p>', response.content.decode())
+    summary = r'<div class="error-summary"[^>]*>\s*<h2 class="error-summary-title">(.*?)</h2>'
+    found = re.search(summary, response.content.decode())
     return found.group(1) if found else ""
 
 

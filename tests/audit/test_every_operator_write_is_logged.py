@@ -73,6 +73,12 @@ def write_confirm(call: Call) -> None:
     assert call.client.post("/staff/caller/confirm/").status_code == 302
 
 
+def write_extend(call: Call) -> None:
+    call.identify()
+    _hold(call)
+    assert call.client.post("/staff/caller/extend/").status_code == 302
+
+
 def write_release(call: Call) -> None:
     call.identify()
     _hold(call)
@@ -147,6 +153,7 @@ ROWS: dict[str, Row] = {
     "caller:details": Row(why="POST keeps the contact in the operator's session only; confirm writes it"),
     "caller:confirm": Row(write_confirm, "booking.booked"),
     "caller:release": Row(write_release, "booking.hold_released"),
+    "caller:extend": Row(write_extend, "booking.hold_extended"),
     "caller:done": Row(why="read (redirects to the script)"),
     "caller:cancel": Row(write_cancel, "booking.cancelled"),
     # The call-center screens (CC-01…CC-05, BK-11).

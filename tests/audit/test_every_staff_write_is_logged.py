@@ -111,6 +111,7 @@ ROWS: dict[str, Row] = {
         "drops a half-done sign-in from the visitor's own session; nobody is signed in"
     ),
     "staff:logout": writes((sign_out, "logout")),
+    "staff:session_extend": read("POST only moves the person's own session's idle clock (WCAG 2.2.1)"),
     "staff:password": writes((change_password, "password.change")),
     "staff:totp_setup": writes((enable_totp, "totp.enable")),
     "staff:bookings": read("GET: the list (its read is logged as bookings.list)"),

@@ -240,3 +240,34 @@ def test_a_citizen_and_an_operator_race_for_the_last_place(
         assert row.taken == row.capacity
 
     committed_kyoto(scenario)
+
+
+def test_after_the_residents_deadline_the_operator_sees_what_operators_may_do(operator: Client) -> None:
+    # Issue 15: the caller's page said "phone the call center" to the call center, with no links.
+    card = factories.issue_card().card
+    soon = factories.slot_on_or_after(timezone.localdate() + dt.timedelta(days=1))
+    do_book(
+        card,
+        factories.place(),
+        factories.card_issuance(),
+        soon,
+        contact_phone="0751234567",
+        now=soon - dt.timedelta(days=10),
+    )
+    identify(operator, card.reservation_number, birth_date="1950-04-01")
+    page = operator.get("/staff/caller/mypage/").content.decode()
+    assert "コールセンターにお問い合わせ" not in page
+    assert 'href="/staff/caller/cancel/"' in page and 'href="/staff/caller/book/"' in page
+    assert "オペレーターは予約の開始" in page and "075-123-4567" in page
+    assert operator.get("/staff/caller/cancel/").status_code == 200
+    # The resident signed in with the same card is still sent to the phone.
+    resident = Client(HTTP_HOST="kyoto.localhost")
+    session = resident.session
+    from booking.cards import credentials
+    from booking.citizen.web import views as citizen_views
+
+    session[citizen_views.SESSION_CARD] = card.pk
+    session[citizen_views.SESSION_CARD_PROOF] = credentials.session_proof(card.password_digest)
+    session.save()
+    own = resident.get("/mypage/").content.decode()
+    assert "コールセンターにお問い合わせ" in own and 'href="/cancel/"' not in own

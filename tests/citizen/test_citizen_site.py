@@ -83,7 +83,8 @@ def test_book_from_start_to_finish_with_confirmation_mail(
         == "/confirm/"
     )
     confirm = text(browser.get("/confirm/"))
-    assert "この内容で予約を確定する" in confirm and "0752223111" in confirm
+    # The phone is shown grouped (stored as digits).
+    assert "この内容で予約を確定する" in confirm and "075-222-3111" in confirm
 
     with django_capture_on_commit_callbacks(execute=True):
         done = browser.post("/confirm/", follow=True)

@@ -22,7 +22,7 @@ from booking.audit import oplog
 from booking.configuration.rule_settings import WindowInput, do_update_window
 from booking.engine.queries import booking_rules, free_slots
 from booking.models import BookingSettings, OperationLogEntry
-from booking.provisioning import apply_preset
+from booking.provisioning import apply_preset, load_preset
 from tests import factories
 from tests.conftest import Tenants
 
@@ -115,10 +115,14 @@ def test_provisioning_makes_the_row_and_keeps_an_existing_one(kyoto: None) -> No
     BookingSettings.objects.all().delete()
     apply_preset("kyoto")
     made = BookingSettings.objects.get()
-    assert values_of(made) == default_values()
-    BookingSettings.objects.filter(pk=made.pk).update(hold_minutes=30)
-    apply_preset("kyoto")  # applying again changes nothing
-    assert list(BookingSettings.objects.values_list("pk", "hold_minutes")) == [(made.pk, 30)]
+    # The model's defaults, and the preset's English texts where the defaults have none (issue 15).
+    preset_texts = load_preset("kyoto")["texts"]
+    assert values_of(made) == {**default_values(), **preset_texts}
+    BookingSettings.objects.filter(pk=made.pk).update(hold_minutes=30, text_bring_en="Bring the postcard.")
+    apply_preset("kyoto")  # applying again changes nothing: the administrator's texts stay
+    assert list(BookingSettings.objects.values_list("pk", "hold_minutes", "text_bring_en")) == [
+        (made.pk, 30, "Bring the postcard.")
+    ]
 
 
 def test_a_newly_provisioned_tenant_has_its_row(tenants: Tenants) -> None:

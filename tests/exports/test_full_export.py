@@ -70,6 +70,9 @@ def test_an_administrator_exports_everything_and_downloads_it(
     bookings = files["bookings.csv"]
     assert bookings[0][:4] == ["booking_id", "application_id", "caller_name_kana", "place"]
     assert bookings[1][0] == str(booking.pk) and bookings[1][10] == "'=cmd@example.jp"
+    assert dict(zip(bookings[0], bookings[1], strict=True))["language"] == "ja"  # issue 15
+    settings_row = dict(zip(*files["booking_settings.csv"], strict=True))
+    assert settings_row["text_bring_en"].startswith("Your notice letter")  # the Kyoto preset's English
     assert files["booking_events.csv"][1][2] == "booked"
     cards = dict(zip(files["cards.csv"][0], files["cards.csv"][1], strict=True))
     assert cards["state"] == "booked" and cards["at_place"] == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
@@ -11,12 +12,14 @@ from decimal import Decimal
 from urllib.parse import unquote
 
 import pytest
+from django.utils import translation
 
 from integrations.csv_export import (
     CHUNK_CHARS,
     ENCODINGS,
     MAX_REPLACED_CHARS,
     ExportStats,
+    TextNumber,
     content_disposition,
     content_type,
     csv_encoding,
@@ -152,9 +155,11 @@ def test_unknown_encoding_is_refused_before_streaming_starts() -> None:
     with pytest.raises(ValueError) as refused:
         iter_csv(["a"], [], "latin-1")  # no next(): the check is not deferred to the first chunk
     message = str(refused.value)
-    assert "対応していません" in message
-    assert "Unsupported CSV encoding 'latin-1'" in message
+    assert "CSVの文字コード 'latin-1' には対応していません" in message
+    assert "/" not in message  # one language: the page's
     assert "utf-8-sig, cp932" in message
+    with translation.override("en"), pytest.raises(ValueError, match="Unsupported CSV encoding 'latin-1'"):
+        iter_csv(["a"], [], "latin-1")
     with pytest.raises(ValueError):
         content_disposition("x", "shift_jis")
 
@@ -211,3 +216,66 @@ def test_structured_values_are_json_not_python_repr() -> None:
     """The operation log's detail in the log CSV and the full export: JSON, as the format document says."""
     assert safe_cell({"role": "administrator", "名前": "京都"}) == '{"role": "administrator", "名前": "京都"}'
     assert safe_cell(["a", 1]) == '["a", 1]'
+
+
+# --- the Excel variant (issue 14 §5) ---------------------------------------------------------------------
+
+
+def excel_reads(cell: str) -> str:
+    """What Excel shows for a CSV cell it opens: a ="…" constant is the text inside; a cell that looks like a
+    number becomes one (15 significant digits, no leading zeros); anything else stays text."""
+    if cell.startswith('="') and cell.endswith('"'):
+        return cell[2:-1]
+    if re.fullmatch(r"[0-9]+", cell):
+        return f"{float(cell):.15g}"
+    return cell
+
+
+NUMBERS = [
+    "012345678901",  # a reservation number with a leading zero
+    "00000000000000000000123",  # a 23-digit application ID
+    "0751234567",  # a stored phone number
+    "604-8571",  # a postal code
+]
+
+
+@pytest.mark.parametrize("value", NUMBERS)
+def test_excel_keeps_system_digits_as_text_and_the_plain_csv_keeps_them_plain(value: str) -> None:
+    assert safe_cell(TextNumber(value), excel=True) == f'="{value}"'
+    assert safe_cell(TextNumber(value)) == value
+    assert safe_cell(value, excel=True) == value  # only the columns marked TextNumber are wrapped
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
+def test_excel_csv_cells_read_back_as_the_digits(encoding: str) -> None:
+    codec = "utf-8-sig" if encoding == "utf-8-sig" else encoding
+    excel = b"".join(iter_csv(["n"], [[TextNumber(v)] for v in NUMBERS], encoding, excel=True))
+    cells = [row[0] for row in parsed(excel, codec)[1:]]
+    assert cells == [f'="{v}"' for v in NUMBERS]
+    assert [excel_reads(cell) for cell in cells] == NUMBERS
+    assert b'"=""012345678901"""\r\n' in excel  # as a CSV writer quotes it, and Excel reads it
+    plain = b"".join(iter_csv(["n"], [[TextNumber(v)] for v in NUMBERS], encoding))
+    assert [row[0] for row in parsed(plain, codec)[1:]] == NUMBERS
+    # What the plain file would become in Excel: the reason for the Excel variant.
+    assert excel_reads(NUMBERS[0]) == "12345678901" and excel_reads(NUMBERS[1]) == "123"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["=1+1", '1"&HYPERLINK("http://evil")&"', "-1", "+81 75", "@x", "\t0123", "0123 ", "０１２３"]
+    + ["1--2", "-0123", ""],
+)
+def test_the_excel_wrapper_never_carries_anything_but_digits(typed: str) -> None:
+    cell = safe_cell(TextNumber(typed), excel=True)
+    assert cell == safe_cell(typed)  # written, and escaped, as any other text
+    assert not cell.startswith("=")
+
+
+def test_excel_times_are_japan_time_without_offset_or_fraction() -> None:
+    aware = datetime(2026, 12, 6, 0, 30, 15, 123456, tzinfo=UTC)
+    assert safe_cell(aware, excel=True) == "2026-12-06 09:30:15"
+    assert safe_cell(datetime(2026, 12, 6, 9, 30), excel=True) == "2026-12-06 09:30:00"
+    assert safe_cell(time(9, 15, 2, 999), excel=True) == "09:15:02"
+    assert safe_cell(date(2026, 12, 6), excel=True) == "2026-12-06"
+    # The plain variant stays ISO 8601 with the offset, as docs/formats/full-export.md says.
+    assert safe_cell(aware) == "2026-12-06T09:30:15.123456+09:00"

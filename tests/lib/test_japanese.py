@@ -8,6 +8,7 @@ from booking.lib.japanese import (
     drop_separators,
     is_katakana_name,
     katakana_text,
+    name_key,
     nfkc,
     not_katakana,
     same_kana,
@@ -137,3 +138,31 @@ def test_not_katakana_names_each_wrong_character_once_sorted() -> None:
 )
 def test_same_kana(first: str, second: str, expected: bool) -> None:
     assert same_kana(first, second) is expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("髙橋　一郎", "高橋一郎"),
+        ("高橋 一郎", "高橋一郎"),
+        ("山﨑", "山崎"),
+        ("齋藤 ｻｸﾗ", "斎藤サクラ"),  # half-width kana to full width, not to hiragana
+        ("渡邊", "渡辺"),
+        ("三ヶ島", "三ケ島"),
+        ("ＡＢＣ", "ABC"),
+    ],
+)
+def test_a_name_key_folds_variants_widths_and_spaces(typed: str, key: str) -> None:
+    assert name_key(typed) == key
+
+
+@pytest.mark.django_db
+def test_the_database_folds_names_as_python_does(kyoto: None) -> None:
+    from django.db.models import Value
+
+    from booking.lib.japanese import name_key_sql
+    from booking.models import Place
+
+    for name in ["髙橋　一郎", "山﨑 さくら", "齋藤", "ﾔﾏﾀﾞ 𠮷男", "三ヶ島"]:
+        folded = Place.objects.annotate(key=name_key_sql(Value(name))).values_list("key", flat=True)[0]
+        assert folded == name_key(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from booking.lib.phone import is_phone_number, normalise_phone, phone_number
+from booking.lib.phone import format_phone, is_phone_number, normalise_phone, phone_number
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,29 @@ def test_normalise_phone_gives_digits_to_check_and_is_phone_number_checks_them()
     assert is_phone_number("0751234567") and is_phone_number("09012345678")
     assert not is_phone_number("0751234567\n")  # the whole string, not a prefix
     assert not is_phone_number("１２３")
+
+
+@pytest.mark.parametrize(
+    ("digits", "shown"),
+    [
+        ("0312345678", "03-1234-5678"),  # Tokyo: a 2-digit area code
+        ("0612345678", "06-1234-5678"),
+        ("0751234567", "075-123-4567"),  # Kyoto: 3 digits
+        ("0774211234", "0774-21-1234"),  # Uji: 4 digits
+        ("0499212345", "04992-1-2345"),  # Izu Ōshima: 5 digits
+        ("0471234567", "04-7123-4567"),  # Kashiwa: "04" where the next digits say so
+        ("09012345678", "090-1234-5678"),
+        ("05012345678", "050-1234-5678"),
+        ("0120123456", "0120-123-456"),
+        ("08001234567", "0800-123-4567"),
+        ("0570123456", "0570-123-456"),
+    ],
+)
+def test_a_stored_number_is_shown_grouped_by_the_area_code_rules(digits: str, shown: str) -> None:
+    assert format_phone(digits) == shown
+    assert phone_number(shown) == digits  # what is shown reads back to what is stored
+
+
+@pytest.mark.parametrize("odd", ["", "075", "内線12", "1234567890"])
+def test_anything_not_a_stored_number_is_shown_as_it_is(odd: str) -> None:
+    assert format_phone(odd) == odd

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_tenants.utils import schema_context
@@ -61,6 +62,14 @@ def admin(tenants: Tenants, exports_dir: Path) -> Iterator[Client]:
     with schema_context("kyoto"):
         make_staff("admin1", "administrator")
     yield sign_in("admin1")
+
+
+def in_english(client: Client, url: str) -> str:
+    """The page as someone who switched the site to English sees it."""
+    english = Client(HTTP_HOST=client.defaults["HTTP_HOST"])
+    english.cookies.update(client.cookies)
+    english.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return english.get(url).content.decode()
 
 
 def stored_files(root: Path) -> list[Path]:
@@ -120,7 +129,8 @@ def test_a_file_with_errors_imports_nothing_and_shows_every_problem(
 
     text = admin.get(f"{URL}{job.pk}/").content.decode()
     assert "取込できませんでした。何も取り込んでいません。" in text
-    assert "存在しない日付です（19701301）" in text and "no such date (19701301)" in text
+    assert "存在しない日付です（19701301）" in text and "no such date" not in text  # the page's language only
+    assert "no such date (19701301)" in in_english(admin, f"{URL}{job.pk}/")
     assert "生年月日（birth_date）" in text and "<td>3</td>" in text
     assert "ほか5件" in text
 
@@ -138,7 +148,7 @@ def test_a_known_application_with_other_data_is_listed_on_success(
         assert Card.objects.get(application_id=app_id(1)).address == "京都市中京区"
     text = admin.get(f"{URL}{job.pk}/").content.decode()
     assert "登録済みで内容が異なる申請（変更していません）" in text
-    assert "already registered with different data (address)" in text
+    assert "already registered with different data (address)" in in_english(admin, f"{URL}{job.pk}/")
 
 
 def test_the_same_file_twice_is_all_unchanged(

@@ -118,7 +118,7 @@ def test_english_is_switchable(kyoto_client: Client) -> None:
     assert "Kyoto City My Number Card appointments" in page
     assert "Places and opening hours" in page
     assert "Kita Ward Office" in page
-    assert "My Number Card issuance: Mon・Tue・Wed・Thu・Fri 9:00–17:00 (last reception 16:45)" in page
+    assert "My Number Card issuance: Mon, Tue, Wed, Thu, Fri 9:00–17:00 (last reception 16:45)" in page
 
 
 def test_a_forms_address_opened_directly_gets_a_page_not_a_blank_405(kyoto: None) -> None:

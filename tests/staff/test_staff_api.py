@@ -169,6 +169,81 @@ def test_export_csv_by_role_and_encoding(kyoto: None, role: str, allowed: bool) 
     assert (bad.status_code, bad.json()["code"]) == (400, "invalid")
 
 
+def booked_card() -> str:
+    card = factories.issue_card("ヤマダ タロウ").card
+    do_book(card, factories.place(), factories.card_issuance(), factories.next_free_slot().starts_at)
+    return card.application_id
+
+
+def test_export_is_plain_for_programs_and_excel_on_request(kyoto: None) -> None:
+    make_staff("clerk", "counter")
+    application_id = booked_card()
+    token = token_for("clerk")
+    plain = api_get(token, "/api/v1/staff/bookings/export.csv", date_from="2000-01-01")
+    row = list(csv.reader(io.StringIO(b"".join(plain.streaming_content).decode("utf-8-sig"))))[1]
+    assert row[9] == application_id and row[14].endswith("+09:00")  # as it always was
+    excel = api_get(token, "/api/v1/staff/bookings/export.csv", date_from="2000-01-01", style="excel")
+    row = list(csv.reader(io.StringIO(b"".join(excel.streaming_content).decode("utf-8-sig"))))[1]
+    assert row[9] == f'="{application_id}"' and "+" not in row[14] and "T" not in row[14]
+    bad = api_get(token, "/api/v1/staff/bookings/export.csv", style="lotus")
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid")
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/csv",
+        "text/csv; charset=utf-8",
+        "text/*",
+        "*/*",
+        "application/json",
+        "text/csv, application/json;q=0.5",
+    ],
+)
+def test_export_answers_a_client_that_accepts_csv(kyoto: None, accept: str) -> None:
+    make_staff("clerk", "counter")
+    booked_card()
+    response: Any = Client(HTTP_HOST=KYOTO_HOST).get(
+        "/api/v1/staff/bookings/export.csv",
+        {"date_from": "2000-01-01"},
+        HTTP_AUTHORIZATION=f"Bearer {token_for('clerk')}",
+        HTTP_ACCEPT=accept,
+    )
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert len(list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))) == 2
+
+
+def test_export_errors_are_json_even_to_a_csv_client_and_406_only_for_other_types(kyoto: None) -> None:
+    make_staff("clerk", "counter")
+    token = token_for("clerk")
+
+    def get(accept: str, **params: str) -> Any:
+        return Client(HTTP_HOST=KYOTO_HOST).get(
+            "/api/v1/staff/bookings/export.csv",
+            params,
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            HTTP_ACCEPT=accept,
+        )
+
+    bad = get("text/csv", encoding="latin-1")
+    assert (bad.status_code, bad["Content-Type"], bad.json()["code"]) == (400, "application/json", "invalid")
+    refused = get("image/png")
+    assert (refused.status_code, refused.json()["code"]) == (406, "not_acceptable")
+    assert "text/csv" in refused.json()["message"]
+    anonymous = Client(HTTP_HOST=KYOTO_HOST).get("/api/v1/staff/bookings/export.csv", HTTP_ACCEPT="text/csv")
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
+
+
+def test_a_csv_client_is_still_kept_to_its_own_tenant(tenants: Tenants) -> None:
+    with schema_context("kyoto"):
+        make_staff("clerk", "counter")
+        token = token_for("clerk")
+    other = Client(HTTP_HOST=MIHON_HOST).get(
+        "/api/v1/staff/bookings/export.csv", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT="text/csv"
+    )
+    assert other.status_code == 401 and other.json()["code"] == "not_authenticated"
+
+
 def test_tokens_belong_to_their_tenant(tenants: Tenants) -> None:
     with schema_context("kyoto"):
         make_staff("clerk", "counter")

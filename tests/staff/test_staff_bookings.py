@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -108,6 +109,22 @@ def test_csv_in_both_encodings_with_formula_cells_neutralised(admin: Client, enc
     names = {row[10] for row in rows[1:]}
     assert '\'=HYPERLINK("http://evil")' in names
     assert ("〓田 花子" if encoding == "cp932" else "𠮷田 花子") in names
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp932"])
+def test_csv_is_written_for_excel_digits_as_text_and_plain_times(admin: Client, encoding: str) -> None:
+    booking = book("ヤマダ タロウ")
+    card = factories.card_of(booking)
+    Card.objects.filter(pk=card.pk).update(reservation_number="012345678901")
+    Booking.objects.filter(pk=booking.pk).update(contact_phone="0751234567")
+    rows = read_csv(admin.get("/staff/bookings/export.csv", {**wide(), "encoding": encoding}), encoding)
+    row = dict(zip(rows[0], rows[1], strict=True))
+    # ="…" is how Excel keeps leading zeros and all 23 digits (integrations/csv_export.py says why).
+    assert row["予約番号"] == '="012345678901"'
+    assert row["申請書ID"] == f'="{card.application_id}"' and len(card.application_id) == 23
+    assert row["電話番号"] == '="0751234567"'
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["予約日時"]), row["予約日時"]
+    assert row["変更日時"] == row["取消日時"] == ""
 
 
 def test_the_list_says_how_many_characters_shift_jis_would_replace(admin: Client) -> None:

@@ -3,6 +3,9 @@ verify_oplog's exit status (SO-06) is covered in test_operation_log."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
@@ -11,6 +14,7 @@ from django_tenants.utils import schema_context
 
 from booking.models import AllowedNetwork, OperationLogEntry, StaffProfile
 from tests.conftest import Tenants
+from tests.processes import REPO, database_url
 from tests.staff_helpers import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -63,10 +67,37 @@ def test_refuses_bad_requests(
 def test_refuses_a_duplicate_username(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STAFF_PASSWORD", "Good-Pass1!")
     create("kyoto", "dup", "--role", "viewer")
-    with pytest.raises(CommandError, match="already exists"):
+    with pytest.raises(CommandError, match="既にあります"):  # commands speak the default language, Japanese
         create("kyoto", "dup", "--role", "viewer")
 
 
 def test_unknown_role_is_refused_by_the_command_line(tenants: Tenants) -> None:
     with pytest.raises(CommandError, match="invalid choice"):
         create("kyoto", "x", "--role", "superuser")
+
+
+def test_without_a_terminal_or_staff_password_it_says_what_to_do(
+    tenants: Tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STAFF_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", StringIO(""))  # a pipe with nothing in it: not a terminal
+    with pytest.raises(CommandError, match="STAFF_PASSWORD"):
+        create("kyoto", "nobody", "--role", "viewer")
+    with schema_context("kyoto"):
+        assert not StaffProfile.objects.filter(user__username="nobody").exists()
+
+
+def test_without_a_terminal_the_process_exits_non_zero_without_a_traceback(tenants: Tenants) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "STAFF_PASSWORD"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "create_staff", "kyoto", "nobody", "--role", "viewer"],
+        cwd=REPO,
+        env={**env, "DATABASE_URL": database_url()},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "STAFF_PASSWORD" in done.stderr and "Traceback" not in done.stderr
+    assert "EOFError" not in done.stderr

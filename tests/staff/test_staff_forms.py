@@ -49,7 +49,12 @@ def test_the_one_time_code_is_required() -> None:
         ("1234 5678 9012 3456 7890 123", ("application_id", "12345678901234567890123")),
         ("すずき　はな", ("kana", "スズキ ハナ")),
         ("ｽｽﾞｷ", ("kana", "スズキ")),
-        ("1234-5678-901", ("kana", "1234-5678-901")),  # not a number of either length: searched as text
+        ("1234-5678-901", ("name", "1234-5678-901")),  # not a number of either length: searched as text
+        ("075-123-4567", ("phone", "0751234567")),
+        ("０９０－１２３４－５６７８", ("phone", "09012345678")),
+        ("髙橋　一郎", ("name", "高橋一郎")),
+        ("山﨑 さくら", ("name", "山崎さくら")),
+        ("ＡＢＣ 齋藤", ("name", "ABC斎藤")),
     ],
 )
 def test_the_bookings_search_reads_numbers_and_kana_as_staff_type_them(

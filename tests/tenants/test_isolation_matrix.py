@@ -66,6 +66,7 @@ def staff_api(can: Can) -> Rule:
 ROUTES: dict[str, Rule] = {
     "healthz": OPEN,
     "set_language": OPEN,
+    "accessibility": OPEN,  # the accessibility statement (issue 15): for anyone
     "api-schema": OPEN,
     "api-locations": OPEN,
     "api-availability": OPEN,
@@ -82,11 +83,13 @@ ROUTES: dict[str, Rule] = {
         for name in ("mypage", "service", "place", "day", "time", "details", "confirm", "release", "done")
     },
     "caller:cancel": staff(Can.CALL_CENTER),
+    "caller:extend": staff(Can.CALL_CENTER),  # 「時間を延長する」 (POST; a GET is the 405 page)
     "staff:home": staff(None),
     "staff:login": OPEN,
     "staff:cancel_login": OPEN,
     "staff:logout": OPEN,
     "staff:password": staff(None),
+    "staff:session_extend": staff(None),  # 「時間を延長する」 for the staff session (POST only)
     "staff:totp_setup": staff(None),
     "staff:bookings": staff(Can.VIEW_BOOKINGS),
     "staff:bookings_csv": staff(Can.EXPORT),
@@ -157,6 +160,7 @@ ROUTES: dict[str, Rule] = {
         for name in ("mypage", "service", "place", "day", "time", "details", "confirm", "release", "done")
     },
     "citizen:cancel": RESIDENT,
+    "citizen:extend": RESIDENT,  # 「時間を延長する」 (POST; a GET is the 405 page)
 }
 
 

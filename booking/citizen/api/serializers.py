@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from booking.engine.queries import FreeSlot
@@ -24,7 +25,7 @@ class TokyoDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value: Any) -> dt.datetime:
         parsed = super().to_internal_value(value)
         if not plausible_day(parsed.date()):
-            raise serializers.ValidationError("日時の範囲が正しくありません / date out of range")
+            raise serializers.ValidationError(_("日時の範囲が正しくありません。"))
         return parsed.astimezone(TOKYO)
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
@@ -38,9 +39,7 @@ class DayField(serializers.DateField):
     def to_internal_value(self, value: Any) -> dt.date:
         day = parse_date(value) if isinstance(value, str) else None
         if day is None:
-            raise serializers.ValidationError(
-                "日付は YYYY-MM-DD の形式で指定してください / date must be YYYY-MM-DD"
-            )
+            raise serializers.ValidationError(_("日付は YYYY-MM-DD の形式で指定してください。"))
         return day
 
 
@@ -75,15 +74,13 @@ class AvailabilityQuery(serializers.Serializer):
         last = attrs.get("to")
         for name, day in (("from", first), ("to", last)):
             if day and not plausible_day(day):
-                raise serializers.ValidationError({name: "日付の範囲が正しくありません / date out of range"})
+                raise serializers.ValidationError({name: _("日付の範囲が正しくありません。")})
         if first and last:
             if last < first:
-                raise serializers.ValidationError(
-                    {"to": "from 以降の日付にしてください / must not be before from"}
-                )
+                raise serializers.ValidationError({"to": _("from 以降の日付にしてください。")})
             if (last - first).days > MAX_RANGE_DAYS:
                 raise serializers.ValidationError(
-                    {"to": f"期間は{MAX_RANGE_DAYS}日以内 / at most {MAX_RANGE_DAYS} days"}
+                    {"to": _("期間は%(days)d日以内にしてください。") % {"days": MAX_RANGE_DAYS}}
                 )
         return attrs
 

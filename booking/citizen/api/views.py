@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -17,6 +18,7 @@ from booking.citizen.api import serializers as s
 from booking.citizen.api.auth import CitizenTokenAuthentication, IsCitizen
 from booking.citizen.login import LoginRefused, do_citizen_login, do_create_citizen_token
 from booking.engine import queries, services
+from booking.engine.texts import active_language
 from booking.models import Card, OpeningPattern
 from madoguchi.api_errors import ApiError
 from madoguchi.client_address import client_address
@@ -80,14 +82,14 @@ class CitizenSessionsView(APIView):
             if refused.code == "too_many_attempts":
                 raise ApiError(
                     "too_many_attempts",
-                    f"失敗が続いたため、{refused.retry_after}秒後まで受け付けません / "
-                    f"too many failed attempts; try again in {refused.retry_after} s",
+                    _("失敗が続いたため、%(seconds)d秒後まで受け付けません。")
+                    % {"seconds": refused.retry_after},
                     status.HTTP_429_TOO_MANY_REQUESTS,
                     headers={"Retry-After": str(refused.retry_after)},
                 ) from refused
             raise ApiError(
                 "invalid_credentials",
-                "この予約番号とパスワードでは予約できません / booking is not possible with these details",
+                _("この予約番号とパスワードでは予約できません。"),
                 status.HTTP_401_UNAUTHORIZED,
             ) from refused
         token, expires_at = do_create_citizen_token(card)
@@ -117,7 +119,13 @@ class CitizenBookingView(APIView):
         body.is_valid(raise_exception=True)
         data: dict[str, Any] = body.validated_data
         try:
-            booking = services.do_book(self.card(request), data["location"], data["service"], data["start"])
+            booking = services.do_book(
+                self.card(request),
+                data["location"],
+                data["service"],
+                data["start"],
+                language=active_language(),  # the request's language: the booking's mails are in it
+            )
         except services.BookingError as error:
             raise booking_error(error) from error
         return Response(s.BookingOut.of(booking), status=status.HTTP_201_CREATED)

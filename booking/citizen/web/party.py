@@ -26,6 +26,9 @@ class Party:
     # The signed-in operator (user ID, name, address: the operation log's entry); "" when residents act
     # for themselves.
     actor: oplog.Actor | str
+    # The language the person uses: the page's for residents, the one the operator chose for a caller;
+    # a booking records it and its mails are written in it.
+    language: str = Booking.Language.JA
 
     @property
     def operator(self) -> bool:

@@ -4,19 +4,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from booking.engine.queries import booking_rules, places_in_service
+from booking.engine.texts import citizen_texts
 from console.announcements import planned_stops_for
 from tenants.db import tenant_connection
 
 
 def top_page(request: HttpRequest) -> HttpResponse:
     tenant = tenant_connection().tenant
+    rules = booking_rules()
     return render(
         request,
         "booking/top.html",
         {
             "municipality": tenant,
             "places": places_in_service(),
-            "rules": booking_rules(),
+            "rules": rules,
+            "texts": citizen_texts(rules),
             "stops": planned_stops_for(tenant.pk),
         },
     )

@@ -28,6 +28,7 @@ urlpatterns = [
     path("details/", views.details, name="details"),
     path("confirm/", views.confirm, name="confirm"),
     path("release/", views.release, name="release"),
+    path("extend/", views.extend, name="extend"),
     path("done/", views.done, name="done"),
     path("cancel/", views.cancel, name="cancel"),
 ]

@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -21,25 +21,32 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from booking.access import sessions
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
-from booking.callcenter.session import CALLER_CARD
+from booking.callcenter.session import CALLER_CARD, CALLER_LANGUAGE
 from booking.cards import credentials
 from booking.citizen.login import LoginRefused, do_citizen_login
+from booking.citizen.web import limits
 from booking.citizen.web.forms import ContactForm, LoginForm
 from booking.citizen.web.party import CITIZEN_CARD, Party, go, in_operator_flow, party_of
 from booking.engine import queries, services
+from booking.engine.holds import HoldExtensionLimit
+from booking.engine.texts import active_language, citizen_texts, language_of
 from booking.lib.dates import TOKYO, parse_date, parse_month, plausible_day
+from booking.lib.phone import format_phone
 from booking.models import Booking, Card, Hold, Service
 from booking.rules import windows
 from integrations import qr
 from madoguchi.client_address import client_address
+from madoguchi.session_limits import clock
 from tenants.db import tenant_connection
 
 SESSION_CARD = CITIZEN_CARD
 SESSION_CARD_PROOF = "citizen_card_proof"  # the password the session was opened with, as a keyed hash
 SESSION_CONTACT = "citizen_contact"
-SESSION_IDLE_SECONDS = 30 * 60
+SESSION_IDLE_SECONDS = limits.SESSION_IDLE_SECONDS
+SESSION_CANCELLED = "citizen_cancelled"  # the booking just cancelled, for the page that says so
 View = Callable[..., HttpResponseBase]
 
 
@@ -77,7 +84,16 @@ def citizen_required(view: View) -> View:
                 # Signed in once, but the card's password was reissued since (or the card is gone): the
                 # old session ends here, with whatever it held (contact details typed in).
                 request.session.flush()
-            if reissued:
+            if request.method == "POST" and limits.keep_draft_of_ended_session(request):
+                # The session ran out while they typed their contact details: keep them for their card.
+                messages.info(
+                    request,
+                    _(
+                        "しばらく操作がなかったため、ログアウトしました。入力した連絡先は保存してあります。"
+                        "もう一度ログインしてください。"
+                    ),
+                )
+            elif reissued:
                 messages.info(
                     request,
                     _(
@@ -89,7 +105,7 @@ def citizen_required(view: View) -> View:
                 messages.info(request, _("予約番号とパスワードを入力してください。"))
             return redirect("citizen:login")
         request.session.set_expiry(SESSION_IDLE_SECONDS)
-        request.party = Party(card, Booking.Channel.WEB, "")  # type: ignore[attr-defined]
+        request.party = Party(card, Booking.Channel.WEB, "", active_language())  # type: ignore[attr-defined]
         return view(request, card, *args, **kwargs)
 
     return wrapper
@@ -102,7 +118,8 @@ def _for_caller(view: View) -> View:
         if card is None:
             messages.info(request, _("先に、電話をかけてきた方の予約番号と本人確認をしてください。"))
             return redirect("staff:callcenter")
-        request.party = Party(card, Booking.Channel.PHONE, actor_of(request))  # type: ignore[attr-defined]
+        language = language_of(request.session.get(CALLER_LANGUAGE))
+        request.party = Party(card, Booking.Channel.PHONE, actor_of(request), language)  # type: ignore[attr-defined]
         return view(request, card, *args, **kwargs)
 
     return operator_view
@@ -115,12 +132,16 @@ def _party(request: HttpRequest) -> Party:
 
 
 def page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    rules = queries.booking_rules()
     base = {
         "municipality": tenant_connection().tenant,
-        "rules": queries.booking_rules(),
+        "rules": rules,
+        "texts": citizen_texts(rules),
         "signed_in": SESSION_CARD in request.session and not in_operator_flow(request),
         "party": party_of(request),
     }
+    if party_of(request) is not None:  # signed in: the page says when the hold or the session ends
+        base["time_limit"] = limits.time_limit(request, context.get("hold"), context.get("limit_form_id", ""))
     return render(request, f"booking/citizen/{template}", {**base, **context}, status=status)
 
 
@@ -199,9 +220,14 @@ def mypage(request: HttpRequest, card: Card) -> HttpResponse:
     rules = queries.booking_rules()
     context: dict[str, Any] = {"card": card, "booking": booking, "hold": _hold_of(card)}
     if booking:
+        now, operator = timezone.now(), _party(request).operator
         context["deadline"] = windows.deadline_for(booking.slot.starts_at, rules)
-        context["can_change"] = windows.can_change(booking.slot.starts_at, timezone.now(), rules)
-        if not _party(request).operator:
+        # What this person may do: residents until the deadline; an operator until the start (the residents'
+        # page sends late changes to the phone), and the operator is told so rather than "phone us".
+        context["can_change"] = windows.can_change(booking.slot.starts_at, now, rules, by_operator=operator)
+        context["past_residents_deadline"] = not windows.can_change(booking.slot.starts_at, now, rules)
+        context["phone"] = format_phone(booking.contact_phone)
+        if not operator:
             context["checkin_qr"] = _checkin_qr(card)
     return page(request, "mypage.html", context)
 
@@ -278,10 +304,11 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
         else:
             try:
                 party = _party(request)
-                services.do_hold(card, where, chosen, start, channel=party.channel, actor=party.actor)
+                hold = services.do_hold(card, where, chosen, start, channel=party.channel, actor=party.actor)
             except services.BookingError as error:
                 problem = error.message
             else:
+                limits.remember_slot(request, hold)
                 return go(request, "details")
     slots = queries.free_slots(where, chosen, when, when)
     booking = services.active_booking(card)
@@ -306,22 +333,96 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
 @require_http_methods(["GET", "POST"])
 def details(request: HttpRequest, card: Card) -> HttpResponse:
     hold = _hold_of(card)
-    if hold is None:
+    extending = request.method == "POST" and "extend" in request.POST
+    if request.method == "POST" and (hold is None or extending):
+        # More time asked for, or the hold ran out while they typed: what they typed is kept either way.
+        limits.keep_draft(request, card.pk, request.POST)
+        hold = _hold_again(request, card, asked=extending)
+        if hold is None:
+            return go(request, "service")
+    elif hold is None:
         messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
         return go(request, "service")
     rules = queries.booking_rules()
     booking = services.active_booking(card)
-    initial = request.session.get(SESSION_CONTACT) or (
-        {"phone": booking.contact_phone, "email": booking.contact_email} if booking else {}
+    initial = (
+        limits.draft_for(request, card)
+        or request.session.get(SESSION_CONTACT)
+        or ({"phone": format_phone(booking.contact_phone), "email": booking.contact_email} if booking else {})
     )
-    form = ContactForm(request.POST or None, rules=rules, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    # After 「時間を延長する」 the typed details come back as they were, not checked (no errors yet).
+    form = ContactForm(None if extending else request.POST or None, rules=rules, initial=initial)
+    if request.method == "POST" and not extending and form.is_valid():
         request.session[SESSION_CONTACT] = {
             "phone": form.cleaned_data.get("phone", ""),
             "email": form.cleaned_data.get("email", ""),
         }
+        limits.forget_draft(request)
         return go(request, "confirm")
-    return page(request, "details.html", {"form": form, "hold": hold, "step": 5})
+    context = {"form": form, "hold": hold, "step": 5, "limit_form_id": "contact-form"}
+    return page(request, "details.html", {**context, "draft_owner": limits.draft_owner(card)})
+
+
+def _hold_again(request: HttpRequest, card: Card, *, asked: bool) -> Hold | None:
+    """Extend the hold (asked), or take the time again after it ran out; None (and why, said) if not."""
+    party = _party(request)
+    kept = _("入力した連絡先は保存してあります。")
+    try:
+        hold = limits.extend_hold(request, card, party.channel, party.actor)
+    except HoldExtensionLimit as error:
+        messages.error(request, error.message)  # the hold runs on to its own end: they may still confirm
+        return _hold_of(card)
+    except services.BookingError as error:
+        messages.error(request, f"{error.message} {kept}")
+        return None
+    if hold is None:
+        messages.warning(
+            request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。") + " " + kept
+        )
+    elif asked:
+        messages.success(
+            request,
+            _("時間を延長しました。選んだ時間を %(time)s まで確保しています。")
+            % {"time": clock(hold.expires_at)},
+        )
+    else:
+        messages.info(
+            request,
+            _(
+                "確保していた時間の期限が切れていましたが、同じ時間がまだ空いていたため、もう一度確保しました。"
+            ),
+        )
+    return hold
+
+
+@citizen_required
+@require_POST
+def extend(request: HttpRequest, card: Card) -> HttpResponse:
+    """「時間を延長する」 (WCAG 2.2.1): the hold gets its full time again, and so does the session (any
+    signed-in request does that; an operator's staff session is extended explicitly). Back to the page."""
+    party = _party(request)
+    if party.operator:
+        sessions.extend(request)
+    try:
+        limits.extend_hold(request, card, party.channel, party.actor)
+    except services.BookingError as error:
+        problem = error.message
+    else:
+        problem = ""
+    limit = limits.time_limit(request, _hold_of(card))
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if wants_json and limit is not None and not problem:
+        return JsonResponse({"ends_at": limit.ends_at.isoformat(), "message": limits.extended_text(limit)})
+    if problem:
+        messages.error(request, problem)
+        if _hold_of(card) is None:
+            return go(request, "service")
+    elif limit is not None:
+        messages.success(request, limits.extended_text(limit))
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return go(request, "mypage")
 
 
 @citizen_required
@@ -341,6 +442,7 @@ def confirm(request: HttpRequest, card: Card) -> HttpResponse:
                 contact_phone=contact["phone"],
                 contact_email=contact["email"],
                 channel=party.channel,
+                language=party.language,
                 actor=party.actor,
             )
         except services.BookingError as error:
@@ -348,7 +450,9 @@ def confirm(request: HttpRequest, card: Card) -> HttpResponse:
             return go(request, "service")
         request.session.pop(SESSION_CONTACT, None)
         return go(request, "done")
-    return page(request, "confirm.html", {"hold": hold, "contact": contact, "current": current, "step": 6})
+    phone = format_phone(contact.get("phone", ""))
+    context = {"hold": hold, "contact": contact, "phone": phone, "current": current, "step": 6}
+    return page(request, "confirm.html", context)
 
 
 @citizen_required
@@ -365,13 +469,22 @@ def release(request: HttpRequest, card: Card) -> HttpResponse:
 
 @citizen_required
 def done(request: HttpRequest, card: Card) -> HttpResponse:
+    """The page after a booking is made, changed (it says so: issue 15) or cancelled."""
     booking = services.active_booking(card)
     if booking is None:
-        return go(request, "mypage")
+        cancelled = Booking.objects.filter(
+            pk=request.session.pop(SESSION_CANCELLED, None) or 0, card=card, status=Booking.Status.CANCELLED
+        ).first()
+        if cancelled is None:
+            return go(request, "mypage")
+        return page(request, "done.html", {"booking": cancelled, "outcome": "cancelled", "card": card})
     if _party(request).operator:
         return redirect("staff:callcenter_script", pk=booking.pk)  # the operator reads the items out (CC-03)
     deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
     context = {"booking": booking, "deadline": deadline, "card": card, "checkin_qr": _checkin_qr(card)}
+    # A change moves the booking in place and stamps changed_at; a new booking (even after a cancellation)
+    # is a new row without it.
+    context["outcome"] = "changed" if booking.changed_at else "booked"
     return page(request, "done.html", context)
 
 
@@ -390,11 +503,11 @@ def cancel(request: HttpRequest, card: Card) -> HttpResponse:
     if request.method == "POST":
         try:
             party = _party(request)
-            services.do_cancel(card, channel=party.channel, actor=party.actor)
+            cancelled = services.do_cancel(card, channel=party.channel, actor=party.actor)
         except services.BookingError as error:
             messages.error(request, error.message)
-        else:
-            messages.success(request, _("予約を取り消しました。"))
-        return go(request, "mypage")
+            return go(request, "mypage")
+        request.session[SESSION_CANCELLED] = cancelled.pk
+        return go(request, "done")  # a page that says the booking was cancelled
     deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
     return page(request, "cancel.html", {"booking": booking, "deadline": deadline})

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,6 +13,12 @@ from booking.access import accounts
 from booking.audit import oplog
 from booking.models import StaffRole
 from tenants.queries import customer_tenants
+
+NO_TERMINAL = (
+    "パスワードを入力する端末がありません。環境変数 STAFF_PASSWORD にパスワードを入れて実行するか、"
+    "端末から実行してください / no terminal to type the password in: set the STAFF_PASSWORD environment "
+    "variable (STAFF_PASSWORD='…' python manage.py create_staff …) or run the command in a terminal"
+)
 
 
 class Command(BaseCommand):
@@ -65,7 +72,15 @@ class Command(BaseCommand):
         )
 
     def _prompt(self) -> str:
-        first = getpass.getpass("Password: ")
-        if first != getpass.getpass("Password (again): "):
+        # Without a terminal (a script, CI, `docker exec` without -t) getpass would read the pipe or end in an
+        # EOFError traceback: say what to do instead.
+        if not sys.stdin or not sys.stdin.isatty():
+            raise CommandError(NO_TERMINAL)
+        try:
+            first = getpass.getpass("Password: ")
+            again = getpass.getpass("Password (again): ")
+        except EOFError as exc:  # Ctrl-D at the prompt
+            raise CommandError(NO_TERMINAL) from exc
+        if first != again:
             raise CommandError("パスワードが一致しません / the passwords do not match")
         return first
