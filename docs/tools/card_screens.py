@@ -1,4 +1,4 @@
-"""Demo data and screenshots of the card screens for docs/admin-guide.md §7 (staff-17 … staff-28) and the
+"""Demo data and screenshots of the card screens for docs/admin-guide.md §7 (staff-17 … staff-30) and the
 citizen's check-in QR code (citizen-13).
 
 Three steps, against a database of its own (the seed refuses a tenant that already has cards):
@@ -36,7 +36,7 @@ default cut). The seed:
 The walk then imports a J-LIS file with mistakes and the corrected one through the screen, marks the new
 cards set up with the bulk screen, prints their notice letters, downloads the vendor CSV to book one of them
 as a citizen (phone width, for the QR code), checks a person in at the counter, and saves each screen. It
-writes docs/screenshots/staff-17-*.png … staff-28-*.png and citizen-13-checkin-qr.png; the seed's files (the
+writes docs/screenshots/staff-17-*.png … staff-30-*.png and citizen-13-checkin-qr.png; the seed's files (the
 J-LIS files to upload, what the walk needs to know) go to --state (default /tmp/madoguchi-card-screens).
 """
 
@@ -380,6 +380,8 @@ def walk(base: str, username: str, password: str, state: dict[str, Any]) -> None
         _citizen(browser.new_page(viewport={"width": 360, "height": 740}, locale="ja-JP"), base, password_of)
         page.goto(base + "/staff/cards/")
         shot(page, "17-cards")
+        page.goto(base + "/staff/cards/list/?q=" + "山")  # the list's search: part of a name in kanji
+        shot(page, "30-card-list")
         page.get_by_label("カードを探す（バーコード読取または申請書ID・予約番号を入力）").fill(
             state["detail_card"]
         )
@@ -388,6 +390,8 @@ def walk(base: str, username: str, password: str, state: dict[str, Any]) -> None
         counter_list = f"place={state['counter_place']}&day={state['counter_day']}"
         page.goto(f"{base}/staff/transfers/?place={state['transfer_place']}&day={state['transfer_day']}")
         shot(page, "24-transfers")
+        page.goto(f"{base}/staff/transfers/?place=all&day={state['transfer_day']}")  # every counter at once
+        shot(page, "29-transfers-all")
         page.goto(f"{base}/staff/transfers/?{counter_list}")
         # The last table's action column is off to the right at 1280 px: scroll it into view, as staff would.
         page.locator(".table-scroll").last.evaluate("table => { table.scrollLeft = table.scrollWidth; }")

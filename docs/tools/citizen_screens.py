@@ -4,8 +4,9 @@
     .venv/bin/pip install playwright
     .venv/bin/python docs/tools/citizen_screens.py RESERVATION_NUMBER PASSWORD [--base http://kyoto.localhost:8000]
 
-Uses the system's Chromium (/usr/bin/chromium, Debian's `chromium`); writes docs/screenshots/citizen-*.png.
-The card must have no booking yet; the walk books, changes and cancels, leaving it without a booking again.
+Uses the system's Chromium (/usr/bin/chromium, Debian's `chromium`); writes docs/screenshots/citizen-*.png
+(all but 13, which docs/tools/card_screens.py takes). The card must have no booking yet; the walk books (with
+one mistyped address on the way: 14), changes (15) and cancels, leaving it without a booking again.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def walk(base: str, number: str, password: str) -> None:
         page.get_by_label("電話番号").fill("075-222-3111")
         page.get_by_label("メールアドレス").fill("taro@example.jp")
         shot(page, "06-details")
+        # A mistyped address: the error summary at the top, 「エラー: 」 in the title, what was typed kept.
+        page.get_by_label("メールアドレス").fill("taro@@example.jp")
+        page.get_by_role("button", name="確認へ進む").click()
+        shot(page, "14-details-error")
+        page.get_by_label("メールアドレス").fill("taro@example.jp")
         page.get_by_role("button", name="確認へ進む").click()
         shot(page, "07-confirm")
         page.get_by_role("button", name="この内容で予約を確定する").click()
@@ -63,6 +69,7 @@ def walk(base: str, number: str, password: str) -> None:
         page.get_by_role("button", name="確認へ進む").click()
         shot(page, "10-change-confirm")
         page.get_by_role("button", name="この内容に変更する").click()
+        shot(page, "15-changed")
         page.get_by_role("link", name="ご予約の確認へ").click()
         page.get_by_role("link", name="予約を取り消す").click()
         shot(page, "11-cancel")

@@ -76,7 +76,7 @@ def test_book_from_start_to_finish_with_confirmation_mail(
     assert held["Location"] == "/details/"
     assert Hold.objects.get(card=issued.card).slot.starts_at == start
     details = text(browser.get("/details/"))
-    assert "まで確保しています" in details and 'autocomplete="email"' in details
+    assert "まで有効です" in details and "時間を延長する" in details and 'autocomplete="email"' in details
 
     assert (
         browser.post("/details/", {"phone": "075-222-3111", "email": "taro@example.jp"})["Location"]
