@@ -96,6 +96,12 @@ def apply_preset(name: str) -> str:
                 "display_order": order,
             },
         )
+        # What to bring, only where the service has none: an administrator's text is never overwritten.
+        bring = {
+            f: item[f] for f in ("bring_text", "bring_text_en") if item.get(f) and not getattr(service, f)
+        }
+        if bring:
+            Service.objects.filter(pk=service.pk).update(**bring)
         services[service.code] = service
 
     schedules = data["schedules"]

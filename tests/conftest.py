@@ -122,8 +122,11 @@ def _remove_bookings() -> None:
         BookingSettings,
     ):
         model.objects.all().delete()
-    # The rules row exists in every provisioned schema (reads never create it): put a default one back.
-    BookingSettings.objects.create(singleton=True)
+    # The rules row exists in every provisioned schema (reads never create it): put Kyoto's back as its preset
+    # makes it (the English texts, the call center's number), so no later test sees a bare default row.
+    from booking.provisioning import apply_preset
+
+    apply_preset("kyoto")
     _forget_committed_operation_log()
 
 

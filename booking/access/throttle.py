@@ -10,6 +10,12 @@ success gives its count back (`release`). Counting after the check (read, add on
 under a burst and let every request of the burst past the lock (finding 5 of issue 13: 17 passwords
 checked instead of 10, a stored count of 4 after 8 failures); counted first, the n-th concurrent attempt
 knows it is the n-th and is refused unchecked when n is over the limit.
+
+When Redis does not answer (issue 11), counting goes on in this process's memory (`madoguchi.cache.
+LocalCounter`) rather than stopping: failing open would let a password be guessed at full speed for as long
+as Redis is away. Memory is per process, so an outage gives a guesser at most the number of web processes
+times each limit (and staff accounts keep their own lockout in PostgreSQL); counting in PostgreSQL instead
+would put a write on every resident's sign-in and a table of its own for an outage that lasts minutes.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 
 from django.core.cache import caches
 
+from madoguchi.cache import LocalCounter
+
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 15 * 60
@@ -32,6 +40,7 @@ CLIENT_LOCK_AFTER = 50
 LOCK_SECONDS = 15 * 60
 MAX_DELAY_SECONDS = 60
 _TTL = max(WINDOW_SECONDS, LOCK_SECONDS)
+_local = LocalCounter()  # the counts while Redis is away
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,16 @@ def _limits(key: str) -> tuple[int, int]:
 def _redis() -> Any:
     """The cache's own Redis client: Django's cache API has no atomic increment that also sets an expiry
     (its `incr` reads before it writes), and counts must not be lost between processes."""
-    return caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]
+    cache = caches["default"]
+    raw_client = getattr(cache, "raw_client", None)  # madoguchi.cache: refuses at once while Redis is away
+    return raw_client() if raw_client else cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+
+
+def _redis_failed(error: Exception, what: str) -> None:
+    note_failure = getattr(caches["default"], "note_failure", None)
+    if note_failure is not None:
+        note_failure(error)
+    logger.warning("login throttle: redis unavailable, %s in this process's memory", what)
 
 
 def _names(key: str) -> tuple[str, str]:
@@ -81,9 +99,10 @@ def _states(keys: list[str]) -> dict[str, tuple[int, float]]:
     try:
         names = [name for key in keys for name in _names(key)]
         values = _redis().mget(names)
-    except Exception:  # noqa: BLE001 - any cache failure: the booking service must not stop with it
-        logger.warning("login throttle: cache unavailable, not counting failures", exc_info=True)
-        return {}
+    except Exception as error:  # noqa: BLE001 - any cache failure: the booking service must not stop with it
+        _redis_failed(error, "reading counts")
+        local = {key: _local.state(_names(key)[0]) for key in keys}
+        return {key: state for key, state in local.items() if state is not None and state[0] > 0}
     states = {}
     for index, key in enumerate(keys):
         count, last = values[2 * index], values[2 * index + 1]
@@ -131,9 +150,12 @@ def claim(keys: list[str], now: float | None = None) -> Verdict:
             pipe.getset(last_name, repr(now))
             pipe.expire(last_name, _TTL)
         results = pipe.execute()
-    except Exception:  # noqa: BLE001
-        logger.warning("login throttle: cache unavailable, attempt not counted", exc_info=True)
-        return Verdict(allowed=True)
+    except Exception as error:  # noqa: BLE001
+        _redis_failed(error, "counting")
+        results = []
+        for key in keys:
+            count, previous = _local.claim(_names(key)[0], now, _TTL)
+            results += [count, None, previous, None]
     verdicts = []
     for index, key in enumerate(keys):
         count, previous = int(results[4 * index]), results[4 * index + 2]
@@ -160,5 +182,11 @@ def release(keys: list[str]) -> None:
             else:
                 pipe.delete(count_name, last_name)
         pipe.execute()
-    except Exception:  # noqa: BLE001
-        logger.warning("login throttle: cache unavailable", exc_info=True)
+    except Exception as error:  # noqa: BLE001
+        _redis_failed(error, "releasing")
+        for key in keys:
+            name = _names(key)[0]
+            if key.startswith(_prefix("client")):
+                _local.give_back(name)
+            else:
+                _local.forget(name)

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,7 +20,8 @@ from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.callcenter import services as callcenter
 from booking.callcenter.session import CALLER_CARD, CALLER_LANGUAGE
-from booking.engine import queries, services
+from booking.engine import idempotency, queries, services
+from booking.engine.texts import bring_for
 from booking.lib.dates import TOKYO, plausible_day
 from booking.lib.digits import record_id
 from booking.lib.japanese import is_katakana_name, to_katakana
@@ -162,15 +164,30 @@ def visit(request: HttpRequest) -> HttpResponseBase:
     )
     slots: list[queries.FreeSlot] = []
     problem = ""
+    bring = None
     if search.is_valid():
         service, place, day = (search.cleaned_data[k] for k in ("service", "place", "day"))
+        # what the operator tells the caller to bring: this service's own text (read out in Japanese)
+        bring = bring_for(queries.booking_rules(), service, "ja")
         if request.method == "POST" and caller.is_valid():
-            try:
+            # The form's one-time token (issue 11): a double click or a resubmit goes to the first visit's
+            # script, never books it twice.
+            def book() -> idempotency.Answer:
                 booking = _book_or_move(request, moving, place, service, caller.cleaned_data)
+                return idempotency.Answer(
+                    302, {"booking": booking.pk}, reverse("staff:callcenter_script", args=[booking.pk])
+                )
+
+            try:
+                answer, _replayed = idempotency.form_once(request, f"staff:{request.user.pk}", "visit", book)
             except services.BookingError as error:
                 problem = error.message
+            except (idempotency.KeyReused, idempotency.KeyInProgress):
+                problem = _(
+                    "この入力画面はすでに送信されたか、処理中です。予約を確認してから、必要ならこの画面で入力し直してください。"
+                )
             else:
-                return redirect("staff:callcenter_script", pk=booking.pk)
+                return redirect(answer.redirect_to)
         slots = queries.free_slots(place, service, day, day)
     return render(
         request,
@@ -181,6 +198,8 @@ def visit(request: HttpRequest) -> HttpResponseBase:
             "slots": slots,
             "problem": problem,
             "moving": moving,
+            "bring": bring,
+            "form_token": idempotency.form_token("visit"),
         },
         status=400 if problem or (request.method == "POST" and caller.errors) else 200,
     )

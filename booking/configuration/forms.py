@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from booking.configuration import closed_days, patterns, places, rule_settings, texts
 from booking.configuration.changes import NON_FIELD
+from booking.lib.phone import format_phone
 from booking.models import SLOT_MINUTES_CHOICES, FieldRequirement, Place, Service, Weekday
 
 Text: TypeAlias = "str | _StrPromise"
@@ -89,6 +90,14 @@ class WindowForm(_Checked):
         60,
         _("市民が時間を選んでから確定するまで、その枠を確保する時間（1〜60分）"),
     )
+    booking_horizon_days = _number(
+        _("何日先まで予約可能か"),
+        1,
+        rule_settings.MAX_HORIZON_DAYS,
+        _(
+            "今日からこの日数先までの日を予約できます（1〜366日）。予約受付可能日を決めた場合は、早いほうまでです。"
+        ),
+    )
 
     def problems(self, data: rule_settings.WindowInput) -> Mapping[str, str]:
         return rule_settings.window_problems(data, timezone.localdate())
@@ -113,6 +122,72 @@ class CardRulesForm(_Checked):
 
     def problems(self, data: rule_settings.CardRulesInput) -> Mapping[str, str]:
         return rule_settings.card_rules_problems(data)
+
+
+class ContactForm(_Checked):
+    input_class = rule_settings.ContactInput
+
+    callcenter_phone = forms.CharField(
+        label=_("コールセンターの電話番号"),
+        required=False,
+        max_length=30,
+        help_text=_("例: 075-123-4567。市民向けの画面・メール・交付通知書の「お問い合わせ」に表示します。"),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    callcenter_hours = forms.CharField(
+        label=_("コールセンターの受付時間"),
+        required=False,
+        max_length=200,
+        help_text=_("例: 平日 9:00〜17:00"),
+        widget=forms.TextInput(attrs={"lang": "ja"}),  # Japanese on the English console too
+    )
+    callcenter_hours_en = forms.CharField(
+        label=_("コールセンターの受付時間（英語）"),
+        required=False,
+        max_length=200,
+        help_text=_("例: weekdays 9:00–17:00。空欄なら日本語の受付時間を表示します。"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the stored digits shown as people write them
+        if "callcenter_phone" in self.initial:
+            self.initial["callcenter_phone"] = format_phone(self.initial["callcenter_phone"])
+
+    def problems(self, data: rule_settings.ContactInput) -> Mapping[str, str]:
+        return rule_settings.contact_problems(data)
+
+
+class BringTextsForm(forms.Form):
+    """Each service's own "what to bring", in Japanese and English: two fields per service."""
+
+    def __init__(self, services: list[Service], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.services = services
+        for service in services:
+            self.fields[f"{service.code}__bring_text"] = forms.CharField(
+                label=_("%(service)s: 持ち物") % {"service": service.label},
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 3, "lang": "ja"}),  # Japanese on the English console too
+                help_text=_("空欄なら「画面とメールの文章」の持ち物を使います。"),
+                initial=service.bring_text,
+            )
+            self.fields[f"{service.code}__bring_text_en"] = forms.CharField(
+                label=_("%(service)s: 持ち物（英語）") % {"service": service.label},
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 3}),
+                initial=service.bring_text_en,
+            )
+
+    def to_input(self) -> list[texts.BringInput]:
+        return [
+            texts.BringInput(
+                code=service.code,
+                bring_text=self.cleaned_data[f"{service.code}__bring_text"],
+                bring_text_en=self.cleaned_data[f"{service.code}__bring_text_en"],
+            )
+            for service in self.services
+        ]
 
 
 class FieldsForm(_Checked):

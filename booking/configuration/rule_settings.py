@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from booking.audit import oplog
 from booking.configuration.changes import SettingsInvalid, tokyo_today, update_rules, values_of
 from booking.lib.dates import TOKYO, plausible_day
+from booking.lib.phone import phone_number
 from booking.models import BookingSettings, FieldRequirement
 from booking.rules import windows
 
@@ -24,6 +25,18 @@ class WindowInput:
     deadline_days_before: int
     deadline_time: dt.time
     hold_minutes: int
+    booking_horizon_days: int
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    callcenter_phone: str  # as typed: "075-123-4567", full-width digits, "(075) 123-4567"; stored as digits
+    callcenter_hours: str
+    callcenter_hours_en: str
+
+
+MAX_HOURS_TEXT = 100
+MAX_HORIZON_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,15 @@ def window_problems(data: WindowInput, today: dt.date) -> dict[str, str]:
         problems["deadline_days_before"] = _("0〜60日の間で入力してください。")
     if not 1 <= data.hold_minutes <= 60:
         problems["hold_minutes"] = _("1〜60分の間で入力してください。")
+    if not 1 <= data.booking_horizon_days <= MAX_HORIZON_DAYS:
+        problems["booking_horizon_days"] = _("1〜%(max)d日の間で入力してください。") % {
+            "max": MAX_HORIZON_DAYS
+        }
+    elif "first_days_ahead" not in problems and data.booking_horizon_days < data.first_days_ahead:
+        problems["booking_horizon_days"] = _(
+            "この設定では予約できる日がありません。何日先まで予約可能かを、何日後から予約可能か（%(first)d日）"
+            "以上にしてください。"
+        ) % {"first": data.first_days_ahead}
     until = data.bookable_until
     if until is not None:
         if not plausible_day(until):
@@ -93,6 +115,39 @@ def do_update_card_rules(actor: oplog.Actor, data: CardRulesInput) -> dict[str, 
     if problems:
         raise SettingsInvalid(problems)
     return update_rules(actor, "settings.cards", values_of(data))
+
+
+# --- the call center residents are told to phone (issue 14 §5) ----------------------------------------------
+
+
+def contact_problems(data: ContactInput) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if data.callcenter_phone.strip() and phone_number(data.callcenter_phone) is None:
+        problems["callcenter_phone"] = _(
+            "電話番号の形式が正しくありません。075-123-4567 のように市外局番から入力してください。"
+        )
+    for name in ("callcenter_hours", "callcenter_hours_en"):
+        value = getattr(data, name)
+        if len(value.strip()) > MAX_HOURS_TEXT:
+            problems[name] = _("%(max)d文字以内で入力してください。") % {"max": MAX_HOURS_TEXT}
+        elif "\n" in value or "\r" in value:
+            problems[name] = _("1行で入力してください（例: 平日 9:00〜17:00）。")
+    if not problems and not data.callcenter_phone.strip() and data.callcenter_hours.strip():
+        problems["callcenter_phone"] = _("受付時間を表示するには、電話番号も入力してください。")
+    return problems
+
+
+def do_update_contact(actor: oplog.Actor, data: ContactInput) -> dict[str, dict[str, Any]]:
+    """Save the call center's number (as digits) and hours; returns what changed."""
+    problems = contact_problems(data)
+    if problems:
+        raise SettingsInvalid(problems)
+    values = {
+        "callcenter_phone": phone_number(data.callcenter_phone) or "",
+        "callcenter_hours": data.callcenter_hours.strip(),
+        "callcenter_hours_en": data.callcenter_hours_en.strip(),
+    }
+    return update_rules(actor, "settings.contact", values)
 
 
 # --- ③ the citizen's contact fields --------------------------------------------------------------------

@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
@@ -19,11 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from booking.audit import oplog
-from booking.configuration.changes import SettingsInvalid, update_rules, values_of
+from booking.configuration.changes import NON_FIELD, SettingsInvalid, diff, update_rules, values_of
 from booking.engine import notifications
-from booking.engine.texts import LocalText, text_in
+from booking.engine.texts import LocalText, callcenter_contact, text_in
 from booking.lib.dates import TOKYO
-from booking.models import BookingSettings, Place
+from booking.models import BookingSettings, Place, Service
 from booking.rules import windows
 
 MAX_TEXT = 5000
@@ -36,6 +38,9 @@ PLACEHOLDER_HELP = {
     "address": gettext_lazy("交付場所の所在地"),
     "bring": gettext_lazy("持ち物（「持ち物」欄の文章）"),
     "deadline": gettext_lazy("変更・取消の締切（例: 2025年1月2日（木） 17:00）"),
+    "callcenter": gettext_lazy(
+        "コールセンターの電話番号と受付時間（例: コールセンター（075-123-4567、平日 9:00〜17:00））"
+    ),
 }
 MAIL_TEXT_FIELDS = ("confirmation_mail_text", "reminder_mail_text", "callcenter_script")
 # The English mail texts: checked like the Japanese ones, but may be empty (then the Japanese one is sent).
@@ -148,6 +153,7 @@ def sample_values(
         "address": address,
         "bring": bring,
         "deadline": notifications.format_moment(deadline, language),
+        "callcenter": callcenter_contact(rules, language),
     }
 
 
@@ -180,3 +186,53 @@ def _english_preview(text: str, values: dict[str, str]) -> str:
         for name, value in values.items()
     }
     return mark_safe(notifications.render_text(escape(text), marked))  # noqa: S308 (all of it escaped above)
+
+
+# --- what to bring, per service (issue 14 §5) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BringInput:
+    """One service's own "what to bring"; empty: the general text (`text_bring`) is used for it."""
+
+    code: str
+    bring_text: str
+    bring_text_en: str
+
+
+def bring_problems(items: Sequence[BringInput]) -> dict[str, str]:
+    """Keyed "<code>__<field>", as the form names its fields."""
+    known = set(Service.objects.values_list("code", flat=True))
+    problems: dict[str, str] = {}
+    for item in items:
+        if item.code not in known:
+            problems[NON_FIELD] = _("このサービスはありません。画面を開き直してください。")
+            continue
+        for name in ("bring_text", "bring_text_en"):
+            if len(getattr(item, name)) > MAX_TEXT:
+                problems[f"{item.code}__{name}"] = _("%(max)d文字以内で入力してください。") % {
+                    "max": MAX_TEXT
+                }
+    return problems
+
+
+def do_update_bring_texts(actor: oplog.Actor, items: Sequence[BringInput]) -> dict[str, dict[str, Any]]:
+    """Save each service's "what to bring" and log what changed, in one transaction."""
+    problems = bring_problems(items)
+    if problems:
+        raise SettingsInvalid(problems)
+    all_changes: dict[str, dict[str, Any]] = {}
+    with transaction.atomic():
+        services = {
+            s.code: s for s in Service.objects.select_for_update().filter(code__in=[i.code for i in items])
+        }
+        for item in items:
+            service = services[item.code]
+            values = {"bring_text": item.bring_text.strip(), "bring_text_en": item.bring_text_en.strip()}
+            changes = diff({name: getattr(service, name) for name in values}, values)
+            if changes:
+                Service.objects.filter(pk=service.pk).update(**values)
+                all_changes.update({f"{item.code}.{name}": change for name, change in changes.items()})
+        if all_changes:
+            oplog.record(actor, "settings.bring", "services", {"changes": all_changes})
+    return all_changes

@@ -25,8 +25,10 @@ from booking.audit import oplog
 from booking.configuration.changes import SettingsInvalid, SettingsRefused
 from booking.configuration.closed_days import do_add_closed_day, do_delete_closed_day
 from booking.configuration.forms import (
+    BringTextsForm,
     CardRulesForm,
     ClosedDayForm,
+    ContactForm,
     FieldsForm,
     PatternForm,
     PlaceForm,
@@ -46,14 +48,21 @@ from booking.configuration.rule_settings import (
     WindowInput,
     describe_deadline,
     do_update_card_rules,
+    do_update_contact,
     do_update_fields,
     do_update_window,
     earliest_bookable_day,
 )
-from booking.configuration.texts import PLACEHOLDER_HELP, TextsInput, do_update_texts, mail_previews
+from booking.configuration.texts import (
+    PLACEHOLDER_HELP,
+    TextsInput,
+    do_update_bring_texts,
+    do_update_texts,
+    mail_previews,
+)
 from booking.engine.queries import booking_rules
 from booking.engine.texts import LocalText
-from booking.models import ClosedDay, FieldRequirement, OpeningPattern, Place
+from booking.models import ClosedDay, FieldRequirement, OpeningPattern, Place, Service
 
 T = "booking/staff/settings/"
 # What each settings form edits: the fields of the service's input, in one place.
@@ -127,7 +136,7 @@ def window(request: HttpRequest) -> HttpResponseBase:
 
 def _rules_page(
     request: HttpRequest,
-    form_class: type[CardRulesForm] | type[FieldsForm],
+    form_class: type[CardRulesForm] | type[FieldsForm] | type[ContactForm],
     update: Callable[[oplog.Actor, Any], dict[str, dict[str, Any]]],
     page: str,
     title: str,
@@ -166,6 +175,38 @@ def card_rules(request: HttpRequest) -> HttpResponseBase:
 def contact_fields(request: HttpRequest) -> HttpResponseBase:
     intro = _("予約の確定前に市民が入力する連絡先です。予約に必要な連絡先のほかは求めません。")
     return _rules_page(request, FieldsForm, do_update_fields, "fields", _("入力項目"), intro)
+
+
+@staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
+@require_http_methods(["GET", "POST"])
+def callcenter_contact(request: HttpRequest) -> HttpResponseBase:
+    intro = _(
+        "市民向けの画面で「コールセンターにお問い合わせください」と案内するところ、トップページ、メール、"
+        "交付通知書に、この電話番号と受付時間を表示します。"
+    )
+    return _rules_page(request, ContactForm, do_update_contact, "contact", _("コールセンターの連絡先"), intro)
+
+
+@staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
+@require_http_methods(["GET", "POST"])
+def bring_texts(request: HttpRequest) -> HttpResponseBase:
+    """Each service's "what to bring": shown to residents, in mails ({bring}) and to operators."""
+    services = list(Service.objects.order_by("display_order", "code"))
+    form = BringTextsForm(services, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changes = do_update_bring_texts(actor_of(request), form.to_input())
+        except SettingsInvalid as exc:
+            add_problems(form, exc.errors)
+        else:
+            _saved(request, changes, _("サービスごとの持ち物"))
+            return redirect("staff:settings_services")
+    intro = _(
+        "サービスごとの持ち物です。予約完了画面、メールの {bring}、コールセンターの読み上げに使います。"
+        "空欄のサービスには「画面とメールの文章」の持ち物を使います。"
+    )
+    context = {"form": form, "current": "services", "title": _("サービスごとの持ち物"), "intro": intro}
+    return render(request, T + "rules_form.html", context, status=400 if form.errors else 200)
 
 
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")

@@ -126,10 +126,7 @@ def free_slots(
     now = now or timezone.now()
     rules = booking_rules()
     first = max(first, windows.first_bookable_day(now, rules, place))
-    until = windows.last_bookable_day(rules, place)
-    if until:
-        last = min(last, until)
-    last = min(last, first + dt.timedelta(days=91))
+    last = min(last, windows.last_bookable_day(now, rules, place), first + dt.timedelta(days=91))
     if last < first:
         return []
     patterns = list(place.opening_patterns.filter(service=service))

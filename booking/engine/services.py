@@ -18,9 +18,11 @@ from django.utils.translation import gettext_lazy as _
 from booking.audit import oplog
 from booking.cards import credentials
 from booking.cards import moves as lifecycle
+from booking.engine import outbox
 from booking.engine.notifications import BOOKED, CANCELLED, CHANGED
 from booking.engine.queries import booking_rules, closed_days_for
-from booking.jobs.enqueue import queue_on_commit
+from booking.engine.retry import retried
+from booking.engine.texts import callcenter_contact
 from booking.lib.dates import TOKYO
 from booking.models import Booking, BookingEvent, BookingSettings, Card, Hold, Place, Service, Slot
 from booking.rules import schedule, windows
@@ -39,14 +41,14 @@ class BookingError(Exception):
         ),
         "invalid": _("選んだ場所・サービス・時間では予約できません。"),
         "outside_window": _("この日時は予約を受け付けていません（受付期間外または締切後）。"),
-        "deadline_passed": _("変更・取消の締切を過ぎています。コールセンターにお問い合わせください。"),
+        "deadline_passed": _("変更・取消の締切を過ぎています。%(callcenter)sにお問い合わせください。"),
         "no_booking": _("予約はありません。"),
         "hold_expired": _("確保していた時間の期限が切れました。もう一度時間を選んでください。"),
         "same_slot": _("現在のご予約と同じ日時・場所です。別の時間を選んでください。"),
-        "web_not_offered": _("このサービスはウェブでは予約できません。コールセンターにお電話ください。"),
+        "web_not_offered": _("このサービスはウェブでは予約できません。%(callcenter)sにお電話ください。"),
         "card_not_bookable": _(
             "このカードは予約できません（交付通知書の送付前、交付済み、または廃止されています）。"
-            "お問い合わせください。"
+            "%(callcenter)sにお問い合わせください。"
         ),
     }
 
@@ -57,7 +59,11 @@ class BookingError(Exception):
 
     @property
     def message(self) -> str:
-        return str(self.MESSAGES.get(self.code, self.code))
+        text = str(self.MESSAGES.get(self.code, self.code))
+        if "%(callcenter)s" in text:
+            # "please phone us" says the number to phone, in the page's (or API caller's) language
+            text = text % {"callcenter": callcenter_contact(booking_rules())}
+        return text
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,18 @@ def _check_channel(service: Service, channel: str) -> None:
         raise BookingError("web_not_offered")
 
 
+def _written_at(now: dt.datetime, **booking: object) -> Booking | None:
+    """The booking a lost attempt of this very call committed, found by its event's time, the call's own
+    `now` (booking.engine.retry): the request answers with it, not with "already booked"."""
+    where = {f"booking__{field}": value for field, value in booking.items()}
+    kinds = [BookingEvent.Kind.BOOKED, BookingEvent.Kind.CHANGED]
+    confirmed = Booking.Status.CONFIRMED
+    found = BookingEvent.objects.filter(at=now, kind__in=kinds, booking__status=confirmed, **where)
+    event = found.select_related("booking__slot__place", "booking__slot__service").order_by("-pk").first()
+    return event.booking if event else None
+
+
+@retried(lambda card, *_args, now, **_kwargs: _written_at(now, card=card))
 def do_book(
     card: Card,
     place: Place,
@@ -241,9 +259,9 @@ def do_book(
             )
             _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
             lifecycle.card_booked(card, actor=_name(actor), now=now)
+            _queue_mail(booking, BOOKED)
     except IntegrityError as error:
         raise _refusal(error) from error
-    _after_commit_confirmation(booking, BOOKED)
     return booking
 
 
@@ -298,10 +316,10 @@ def do_move_booking(
             if not changed:
                 raise BookingError("no_booking")  # cancelled meanwhile
             _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
+            _queue_mail(booking, CHANGED)
     except IntegrityError as error:
         raise _refusal(error) from error
     booking.refresh_from_db()
-    _after_commit_confirmation(booking, CHANGED)
     return booking
 
 
@@ -339,11 +357,16 @@ def do_cancel_booking(
         _event(booking, BookingEvent.Kind.CANCELLED, channel, actor, now, from_slot=booking.slot)
         if booking.card is not None:
             lifecycle.card_booking_ended(booking.card, actor=_name(actor), note="予約取消", now=now)
+        _queue_mail(booking, CANCELLED)
     booking.refresh_from_db()
-    _after_commit_confirmation(booking, CANCELLED)
     return booking
 
 
+@retried(
+    lambda *_args, now, caller_name_kana, **_kwargs: _written_at(
+        now, card=None, caller_name_kana=caller_name_kana.strip()
+    )
+)
 def do_book_visit(
     place: Place,
     service: Service,
@@ -380,6 +403,11 @@ def do_book_visit(
 # --- holds (the citizen's web flow) --------------------------------------------------------------------
 
 
+def _hold_to_find(*_args: object, **_kwargs: object) -> Hold | None:
+    return None  # a retried hold replaces the card's hold: a lost attempt's need not be found first
+
+
+@retried(_hold_to_find)
 def do_hold(
     card: Card,
     place: Place,
@@ -423,6 +451,7 @@ def do_release_hold(card: Card, *, actor: oplog.Actor | str = "") -> None:
             _record_operator(actor, "booking.hold_released", f"card {card.pk}", {})
 
 
+@retried(lambda card, *_args, now, **_kwargs: _written_at(now, card=card))
 def do_confirm_hold(
     card: Card,
     *,
@@ -479,9 +508,9 @@ def do_confirm_hold(
                 booking.save(
                     update_fields=["slot", "changed_at", "contact_phone", "contact_email", "language"]
                 )
+            _queue_mail(booking, kind)
     except IntegrityError as error:
         raise _refusal(error) from error
-    _after_commit_confirmation(booking, kind)
     return booking
 
 
@@ -535,13 +564,8 @@ def _event(
     _record_operator(actor, f"booking.{kind}", f"booking {booking.pk}", detail)
 
 
-def _after_commit_confirmation(booking: Booking, kind: str) -> None:
-    """Queue the mail about the booking (`kind`: made, changed, cancelled) for after the commit."""
-    if not booking.contact_email:
-        return
-    booking_id = booking.pk
-
-    def mail_lost(exc: Exception) -> None:  # the booking stands even if the broker is down; the mail is lost
-        logger.error("%s mail for booking %s could not be queued", kind, booking_id, exc_info=exc)
-
-    queue_on_commit("booking.send_booking_confirmation", booking_id, kind, on_failure=mail_lost)
+def _queue_mail(booking: Booking, kind: str) -> None:
+    """The mail about the booking (`kind`: made, changed, cancelled) into the outbox, in the caller's
+    transaction: the change and its mail are committed together or not at all, and a broker outage only
+    delays the mail (`booking.engine.outbox`)."""
+    outbox.queue_booking_mail(booking, kind)

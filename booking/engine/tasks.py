@@ -4,27 +4,42 @@ Tasks are thin callers of services; services queue them by name (`booking.jobs.e
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import transaction
 
-from booking.engine import notifications, services
+from booking.engine import idempotency, notifications, outbox, services
 from booking.models import Booking
 
 
-@shared_task(
-    name="booking.send_booking_confirmation", autoretry_for=(OSError,), retry_backoff=30, max_retries=5
-)
+@shared_task(name="booking.relay_mail_outbox")
+def relay_mail_outbox() -> int:
+    """Send the tenant's due mails (kicked after a booking commits, and by beat every minute)."""
+    return outbox.do_relay_outbox()
+
+
+@shared_task(name="booking.send_booking_confirmation")
 def send_booking_confirmation(booking_id: int, kind: str = notifications.BOOKED) -> None:
-    """The mail about a booking made, changed or cancelled (`kind`); the task keeps its first name, a wire
-    format, and a message queued before `kind` existed is a confirmation."""
-    booking = Booking.objects.select_related("slot__place").filter(pk=booking_id).first()
+    """A message queued before the outbox existed (the name is a wire format): its mail goes into the
+    outbox and is relayed from there; a message queued before `kind` existed is a confirmation."""
+    booking = Booking.objects.filter(pk=booking_id).first()
     if booking is not None and kind in notifications.MAIL_KINDS:
-        notifications.send_booking_mail(booking, kind)
+        with transaction.atomic():
+            outbox.queue_booking_mail(booking, kind)
 
 
 @shared_task(name="booking.send_day_before_reminders")
 def send_day_before_reminders() -> int:
-    return notifications.do_send_day_before_reminders()
+    """Queue tomorrow's reminders in the outbox, then relay them at once."""
+    queued = outbox.do_queue_day_before_reminders()
+    outbox.do_relay_outbox()
+    return queued
 
 
 @shared_task(name="booking.release_expired_holds")
 def release_expired_holds() -> int:
     return services.do_release_expired_holds()
+
+
+@shared_task(name="booking.purge_idempotent_requests")
+def purge_idempotent_requests() -> int:
+    """Forget the answers kept for repeated booking writes once they are a day old (issue 11)."""
+    return idempotency.do_purge_expired()

@@ -13,6 +13,7 @@ from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.audit import oplog
 from booking.exports import full_export
+from booking.exports.tables import tables
 from booking.models import ExportJob
 from integrations import csv_export, storage
 
@@ -27,7 +28,7 @@ def exports(request: HttpRequest) -> HttpResponse:
         {
             "jobs": ExportJob.objects.all()[:20],
             "now": timezone.now(),
-            "kinds": full_export.kinds(),
+            "kinds": tables(),
         },
     )
 

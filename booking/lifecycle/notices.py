@@ -29,11 +29,13 @@ from booking.audit import oplog
 from booking.cards import credentials
 from booking.cards.moves import do_move_cards, do_record_event
 from booking.engine.queries import booking_rules
+from booking.engine.texts import bring_for
 from booking.jobs import runner
 from booking.jobs.enqueue import queue_on_commit
 from booking.jobs.kinds import Failure, JobFailed, JobKind, Reason
+from booking.lib.phone import format_phone
 from booking.lifecycle.queries import citizen_site_url
-from booking.models import Card, CardEvent, CitizenToken, JobStatus, NoticeRun
+from booking.models import BookingSettings, Card, CardEvent, CitizenToken, JobStatus, NoticeRun, Service
 from booking.rules.card_states import PRINTABLE_STATES, CardState
 from integrations import notice_letters, storage
 from tenants.db import tenant_connection
@@ -332,13 +334,29 @@ def _letters(order: list[int], passwords: dict[int, str]) -> Iterator[notice_let
             yield notice_letters.Letter(application_id, number, passwords[pk], name, postal_code, address)
 
 
+CARD_ISSUANCE = "card_issuance"  # the service a notice letter invites the resident to book
+
+
 def _issuer(now: dt.datetime) -> notice_letters.Issuer:
+    rules = booking_rules()
+    # The letter is for collecting the card: what to bring for card issuance (its own text, else the general)
+    issuance = Service.objects.filter(code=CARD_ISSUANCE).first()
     return notice_letters.Issuer(
         municipality=current_tenant_name(),
         booking_url=citizen_site_url(),
-        bring=booking_rules().text_bring,
+        bring=bring_for(rules, issuance, "ja").text,
         issued_on=timezone.localdate(now),
+        inquiry=letter_inquiry(rules),
     )
+
+
+def letter_inquiry(rules: BookingSettings) -> str:
+    """The call center on the letter, after the municipality's name: "コールセンター 075-123-4567（平日
+    9:00〜17:00）"; empty while no number is set (the letter then names the municipality only)."""
+    if not rules.callcenter_phone:
+        return ""
+    hours = rules.callcenter_hours.strip()
+    return f"コールセンター {format_phone(rules.callcenter_phone)}" + (f"（{hours}）" if hours else "")
 
 
 # --- the files -----------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from booking.models.bookings import Booking, BookingEvent, Hold, Slot
 from booking.models.callcenter import CallLogEntry
 from booking.models.cards import Card, CitizenToken
 from booking.models.exports import ExportJob
+from booking.models.idempotency import IdempotentRequest
 from booking.models.lifecycle import CardEvent, CardImportJob, JobStatus, NoticeRun, TransferConfirmation
+from booking.models.outbox import OutboxMail
 from booking.models.places import (
     SLOT_MINUTES_CHOICES,
     ClosedDay,
@@ -37,12 +39,14 @@ __all__ = [
     "ExportJob",
     "FieldRequirement",
     "Hold",
+    "IdempotentRequest",
     "JobStatus",
     "LocalisedNameMixin",
     "NoticeRun",
     "OpeningPattern",
     "OperationLogAnchor",
     "OperationLogEntry",
+    "OutboxMail",
     "Place",
     "Report",
     "Service",

@@ -21,6 +21,9 @@ class BookingSettings(models.Model):
     # ② the window: bookable from `first_days_ahead` days after today up to `bookable_until` (BK-05)
     first_days_ahead = models.PositiveSmallIntegerField("何日後から予約可能か", default=1)
     bookable_until = models.DateField("予約受付可能日（この日まで）", null=True, blank=True)
+    # ② the rolling horizon: bookable up to this many days after today, whatever `bookable_until` says (the
+    # earlier of the two ends the window), so that no address or API call books years ahead (issue 14 §5)
+    booking_horizon_days = models.PositiveSmallIntegerField("何日先まで予約可能か", default=90, db_default=90)
     # ② change/cancel deadline, also the last moment for a new booking of a day (BK-07)
     deadline_days_before = models.PositiveSmallIntegerField("締切: 何日前", default=2)
     deadline_time = models.TimeField("締切: 時刻", default=dt.time(17, 0))
@@ -65,6 +68,17 @@ class BookingSettings(models.Model):
     )
     reminder_mail_text_en = models.TextField(
         "前日リマインドメールの本文（英語）", blank=True, default="", db_default=""
+    )
+    # The call center residents are told to phone (issue 14 §5): stored as digits (booking.lib.phone), shown
+    # with hyphens; empty: messages say "the call center" with no number.
+    callcenter_phone = models.CharField(
+        "コールセンターの電話番号", max_length=11, blank=True, default="", db_default=""
+    )
+    callcenter_hours = models.CharField(
+        "コールセンターの受付時間", max_length=100, blank=True, default="", db_default=""
+    )
+    callcenter_hours_en = models.CharField(
+        "コールセンターの受付時間（英語）", max_length=100, blank=True, default="", db_default=""
     )
     # BK-13: the transfer list of a counter's day is cut this many days before, at this time
     transfer_cutoff_days_before = models.PositiveSmallIntegerField("移送リストの締め: 何日前", default=1)

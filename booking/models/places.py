@@ -46,6 +46,9 @@ class Service(LocalisedNameMixin, models.Model):
     web_bookable = models.BooleanField("ウェブ予約可", default=True)
     needs_reservation_number = models.BooleanField("予約番号が必要", default=True)
     display_order = models.PositiveSmallIntegerField("表示順", default=0)
+    # What to bring for this service (issue 14 §5); empty: the municipality's general text (`text_bring`)
+    bring_text = models.TextField("持ち物（このサービス）", blank=True, default="", db_default="")
+    bring_text_en = models.TextField("持ち物（このサービス・英語）", blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["display_order", "code"]

@@ -24,18 +24,21 @@ def first_bookable_day(now: dt.datetime, rules: BookingSettings, place: Place | 
     return earliest
 
 
-def last_bookable_day(rules: BookingSettings, place: Place) -> dt.date | None:
-    return place.bookable_until or rules.bookable_until
+def last_bookable_day(now: dt.datetime, rules: BookingSettings, place: Place | None = None) -> dt.date:
+    """The last day a resident (or an operator, or the API) can book now: the earlier of the fixed
+    bookable-until date (the place's, else the municipality's) and the rolling horizon, today + N days.
+    The one place the window's end is computed: pages, the calendar, the hold and do_book all ask here."""
+    horizon = now.astimezone(TOKYO).date() + dt.timedelta(days=rules.booking_horizon_days)
+    fixed = (place.bookable_until if place is not None else None) or rules.bookable_until
+    return min(fixed, horizon) if fixed else horizon
 
 
 def within_window(starts_at: dt.datetime, now: dt.datetime, rules: BookingSettings, place: Place) -> bool:
     """A new booking (or a move to this slot) is allowed: inside the window and before the slot's deadline."""
     day = starts_at.astimezone(TOKYO).date()
-    last = last_bookable_day(rules, place)
     return (
         starts_at > now
-        and day >= first_bookable_day(now, rules, place)
-        and (last is None or day <= last)
+        and first_bookable_day(now, rules, place) <= day <= last_bookable_day(now, rules, place)
         and now < deadline_for(starts_at, rules)
     )
 

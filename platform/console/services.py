@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -17,8 +18,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from console import vendor_log
 from console.models import Heartbeat, OperatorSignIn
 from console.queries import client_key
+from madoguchi.cache import LocalCounter
 
 logger = logging.getLogger(__name__)
+_local_counts = LocalCounter()  # the client addresses' counts while Redis is away (issue 11)
 
 HEARTBEAT_RETENTION = dt.timedelta(days=400)  # a year of availability reports, and a month's margin
 
@@ -58,7 +61,8 @@ def do_claim_sign_in(username: str, address: str, now: dt.datetime | None = None
     Counting after the check let a concurrent burst check more passwords than the limits allow (the staff
     sign-in's finding 5): each attempt takes its number (Redis INCR for the address, one UPDATE … RETURNING
     for the account) before anything is checked, and a success gives its count back (do_record_sign_in).
-    When Redis does not answer the address is not counted: the account's count is in the database.
+    When Redis does not answer the address is counted in this process's memory (issue 11: never not at
+    all); the account's count is in the database either way.
     """
     now = now or timezone.now()
     if _count_client_attempt(address) > CLIENT_LOCK_AFTER:
@@ -87,8 +91,8 @@ def _count_client_attempt(address: str) -> int:
         cache.add(key, 0, timeout=CLIENT_WINDOW_SECONDS)  # starts the window; no-op if it is running
         return int(cache.incr(key))
     except Exception:  # noqa: BLE001 - any cache failure
-        logger.warning("vendor sign-in throttle: cache unavailable, attempt not counted", exc_info=True)
-        return 0
+        logger.warning("vendor sign-in throttle: redis unavailable, counting in this process's memory")
+        return _local_counts.claim(key, time.time(), CLIENT_WINDOW_SECONDS)[0]
 
 
 def _give_back_client_attempt(address: str) -> None:
@@ -96,6 +100,7 @@ def _give_back_client_attempt(address: str) -> None:
         cache.decr(client_key(address))
     except Exception:  # noqa: BLE001 - the key expired meanwhile, or the cache is away: nothing to give back
         logger.debug("vendor sign-in throttle: nothing to give back", exc_info=True)
+        _local_counts.give_back(client_key(address))
 
 
 def do_record_failed_sign_in(username: str, address: str, claim: SignInClaim) -> bool:

@@ -47,7 +47,7 @@ class Results:
 RESULTS = Results(
     tested_on="2026-12-06",
     axe_core_version="4.14.1",
-    pages_tested=312,  # 78 page states × 2 languages × 2 widths (tests/browser/walk.py)
+    pages_tested=324,  # 81 page states × 2 languages × 2 widths (tests/browser/walk.py)
     violations=0,
     keyboard_booking=True,
     reflow_320=True,

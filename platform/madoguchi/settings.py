@@ -8,6 +8,8 @@ from pathlib import Path
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from integrations.sentry import init_sentry
 from madoguchi.config import env_bool, env_list, env_str, required_in_production, secret_key
@@ -147,13 +149,22 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = required_in_production("REDIS_URL", env_str("REDIS_URL"), DEBUG) or "redis://127.0.0.1:6379/0"
+# Redis is optional for serving (issue 11, docs/incident-response.md): the cache fails soft (a miss, a
+# dropped write), an unreachable server costs at most REDIS_TIMEOUT_SECONDS once and is then left alone for
+# a few seconds (madoguchi.cache), and the sign-in throttles count in memory meanwhile.
+REDIS_TIMEOUT_SECONDS = float(env_str("REDIS_TIMEOUT_SECONDS") or 0.5)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "madoguchi.cache.FailSoftRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "madoguchi"),
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            "retry": Retry(NoBackoff(), 0),  # redis-py would retry 3 times with backoff: fail now instead
+        },
     }
 }
 
@@ -165,12 +176,27 @@ CELERY_TIMEZONE = "Asia/Tokyo"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing (a web request's `delay()` after commit) fails fast when Redis is away: one try, short socket
+# timeouts; queue_on_commit's callers decide what a lost message means (the booking stands).
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": 5,  # above the worker's 1-second BRPOP, which must not time out
+    "max_retries": 1,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {"task": "console.tasks.record_heartbeat", "schedule": 60.0},
     "release-expired-holds": {
         "task": "tenants.for_each_tenant",
         "schedule": 60.0,
         "args": ["booking.release_expired_holds"],
+    },
+    # issue 11: mails waiting in each tenant's outbox (a kick after each booking sends most of them sooner)
+    "relay-mail-outbox": {
+        "task": "tenants.for_each_tenant",
+        "schedule": 60.0,
+        "args": ["booking.relay_mail_outbox"],
     },
     "purge-operation-log": {
         "task": "tenants.for_each_tenant",
@@ -187,6 +213,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.for_each_tenant",
         "schedule": crontab(hour=4, minute=0),
         "args": ["booking.delete_expired_exports"],
+    },
+    # issue 11: the answers kept for repeated booking writes (Idempotency-Key, form tokens) live a day
+    "purge-idempotent-requests": {
+        "task": "tenants.for_each_tenant",
+        "schedule": crontab(hour=4, minute=10),
+        "args": ["booking.purge_idempotent_requests"],
     },
     # AD-03: notice letters' files hold passwords; deleted within the hour after they expire
     "delete-expired-notice-files": {
@@ -300,6 +332,8 @@ EMAIL_BACKEND = env_str(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+# A hung mail server must not hold a worker: the outbox keeps the mail and the relay tries again later.
+EMAIL_TIMEOUT = int(env_str("EMAIL_TIMEOUT_SECONDS") or 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"no-reply@{BASE_DOMAIN}")
 
 LOGGING = {

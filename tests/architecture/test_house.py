@@ -25,7 +25,9 @@ TASK_NAMES = {
     "booking.delete_expired_exports",
     "booking.delete_expired_notice_files",
     "booking.fail_lost_card_imports",
+    "booking.purge_idempotent_requests",
     "booking.purge_operation_log",
+    "booking.relay_mail_outbox",
     "booking.release_expired_holds",
     "booking.run_card_import",
     "booking.run_full_export",
@@ -42,6 +44,7 @@ TASK_NAMES = {
 BEAT = {
     "record-heartbeat": ("console.tasks.record_heartbeat", None, 60.0),
     "release-expired-holds": ("tenants.for_each_tenant", "booking.release_expired_holds", 60.0),
+    "relay-mail-outbox": ("tenants.for_each_tenant", "booking.relay_mail_outbox", 60.0),
     "purge-operation-log": (
         "tenants.for_each_tenant",
         "booking.purge_operation_log",
@@ -52,6 +55,11 @@ BEAT = {
         "tenants.for_each_tenant",
         "booking.delete_expired_exports",
         crontab(hour=4, minute=0),
+    ),
+    "purge-idempotent-requests": (
+        "tenants.for_each_tenant",
+        "booking.purge_idempotent_requests",
+        crontab(hour=4, minute=10),
     ),
     "delete-expired-notice-files": (
         "tenants.for_each_tenant",

@@ -23,7 +23,7 @@ from booking.lib.dates import TOKYO
 from booking.lifecycle import notices
 from booking.lifecycle import views_counter as counter_views
 from booking.lifecycle.transfer_services import do_confirm_transfer
-from booking.models import Booking, ClosedDay, JobStatus, NoticeRun, OpeningPattern, Place
+from booking.models import Booking, ClosedDay, JobStatus, NoticeRun, OpeningPattern, Place, Service
 from booking.rules.card_states import CardState
 from integrations import jlis
 from tests import factories
@@ -57,6 +57,27 @@ def save_fields(staff: Staff) -> None:
     rules = booking_rules()
     phone = "optional" if rules.phone_requirement == "required" else "required"
     _post(staff, "/staff/settings/fields/", {"phone_requirement": phone, "email_requirement": "hidden"})
+
+
+def save_contact(staff: Staff) -> None:
+    hours = (
+        "平日 9:00〜17:00" if booking_rules().callcenter_hours != "平日 9:00〜17:00" else "平日 8:30〜17:15"
+    )
+    data = {"callcenter_phone": "075-123-4567", "callcenter_hours": hours, "callcenter_hours_en": ""}
+    _post(staff, "/staff/settings/contact/", data)
+
+
+def save_bring_texts(staff: Staff) -> None:
+    data = {
+        f"{s.code}__{f}": getattr(s, f)
+        for s in Service.objects.all()
+        for f in ("bring_text", "bring_text_en")
+    }
+    card = "マイナンバーカード"
+    data["face_auth_switch__bring_text"] = (
+        card if data["face_auth_switch__bring_text"] != card else card + "のみ"
+    )
+    _post(staff, "/staff/settings/services/", data)
 
 
 def save_card_rules(staff: Staff) -> None:
@@ -233,6 +254,8 @@ ROWS: dict[str, Row] = {
     "staff:settings_fields": writes((save_fields, "settings.fields")),
     "staff:settings_cards": writes((save_card_rules, "settings.cards")),
     "staff:settings_texts": writes((save_texts, "settings.texts")),
+    "staff:settings_contact": writes((save_contact, "settings.contact")),
+    "staff:settings_services": writes((save_bring_texts, "settings.bring")),
     "staff:settings_places": read("GET: the list of places"),
     "staff:settings_place_new": writes((add_place, "settings.place.create")),
     "staff:settings_place": writes((edit_place, "settings.place.update")),

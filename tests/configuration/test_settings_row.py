@@ -102,6 +102,7 @@ def test_the_first_settings_change_makes_the_missing_row_and_logs_it(kyoto: None
         deadline_days_before=1,
         deadline_time=dt.time(12, 0),
         hold_minutes=15,
+        booking_horizon_days=90,
     )
     changes = do_update_window(SETUP, data)
     rules = BookingSettings.objects.get()

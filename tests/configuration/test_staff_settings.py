@@ -113,6 +113,7 @@ def window_form(**changes: Any) -> dict[str, Any]:
         "deadline_days_before": rules.deadline_days_before,
         "deadline_time": f"{rules.deadline_time:%H:%M}",
         "hold_minutes": rules.hold_minutes,
+        "booking_horizon_days": rules.booking_horizon_days,
     }
     return {**data, **changes}
 

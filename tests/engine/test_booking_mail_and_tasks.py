@@ -11,7 +11,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from booking.engine.notifications import do_send_day_before_reminders, render_text
+from booking.engine.notifications import render_text
+from booking.engine.outbox import do_queue_day_before_reminders, do_relay_outbox
 from booking.engine.queries import booking_rules
 from booking.engine.services import do_book, do_hold
 from booking.lib.dates import TOKYO
@@ -57,13 +58,16 @@ def test_day_before_reminder_once_in_the_tenants_wording() -> None:
     )
 
     assert (
-        do_send_day_before_reminders(the_day_before - dt.timedelta(days=1)) == 0
+        do_queue_day_before_reminders(the_day_before - dt.timedelta(days=1)) == 0
     )  # two days before: nothing
-    assert do_send_day_before_reminders(the_day_before) == 1
-    assert do_send_day_before_reminders(the_day_before) == 0  # never twice
+    assert do_queue_day_before_reminders(the_day_before) == 1
+    assert do_queue_day_before_reminders(the_day_before) == 0  # never twice
+    assert do_relay_outbox(the_day_before) == 2  # the booking's confirmation, then its reminder
+    assert do_relay_outbox(the_day_before) == 0
 
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
+    confirmation, message = mail.outbox
+    assert confirmation.subject == "【予約確認】マイナンバーカード交付のご予約"
+    assert message.subject == "【明日のご予約】マイナンバーカード交付"
     assert message.to == ["h@example.jp"]
     assert (
         message.body.startswith("明日 ") and "北区役所 カード交付コーナーでお待ちしています" in message.body
@@ -89,7 +93,7 @@ def test_cancelled_bookings_get_no_reminder() -> None:
         now=the_day_before - dt.timedelta(days=5),
     )
     Booking.objects.filter(pk=booking.pk).update(status="cancelled", cancelled_at=the_day_before)
-    assert do_send_day_before_reminders(the_day_before) == 0
+    assert do_queue_day_before_reminders(the_day_before) == 0
 
 
 def test_beat_fan_out_runs_the_tenant_task_in_each_tenants_schema(

@@ -13,7 +13,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from booking.engine.notifications import do_send_day_before_reminders, format_day, format_times
+from booking.engine.notifications import format_day, format_times
+from booking.engine.outbox import do_queue_day_before_reminders, do_relay_outbox
 from booking.engine.queries import booking_rules, closed_days_for
 from booking.engine.services import do_book, do_cancel_booking, do_move_booking
 from booking.lib.dates import TOKYO
@@ -60,7 +61,8 @@ def _walk_a_booking(capture: Capture, language: str) -> tuple[Booking, list[Any]
         )
     with capture(execute=True):
         do_move_booking(booking, place, second, now=long_before)
-    assert do_send_day_before_reminders(the_day_before) == 1
+    assert do_queue_day_before_reminders(the_day_before) == 1
+    assert do_relay_outbox(the_day_before) == 1  # the confirmation and the change went out at their commit
     booking.refresh_from_db()
     with capture(execute=True):
         do_cancel_booking(booking, now=long_before)

@@ -19,6 +19,7 @@ from django_tenants.utils import schema_context
 from booking.audit import oplog
 from booking.engine.services import do_book
 from booking.exports import full_export
+from booking.exports.tables import CHUNK, tables
 from booking.models import Booking, ExportJob
 from tests import factories
 from tests.conftest import Tenants
@@ -65,7 +66,7 @@ def test_an_administrator_exports_everything_and_downloads_it(
     response: Any = client.get(f"/staff/exports/{job.pk}/download/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     files = read_zip(b"".join(response.streaming_content))
-    assert set(files) == {kind.filename for kind in full_export.kinds()}
+    assert set(files) == {table.filename for table in tables()}
     assert len(files["places.csv"]) == 1 + 21
     bookings = files["bookings.csv"]
     assert bookings[0][:4] == ["booking_id", "application_id", "caller_name_kana", "place"]
@@ -78,7 +79,15 @@ def test_an_administrator_exports_everything_and_downloads_it(
     assert cards["state"] == "booked" and cards["at_place"] == ""
     card_moves = [(row[2], row[3]) for row in files["card_events.csv"][1:]]
     assert card_moves == [("received", "set_up"), ("set_up", "notice_sent"), ("notice_sent", "booked")]
-    assert files["staff.csv"][0] == ["username", "role", "active", "last_login", "password_changed_at"]
+    assert files["staff.csv"][0][:5] == ["username", "role", "active", "last_login", "password_changed_at"]
+    assert not any("password_digest" in rows[0] or "token_digest" in rows[0] for rows in files.values())
+    for name in ("call_log.csv", "mails.csv", "reports.csv", "notice_runs.csv", "card_imports.csv"):
+        assert name in files  # "all data" (issue 14 §4)
+    settings_columns = files["booking_settings.csv"][0]
+    assert {"callcenter_script", "report_emails", "transfer_cutoff_time", "card_waiting_days"} <= set(
+        settings_columns
+    )
+    assert "lockout_threshold" in files["staff_security.csv"][0]
     assert not any("argon2" in "".join(row) for rows in files.values() for row in rows)  # no password hashes
     assert job.rows["bookings.csv"] == 1
     assert {"export.request", "export.done", "export.download"} <= set(
@@ -107,6 +116,9 @@ def insert_bookings(count: int) -> None:
     """Many bookings at once, straight in SQL (the triggers still count them into their slots)."""
     place, service = factories.place(), factories.card_issuance()
     with connection.cursor() as cursor:
+        # Test data in bulk, not a request: the 30-second limit on statements (madoguchi.database) is for
+        # requests, and a loaded CI machine has taken longer than that to write these rows.
+        cursor.execute("SET LOCAL statement_timeout = 0")
         cursor.execute(
             "SELECT coalesce(max(starts_at), %s) FROM booking_slot",
             [dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.UTC)],
@@ -154,9 +166,9 @@ def export_peak(job_owner: str) -> tuple[int, ExportJob]:
 def test_memory_stays_flat_as_the_data_grows(kyoto: None) -> None:
     # Both sizes span several fetches of CHUNK rows: a fetch holds the previous chunk until the next one
     # arrives, so one chunk's worth of data is not the baseline to compare with.
-    insert_bookings(3 * full_export.CHUNK)
+    insert_bookings(3 * CHUNK)
     small_peak, small = export_peak("bench")
-    insert_bookings(12 * full_export.CHUNK)
+    insert_bookings(12 * CHUNK)
     large_peak, large = export_peak("bench")
     assert small.rows["bookings.csv"] == 6_000 and large.rows["bookings.csv"] == 30_000
     assert Booking.objects.count() == 30_000

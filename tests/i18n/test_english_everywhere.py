@@ -319,6 +319,10 @@ PAGES: dict[str, Page] = {
     "staff:settings_window": Page("admin", fixed("/staff/settings/window/"), {"hold_minutes": "abc"}),
     "staff:settings_fields": Page("admin", fixed("/staff/settings/fields/"), {"phone_requirement": "x"}),
     "staff:settings_cards": Page("admin", fixed("/staff/settings/cards/"), {"card_waiting_days": "-1"}),
+    "staff:settings_contact": Page("admin", fixed("/staff/settings/contact/"), {"callcenter_phone": "1"}),
+    "staff:settings_services": Page(
+        "admin", fixed("/staff/settings/services/"), {"pin_reset__bring_text": "x" * 5001}
+    ),
     "staff:settings_texts": Page("admin", fixed("/staff/settings/texts/"), {"text_top": "{oops"}),
     "staff:settings_places": Page("admin", fixed("/staff/settings/places/")),
     "staff:settings_place_new": Page(

@@ -109,6 +109,8 @@ ROUTES: dict[str, Rule] = {
     "staff:settings_fields": staff(Can.EDIT_SETTINGS),
     "staff:settings_cards": staff(Can.EDIT_SETTINGS),
     "staff:settings_texts": staff(Can.EDIT_SETTINGS),
+    "staff:settings_contact": staff(Can.EDIT_SETTINGS),
+    "staff:settings_services": staff(Can.EDIT_SETTINGS),
     "staff:settings_places": staff(Can.EDIT_SETTINGS),
     "staff:settings_place_new": staff(Can.EDIT_SETTINGS),
     "staff:settings_place": staff(Can.EDIT_SETTINGS, "place"),

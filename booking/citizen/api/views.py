@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.db.models import Prefetch
@@ -17,7 +19,7 @@ from rest_framework.views import APIView
 from booking.citizen.api import serializers as s
 from booking.citizen.api.auth import CitizenTokenAuthentication, IsCitizen
 from booking.citizen.login import LoginRefused, do_citizen_login, do_create_citizen_token
-from booking.engine import queries, services
+from booking.engine import idempotency, queries, services
 from booking.engine.texts import active_language
 from booking.models import Card, OpeningPattern
 from madoguchi.api_errors import ApiError
@@ -33,6 +35,59 @@ HTTP_FOR = {
 
 def booking_error(error: services.BookingError) -> ApiError:
     return ApiError(error.code, error.message, HTTP_FOR.get(error.code, status.HTTP_400_BAD_REQUEST))
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "再送しても二重に書き込まないためのキー（1〜255文字の表示可能なASCII、例: UUID）。"
+        "書き込みごとに新しいキーを送ってください。同じキーと同じ内容の再送には、最初の応答が"
+        "ヘッダー Idempotent-Replayed: true 付きでそのまま返ります（24時間）。"
+        "同じキーで別の内容は 422 idempotency_key_reused、最初のリクエストが処理中なら 409 "
+        "idempotency_key_in_progress（Retry-After）。エラーになったリクエストは記録されず、再送はもう一度処理されます。"
+    ),
+)
+
+
+def idempotent(request: Request, card: Card, write: Callable[[], idempotency.Answer]) -> Response:
+    """Do a booking write once per Idempotency-Key of this card (issue 11): a repeat gets the first answer.
+    Without the header the write is done as before."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not idempotency.valid_key(key):
+        raise ApiError(
+            "invalid_idempotency_key",
+            _("Idempotency-Key は1〜255文字の表示可能なASCII文字で指定してください。"),
+        )
+    # The body as parsed, compared by value: the same request sent again has the same fingerprint. A DELETE's
+    # body means nothing (and was never read): not parsed here either.
+    body = (
+        b"" if request.method == "DELETE" else json.dumps(request.data, sort_keys=True, default=str).encode()
+    )
+    try:
+        answer, replayed = idempotency.do_once(
+            f"card:{card.pk}", key, idempotency.fingerprint(request.method or "", request.path, body), write
+        )
+    except idempotency.KeyReused as reused:
+        raise ApiError(
+            "idempotency_key_reused",
+            _("この Idempotency-Key は別の内容のリクエストに使われています。新しいキーを使ってください。"),
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+        ) from reused
+    except idempotency.KeyInProgress as busy:
+        raise ApiError(
+            "idempotency_key_in_progress",
+            _("同じ Idempotency-Key のリクエストを処理中です。しばらく待ってから再送してください。"),
+            status.HTTP_409_CONFLICT,
+            headers={"Retry-After": str(busy.retry_after)},
+        ) from busy
+    response = Response(answer.body, status=answer.status)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class LocationsView(APIView):
@@ -112,42 +167,70 @@ class CitizenBookingView(APIView):
 
     @extend_schema(
         request=s.BookingIn,
-        responses={201: s.BookingOut, 400: s.ErrorOut, 401: s.ErrorOut, 409: s.ErrorOut},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.BookingOut, 400: s.ErrorOut, 401: s.ErrorOut, 409: s.ErrorOut, 422: s.ErrorOut},
     )
     def post(self, request: Request) -> Response:
-        body = s.BookingIn(data=request.data)
-        body.is_valid(raise_exception=True)
-        data: dict[str, Any] = body.validated_data
-        try:
-            booking = services.do_book(
-                self.card(request),
-                data["location"],
-                data["service"],
-                data["start"],
-                language=active_language(),  # the request's language: the booking's mails are in it
-            )
-        except services.BookingError as error:
-            raise booking_error(error) from error
-        return Response(s.BookingOut.of(booking), status=status.HTTP_201_CREATED)
+        def book() -> idempotency.Answer:
+            body = s.BookingIn(data=request.data)
+            body.is_valid(raise_exception=True)
+            data: dict[str, Any] = body.validated_data
+            try:
+                booking = services.do_book(
+                    self.card(request),
+                    data["location"],
+                    data["service"],
+                    data["start"],
+                    language=active_language(),  # the request's language: the booking's mails are in it
+                )
+            except services.BookingError as error:
+                raise booking_error(error) from error
+            return idempotency.Answer(status.HTTP_201_CREATED, s.BookingOut.of(booking))
+
+        return idempotent(request, self.card(request), book)
 
     @extend_schema(
         request=s.BookingChangeIn,
-        responses={200: s.BookingOut, 400: s.ErrorOut, 401: s.ErrorOut, 404: s.ErrorOut, 409: s.ErrorOut},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            200: s.BookingOut,
+            400: s.ErrorOut,
+            401: s.ErrorOut,
+            404: s.ErrorOut,
+            409: s.ErrorOut,
+            422: s.ErrorOut,
+        },
     )
     def patch(self, request: Request) -> Response:
-        body = s.BookingChangeIn(data=request.data)
-        body.is_valid(raise_exception=True)
-        data: dict[str, Any] = body.validated_data
-        try:
-            booking = services.do_change(self.card(request), data["location"], data["start"])
-        except services.BookingError as error:
-            raise booking_error(error) from error
-        return Response(s.BookingOut.of(booking))
+        def change() -> idempotency.Answer:
+            body = s.BookingChangeIn(data=request.data)
+            body.is_valid(raise_exception=True)
+            data: dict[str, Any] = body.validated_data
+            try:
+                booking = services.do_change(self.card(request), data["location"], data["start"])
+            except services.BookingError as error:
+                raise booking_error(error) from error
+            return idempotency.Answer(status.HTTP_200_OK, s.BookingOut.of(booking))
 
-    @extend_schema(responses={204: None, 400: s.ErrorOut, 401: s.ErrorOut, 404: s.ErrorOut})
+        return idempotent(request, self.card(request), change)
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            204: None,
+            400: s.ErrorOut,
+            401: s.ErrorOut,
+            404: s.ErrorOut,
+            409: s.ErrorOut,
+            422: s.ErrorOut,
+        },
+    )
     def delete(self, request: Request) -> Response:
-        try:
-            services.do_cancel(self.card(request))
-        except services.BookingError as error:
-            raise booking_error(error) from error
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        def cancel() -> idempotency.Answer:
+            try:
+                services.do_cancel(self.card(request))
+            except services.BookingError as error:
+                raise booking_error(error) from error
+            return idempotency.Answer(status.HTTP_204_NO_CONTENT)
+
+        return idempotent(request, self.card(request), cancel)

@@ -30,9 +30,9 @@ from booking.citizen.login import LoginRefused, do_citizen_login
 from booking.citizen.web import limits
 from booking.citizen.web.forms import ContactForm, LoginForm
 from booking.citizen.web.party import CITIZEN_CARD, Party, go, in_operator_flow, party_of
-from booking.engine import queries, services
+from booking.engine import idempotency, queries, services
 from booking.engine.holds import HoldExtensionLimit
-from booking.engine.texts import active_language, citizen_texts, language_of
+from booking.engine.texts import active_language, bring_for, citizen_texts, language_of
 from booking.lib.dates import TOKYO, parse_date, parse_month, plausible_day
 from booking.lib.phone import format_phone
 from booking.models import Booking, Card, Hold, Service
@@ -227,6 +227,7 @@ def mypage(request: HttpRequest, card: Card) -> HttpResponse:
         context["can_change"] = windows.can_change(booking.slot.starts_at, now, rules, by_operator=operator)
         context["past_residents_deadline"] = not windows.can_change(booking.slot.starts_at, now, rules)
         context["phone"] = format_phone(booking.contact_phone)
+        context["bring"] = bring_for(rules, booking.slot.service, active_language())
         if not operator:
             context["checkin_qr"] = _checkin_qr(card)
     return page(request, "mypage.html", context)
@@ -254,15 +255,16 @@ def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> Ht
     chosen = _web_service(service)
     where = get_object_or_404(queries.places_offering(chosen), pk=place)
     rules = queries.booking_rules()
-    first_day = windows.first_bookable_day(timezone.now(), rules, where)
+    now = timezone.now()
+    first_day = windows.first_bookable_day(now, rules, where)
+    # The calendar stops where the window does (the fixed date or the rolling horizon): an edited ?month=
+    # beyond it shows the last bookable month, never a month of days the hold would refuse.
+    last_day = max(windows.last_bookable_day(now, rules, where), first_day)
     month = _month(request.GET.get("month"), first_day)
-    if month < first_day.replace(day=1):
-        month = first_day.replace(day=1)
+    month = min(max(month, first_day.replace(day=1)), last_day.replace(day=1))
     weeks = queries.month_calendar(where, chosen, month)
     previous = (month - dt.timedelta(days=1)).replace(day=1)
     following = (month + dt.timedelta(days=32)).replace(day=1)
-    last_day = windows.last_bookable_day(rules, where)
-    horizon = first_day + dt.timedelta(days=92)
     return page(
         request,
         "day.html",
@@ -273,7 +275,7 @@ def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> Ht
             "month": month,
             "step": 3,
             "previous": previous if previous >= first_day.replace(day=1) else None,
-            "following": following if following <= (last_day or horizon) and following <= horizon else None,
+            "following": following if following <= last_day else None,
             "any_free": any(day.free for week in weeks for day in week if day.in_month),
         },
     )
@@ -293,7 +295,16 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
     chosen = _web_service(service)
     where = get_object_or_404(queries.places_offering(chosen), pk=place)
     when = _day(day)
+    now = timezone.now()
+    rules = queries.booking_rules()
     problem = ""
+    if (
+        not windows.first_bookable_day(now, rules, where)
+        <= when
+        <= windows.last_bookable_day(now, rules, where)
+    ):
+        # An address edited to a day outside the window: said so, no times to choose (the hold refuses too)
+        problem = services.BookingError("outside_window").message
     if request.method == "POST":
         try:
             start = dt.datetime.fromisoformat(request.POST.get("start", "")).astimezone(TOKYO)
@@ -428,31 +439,60 @@ def extend(request: HttpRequest, card: Card) -> HttpResponse:
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, card: Card) -> HttpResponse:
+    if request.method == "POST":
+        return _confirm_once(request, card)
     hold = _hold_of(card)
     contact = request.session.get(SESSION_CONTACT)
     if hold is None or contact is None:
         messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
         return go(request, "service")
     current = services.active_booking(card)
-    if request.method == "POST":
-        try:
-            party = _party(request)
-            services.do_confirm_hold(
-                card,
-                contact_phone=contact["phone"],
-                contact_email=contact["email"],
-                channel=party.channel,
-                language=party.language,
-                actor=party.actor,
-            )
-        except services.BookingError as error:
-            messages.error(request, error.message)
-            return go(request, "service")
-        request.session.pop(SESSION_CONTACT, None)
-        return go(request, "done")
     phone = format_phone(contact.get("phone", ""))
     context = {"hold": hold, "contact": contact, "phone": phone, "current": current, "step": 6}
+    # One-time token (issue 11): a second POST of this page goes where the first went, never books twice.
+    context["form_token"] = idempotency.form_token("confirm")
     return page(request, "confirm.html", context)
+
+
+def _write_scope(request: HttpRequest, card: Card) -> str:
+    """Whose form tokens: the operator's (for whichever caller), or the resident's card."""
+    return f"staff:{request.user.pk}" if _party(request).operator else f"card:{card.pk}"
+
+
+def _already_sent(request: HttpRequest) -> HttpResponse:
+    """The same form token for another request, or its first request still running: nothing written now."""
+    messages.info(request, _("この手続きは処理中か、すでに完了しています。予約の内容をご確認ください。"))
+    return go(request, "mypage")
+
+
+def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
+    party = _party(request)
+
+    def confirm_hold() -> idempotency.Answer:
+        contact = request.session.get(SESSION_CONTACT)
+        if contact is None:
+            raise services.BookingError("hold_expired")
+        booking = services.do_confirm_hold(
+            card,
+            contact_phone=contact["phone"],
+            contact_email=contact["email"],
+            channel=party.channel,
+            language=party.language,
+            actor=party.actor,
+        )
+        return idempotency.Answer(302, {"booking": booking.pk}, go(request, "done")["Location"])
+
+    try:
+        answer, _replayed = idempotency.form_once(
+            request, _write_scope(request, card), "confirm", confirm_hold
+        )
+    except services.BookingError as error:
+        (messages.warning if error.code == "hold_expired" else messages.error)(request, error.message)
+        return go(request, "service")
+    except (idempotency.KeyReused, idempotency.KeyInProgress):
+        return _already_sent(request)
+    request.session.pop(SESSION_CONTACT, None)
+    return redirect(answer.redirect_to)
 
 
 @citizen_required
@@ -480,8 +520,16 @@ def done(request: HttpRequest, card: Card) -> HttpResponse:
         return page(request, "done.html", {"booking": cancelled, "outcome": "cancelled", "card": card})
     if _party(request).operator:
         return redirect("staff:callcenter_script", pk=booking.pk)  # the operator reads the items out (CC-03)
-    deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
-    context = {"booking": booking, "deadline": deadline, "card": card, "checkin_qr": _checkin_qr(card)}
+    rules = queries.booking_rules()
+    deadline = windows.deadline_for(booking.slot.starts_at, rules)
+    bring = bring_for(rules, booking.slot.service, active_language())
+    context = {
+        "booking": booking,
+        "deadline": deadline,
+        "card": card,
+        "checkin_qr": _checkin_qr(card),
+        "bring": bring,
+    }
     # A change moves the booking in place and stamps changed_at; a new booking (even after a cancellation)
     # is a new row without it.
     context["outcome"] = "changed" if booking.changed_at else "booked"
@@ -497,17 +545,32 @@ def _checkin_qr(card: Card) -> str:
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, card: Card) -> HttpResponse:
+    if request.method == "POST":
+        return _cancel_once(request, card)
     booking = services.active_booking(card)
     if booking is None:
         return go(request, "mypage")
-    if request.method == "POST":
-        try:
-            party = _party(request)
-            cancelled = services.do_cancel(card, channel=party.channel, actor=party.actor)
-        except services.BookingError as error:
-            messages.error(request, error.message)
-            return go(request, "mypage")
-        request.session[SESSION_CANCELLED] = cancelled.pk
-        return go(request, "done")  # a page that says the booking was cancelled
     deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
-    return page(request, "cancel.html", {"booking": booking, "deadline": deadline})
+    token = idempotency.form_token("cancel")  # issue 11: a second POST shows the same cancellation
+    return page(request, "cancel.html", {"booking": booking, "deadline": deadline, "form_token": token})
+
+
+def _cancel_once(request: HttpRequest, card: Card) -> HttpResponse:
+    party = _party(request)
+
+    def cancel_booking() -> idempotency.Answer:
+        cancelled = services.do_cancel(card, channel=party.channel, actor=party.actor)
+        return idempotency.Answer(302, {"booking": cancelled.pk}, go(request, "done")["Location"])
+
+    try:
+        answer, _replayed = idempotency.form_once(
+            request, _write_scope(request, card), "cancel", cancel_booking
+        )
+    except services.BookingError as error:
+        if error.code != "no_booking":  # nothing to cancel: their page says so, as before tokens
+            messages.error(request, error.message)
+        return go(request, "mypage")
+    except (idempotency.KeyReused, idempotency.KeyInProgress):
+        return _already_sent(request)
+    request.session[SESSION_CANCELLED] = answer.body["booking"]
+    return redirect(answer.redirect_to)  # a page that says the booking was cancelled

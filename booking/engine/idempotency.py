@@ -1,0 +1,163 @@
+"""Idempotent booking writes (issue 11): a retried request never books twice and gets the original answer.
+
+The API takes an `Idempotency-Key` header; web forms carry a one-time token made when the page is rendered
+(`form_token`). `do_once` inserts the key's row *before* the write, in the write's own transaction: a
+concurrent duplicate's insert waits on the unique (scope, key) until the first commits (then it replays the
+answer) or rolls back (then it does the write itself). A refused write rolls its row back with it, so only
+answers of committed writes are kept, and a retry of a refused request is simply tried again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from booking.engine.retry import retry_on_lost_connection
+from booking.models import IdempotentRequest
+
+KEEP = dt.timedelta(hours=24)  # a key's answer is kept a day; a form token is honoured as long
+# How long a duplicate waits for the first request with its key before it is told to retry: a booking
+# transaction takes milliseconds, so this is only reached when something holds the first one up.
+WAIT = "10s"
+RETRY_AFTER_SECONDS = 2
+FORM_TOKEN_FIELD = "form_token"  # noqa: S105 (a field name, no secret)
+_FORM_SALT = "booking.idempotency.form"
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the first request answered: an HTTP status with a JSON body (API), or where a form went."""
+
+    status: int
+    body: Any = None
+    redirect_to: str = ""
+
+
+class KeyReused(Exception):
+    """The key was used before for another request (another body, path or method)."""
+
+
+class KeyInProgress(Exception):
+    """The first request with this key is still running."""
+
+    retry_after = RETRY_AFTER_SECONDS
+
+
+def valid_key(raw: str | None) -> bool:
+    """1–255 visible ASCII characters (the Idempotency-Key header)."""
+    return raw is not None and 1 <= len(raw) <= 255 and all("!" <= ch <= "~" for ch in raw)
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """The request a key was used for: method, path and the body (JSON compared by value, not spelling)."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:  # not JSON (or empty): the bytes as sent
+        canonical = body
+    digest = hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(f"{method.upper()} {path} {digest}".encode()).hexdigest()
+
+
+def form_fingerprint(method: str, path: str, fields: Mapping[str, list[str]]) -> str:
+    """A web form's request: its fields without the CSRF token (masked anew on every render) or the form
+    token itself (it is the key)."""
+    kept = {
+        name: values
+        for name, values in fields.items()
+        if name not in {"csrfmiddlewaretoken", FORM_TOKEN_FIELD}
+    }
+    return fingerprint(method, path, json.dumps(kept, sort_keys=True).encode())
+
+
+def form_token(purpose: str) -> str:
+    """A one-time token for a form that writes (hidden field `form_token`), made when the page is rendered."""
+    return signing.dumps({"p": purpose, "n": secrets.token_urlsafe(18)}, salt=_FORM_SALT, compress=False)
+
+
+def form_key(raw: str | None, purpose: str) -> str | None:
+    """The key a posted form token stands for; None for no token, a forged or foreign one or an old one (the
+    form then works as it did before tokens: its own checks keep it from writing twice)."""
+    if not raw or len(raw) > 200:
+        return None
+    try:
+        data = signing.loads(raw, salt=_FORM_SALT, max_age=KEEP)
+    except signing.BadSignature:  # SignatureExpired is one
+        return None
+    if not isinstance(data, dict) or data.get("p") != purpose or not isinstance(data.get("n"), str):
+        return None
+    return f"{purpose}:{data['n']}"
+
+
+def do_once(scope: str, key: str | None, print_: str, write: Callable[[], Answer]) -> tuple[Answer, bool]:
+    """Do `write` once for (scope, key): (its answer, False) the first time, (the same answer, True) for a
+    repeat. No key: the write, as without idempotency. Raises KeyReused, KeyInProgress, or what `write`
+    raises (then nothing is kept and nothing written)."""
+    if key is None:
+        return write(), False
+    # The whole keyed transaction runs again if its connection is lost (issue 11; the services' own retry
+    # cannot act inside it). A lost COMMIT answer needs nothing more: the retry finds the kept answer.
+    return retry_on_lost_connection(lambda: _once(scope, key, print_, write))
+
+
+def _once(scope: str, key: str, print_: str, write: Callable[[], Answer]) -> tuple[Answer, bool]:
+    with transaction.atomic():
+        kept = _claim(scope, key, print_)
+        if kept is not None:
+            if kept.fingerprint != print_:
+                raise KeyReused
+            return Answer(kept.status_code, kept.body, kept.redirect_to), True
+        answer = write()
+        IdempotentRequest.objects.filter(scope=scope, key=key).update(
+            status_code=answer.status, body=answer.body, redirect_to=answer.redirect_to
+        )
+    return answer, False
+
+
+def form_once(
+    request: HttpRequest, scope: str, purpose: str, write: Callable[[], Answer]
+) -> tuple[Answer, bool]:
+    """`do_once` for a posted web form carrying the token `form_token(purpose)` made: a double click, a
+    resubmit after Back or a retry after a lost response gets the first answer (where it went)."""
+    key = form_key(request.POST.get(FORM_TOKEN_FIELD), purpose)
+    print_ = form_fingerprint(request.method or "POST", request.get_full_path(), dict(request.POST.lists()))
+    return do_once(scope, key, print_, write)
+
+
+def _claim(scope: str, key: str, print_: str) -> IdempotentRequest | None:
+    """Insert the key's row (None: this request does the write), or the row another request committed.
+    The insert waits while another transaction holds an uncommitted row with the key, up to WAIT."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [WAIT])
+    try:
+        with transaction.atomic():
+            IdempotentRequest.objects.create(scope=scope, key=key, fingerprint=print_, status_code=0)
+        return None
+    except IntegrityError:
+        return IdempotentRequest.objects.get(scope=scope, key=key)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+            raise KeyInProgress from error
+        raise
+    finally:
+        with connection.cursor() as cursor:  # the booking's own locks wait as they always did
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+
+
+def do_purge_expired(now: dt.datetime | None = None) -> int:
+    """Forget answers older than a day (the daily sweep); a key may then be used again."""
+    cutoff = (now or timezone.now()) - KEEP
+    deleted, _by_model = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

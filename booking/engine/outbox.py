@@ -1,0 +1,182 @@
+"""The mail outbox (issue 11): no resident's mail is lost when Redis or the mail server is down.
+
+**Writing.** A service writes the mail as an `OutboxMail` row inside the transaction of the change it
+tells about (`queue_booking_mail`), so a booking and its confirmation are committed together or not at
+all. After the commit it kicks the relay through Celery, best effort: with the broker down the kick fails,
+is logged, and the booking stands; beat's relay every minute (`tenants.for_each_tenant` →
+`booking.relay_mail_outbox` in each tenant's schema) sends the mail then.
+
+**Relaying** (`do_relay_outbox`, in the current tenant's schema only):
+
+1. *Claim* due rows in one short transaction: `SELECT … FOR UPDATE SKIP LOCKED`, then `status = sending`,
+   `attempts + 1` and `next_attempt_at` pushed to the end of a lease. Two relays at once never claim the
+   same row (the second skips the first's locked rows, and after the commit the row is no longer due).
+2. *Send* outside any transaction (an SMTP wait holds no lock and no open transaction).
+3. *Finish* with one conditional `UPDATE` (the row is still `sending` with this claim's attempt number):
+   `sent` with its time, or, on an error, `pending` again after an exponential backoff (30 s, 1 min,
+   2 min, … at most an hour), or `failed` after `MAX_ATTEMPTS` tries, logged and written to the
+   operation log (as the worker) in the same transaction.
+
+**At least once, duplicates only in one window.** A mail marked `sent` is never sent again. A worker
+that dies after the mail server accepted a mail but before step 3 leaves the row `sending`; when the
+lease runs out another relay claims it and sends it a second time. That crash window is the only way a
+resident gets a mail twice; SMTP offers no way to ask the server whether it already took one.
+
+The mail is written from the booking when it is sent (`notifications.compose_booking_mail`): the tenant's
+current wording, and nothing if the booking no longer is what the mail says (a booking cancelled before
+its confirmation went out gets only the cancellation). `last_error` keeps the error's kind and SMTP code,
+never its message, which may name the address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from booking.audit import oplog
+from booking.engine import notifications
+from booking.jobs.enqueue import queue_on_commit
+from booking.models import Booking, OutboxMail
+
+logger = logging.getLogger(__name__)
+
+RELAY_TASK = "booking.relay_mail_outbox"
+# How long a claimed row is a relay's own; longer than any SMTP exchange (a worker that has not finished
+# by then is taken for dead). A shorter lease narrows nothing: only a crash makes a duplicate.
+LEASE = dt.timedelta(minutes=10)
+MAX_ATTEMPTS = 8  # 30 s + 1 + 2 + 4 + 8 + 16 + 32 min: about an hour of outage before a mail fails
+FIRST_RETRY = dt.timedelta(seconds=30)
+LONGEST_RETRY = dt.timedelta(hours=1)
+BATCH = 50
+MAX_BATCHES = 20  # per run; what is left is due for the next minute's run
+
+_OPEN = (OutboxMail.Status.PENDING, OutboxMail.Status.SENDING)
+
+
+def queue_booking_mail(booking: Booking, kind: str) -> OutboxMail | None:
+    """Write the mail about `booking` (`kind`) in the caller's transaction and kick the relay after the
+    commit. A booking without an address gets no row."""
+    if not booking.contact_email:
+        return None
+    row = OutboxMail.objects.create(booking=booking, kind=kind, language=booking.language)
+    kick_relay()
+    return row
+
+
+def kick_relay() -> None:
+    """Ask a worker to relay the outbox once the transaction commits; a broker outage only delays the mail
+    (beat's relay sends it), so the failure is logged and never reaches the resident."""
+
+    def kick_failed(exc: Exception) -> None:
+        logger.warning("mail relay not kicked (broker unreachable); beat's relay will send: %r", exc)
+
+    queue_on_commit(RELAY_TASK, on_failure=kick_failed)
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """The wait after the `attempts`-th failed try: 30 s, doubling, at most an hour."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+def do_relay_outbox(now: dt.datetime | None = None, batch: int = BATCH) -> int:
+    """Send the current tenant's due mails; the number sent. Safe to run in several workers at once."""
+    now = now or timezone.now()
+    sent = 0
+    for _round in range(MAX_BATCHES):
+        claimed = _claim(now, batch)
+        for row in claimed:
+            sent += _deliver(row, now)
+        if len(claimed) < batch:
+            break
+    return sent
+
+
+def _claim(now: dt.datetime, batch: int) -> list[OutboxMail]:
+    with transaction.atomic():
+        ids = list(
+            OutboxMail.objects.select_for_update(skip_locked=True)
+            .filter(status__in=_OPEN, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return []
+        OutboxMail.objects.filter(pk__in=ids).update(
+            status=OutboxMail.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + LEASE
+        )
+    return list(OutboxMail.objects.select_related("booking__slot__place").filter(pk__in=ids).order_by("pk"))
+
+
+def _deliver(row: OutboxMail, now: dt.datetime) -> int:
+    if row.attempts > MAX_ATTEMPTS:  # claimed again and again by workers that died: give up
+        _fail(row, "WorkerLost", now)
+        return 0
+    try:
+        mail = (
+            notifications.compose_booking_mail(row.booking, row.kind, row.language) if row.booking else None
+        )
+        if mail is None:
+            _finish(row, OutboxMail.Status.SKIPPED)
+            return 0
+        notifications.send_mail(mail)
+    except Exception as exc:  # SMTP errors are OSErrors; anything else is retried alike, then fails
+        _attempt_failed(row, exc, now)
+        return 0
+    _finish(row, OutboxMail.Status.SENT, sent_at=timezone.now())
+    return 1
+
+
+def _ours(row: OutboxMail) -> QuerySet[OutboxMail]:
+    """This claim's row: still `sending` with the attempt number the claim gave it."""
+    return OutboxMail.objects.filter(pk=row.pk, status=OutboxMail.Status.SENDING, attempts=row.attempts)
+
+
+def _finish(row: OutboxMail, status: str, sent_at: dt.datetime | None = None) -> None:
+    done = _ours(row).update(status=status, sent_at=sent_at, last_error="")
+    if not done:
+        logger.warning("outbox mail %s was claimed again before this relay finished", row.pk)
+
+
+def _describe(exc: Exception) -> str:
+    code = getattr(exc, "smtp_code", None)
+    return f"{type(exc).__name__} {code}" if code else type(exc).__name__
+
+
+def _attempt_failed(row: OutboxMail, exc: Exception, now: dt.datetime) -> None:
+    error = _describe(exc)
+    if row.attempts >= MAX_ATTEMPTS:
+        logger.error("outbox mail %s failed for good after %s tries", row.pk, row.attempts, exc_info=exc)
+        _fail(row, error, now)
+        return
+    wait = retry_delay(row.attempts)
+    logger.warning("outbox mail %s not sent (%s); retry in %s", row.pk, error, wait)
+    _ours(row).update(status=OutboxMail.Status.PENDING, next_attempt_at=now + wait, last_error=error)
+
+
+def _fail(row: OutboxMail, error: str, now: dt.datetime) -> None:
+    with transaction.atomic():
+        if _ours(row).update(status=OutboxMail.Status.FAILED, last_error=error):
+            detail = {"kind": row.kind, "booking": row.booking_id, "attempts": row.attempts, "error": error}
+            oplog.record(oplog.WORKER, "mail.failed", f"outbox {row.pk}", detail, now=now)
+
+
+def do_queue_day_before_reminders(now: dt.datetime | None = None) -> int:
+    """Queue the reminder of everyone booked for tomorrow who gave an address, once each: the booking's
+    `reminder_sent_at` and its outbox row in one transaction. The number queued; the relay sends them."""
+    now = now or timezone.now()
+    queued = 0
+    for booking in notifications.reminders_due(now):
+        with transaction.atomic():
+            marked = Booking.objects.filter(pk=booking.pk, reminder_sent_at__isnull=True).update(
+                reminder_sent_at=now
+            )
+            if marked:
+                OutboxMail.objects.create(
+                    booking=booking, kind=OutboxMail.Kind.REMINDER, language=booking.language
+                )
+                queued += 1
+    return queued
