@@ -109,12 +109,49 @@ SENTRY_ENVIRONMENT: {{ .Values.config.sentryEnvironment | quote }}
 {{- end }}
 {{- end }}
 
+{{/* The CloudNativePG Cluster's name (its Services are <name>-rw/-ro/-r, its Secrets <name>-app/-ca). */}}
+{{- define "madoguchi.cnpgCluster" -}}
+{{- default (printf "%s-pg" (include "madoguchi.fullname" .)) .Values.database.cnpg.clusterName }}
+{{- end }}
+
+{{/* Where the pods find the CA that signed the CNPG server certificates (sslmode=verify-full). */}}
+{{- define "madoguchi.pgCaDir" -}}
+/etc/madoguchi/postgresql-ca
+{{- end }}
+
 {{/*
 Secret-backed env entries. Call with (dict "root" $ "overrides" <component>.secretKeyOverrides).
+DATABASE_URL comes from the CNPG Cluster and REDIS_URL from the chart's Redis while those are enabled,
+unless the component's overrides name a key of the Secret for them (e.g. a pool's own database role).
+Kubernetes expands $(VAR) only from variables defined earlier in the list, so the parts come first.
 */}}
 {{- define "madoguchi.secretEnv" -}}
 {{- $secretName := required "secret.name (an existing Secret) is required" .root.Values.secret.name }}
-{{- $keys := merge (deepCopy (default (dict) .overrides)) .root.Values.secret.keys }}
+{{- $overrides := default (dict) .overrides }}
+{{- $keys := merge (deepCopy $overrides) .root.Values.secret.keys }}
+{{- $cnpg := and .root.Values.database.cnpg.enabled (not (hasKey $overrides "DATABASE_URL")) }}
+{{- $redis := and .root.Values.redis.enabled (not (hasKey $overrides "REDIS_URL")) }}
+{{- if $cnpg }}
+{{- $keys = omit $keys "DATABASE_URL" }}
+# The owner's URL that CloudNativePG generates (host: the -rw Service, which follows the primary).
+- name: MADOGUCHI_PG_URI
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "madoguchi.cnpgCluster" .root }}-app
+      key: uri
+{{- else }}
+{{- $_ := required "secret.keys.DATABASE_URL is required while database.cnpg.enabled is false (the external database's URL)" (index $keys "DATABASE_URL") }}
+{{- end }}
+{{- if $redis }}
+{{- $keys = omit $keys "REDIS_URL" }}
+- name: MADOGUCHI_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "redis.auth.secretName is required" .root.Values.redis.auth.secretName }}
+      key: {{ .root.Values.redis.auth.key }}
+{{- else }}
+{{- $_ := required "secret.keys.REDIS_URL is required while redis.enabled is false (the external Redis's URL)" (index $keys "REDIS_URL") }}
+{{- end }}
 {{- range $envName := keys $keys | sortAlpha }}
 - name: {{ $envName }}
   valueFrom:
@@ -124,6 +161,16 @@ Secret-backed env entries. Call with (dict "root" $ "overrides" <component>.secr
       {{- if has $envName $.root.Values.secret.optionalKeys }}
       optional: true
       {{- end }}
+{{- end }}
+{{- if $cnpg }}
+# TLS verified against the Cluster's own CA; read-write: libpq drops a connection that lands on a standby.
+- name: DATABASE_URL
+  value: "$(MADOGUCHI_PG_URI)?sslmode=verify-full&sslrootcert={{ include "madoguchi.pgCaDir" .root }}/ca.crt&target_session_attrs=read-write"
+{{- end }}
+{{- if $redis }}
+# The HAProxy Service in front of the Redis pods, which always points at the current primary.
+- name: REDIS_URL
+  value: "redis://:$(MADOGUCHI_REDIS_PASSWORD)@{{ include "madoguchi.fullname" .root }}-redis:6379/0"
 {{- end }}
 {{- end }}
 
@@ -167,6 +214,15 @@ volumes:
       medium: {{ . }}
       {{- end }}
       sizeLimit: {{ .root.Values.tmpVolume.sizeLimit }}
+  {{- if .root.Values.database.cnpg.enabled }}
+  # Only the certificate: the Secret also holds the CA's private key.
+  - name: postgresql-ca
+    secret:
+      secretName: {{ include "madoguchi.cnpgCluster" .root }}-ca
+      items:
+        - key: ca.crt
+          path: ca.crt
+  {{- end }}
 {{- end }}
 
 {{/*
@@ -205,6 +261,11 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+  {{- if .Values.database.cnpg.enabled }}
+  - name: postgresql-ca
+    mountPath: {{ include "madoguchi.pgCaDir" . }}
+    readOnly: true
+  {{- end }}
 {{- end }}
 
 {{/* Annotations that roll the pods when the non-secret configuration changes. */}}
