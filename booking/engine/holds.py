@@ -67,6 +67,7 @@ def do_extend_hold(
     channel: str = Booking.Channel.WEB,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
+    held_since: dt.datetime | None = None,
 ) -> Hold:
     """Give the card's hold on (place, service, starts_at) the full hold time again from now.
 
@@ -76,11 +77,11 @@ def do_extend_hold(
     """
     now = now or timezone.now()
     minutes = booking_rules().hold_minutes
+    limit = now - dt.timedelta(minutes=minutes * MAX_EXTENSIONS)
     with transaction.atomic():
-        if Hold.objects.filter(
-            card=card,
-            expires_at__gt=now,
-            created_at__lte=now - dt.timedelta(minutes=minutes * MAX_EXTENSIONS),
+        # First held that long ago (this hold, or the one swept away that the caller remembers): no more.
+        if (held_since and held_since <= limit) or Hold.objects.filter(
+            card=card, created_at__lte=limit
         ).exists():
             raise HoldExtensionLimit
         extended = Hold.objects.filter(
@@ -96,7 +97,9 @@ def do_extend_hold(
                 oplog.record(who, "booking.hold_extended", f"card {card.pk}", {"minutes": minutes})
             return Hold.objects.select_related("slot__place", "slot__service").get(card=card)
     try:
-        return do_hold(card, place, service, starts_at, channel=channel, actor=actor, now=now)
+        return do_hold(
+            card, place, service, starts_at, channel=channel, actor=actor, now=now, held_since=held_since
+        )
     except BookingError as error:
         if error.code == "slot_full":
             raise HoldLost from error

@@ -20,7 +20,9 @@ is logged, and the booking stands; beat's relay every minute (`tenants.for_each_
 **At least once, duplicates only in one window.** A mail marked `sent` is never sent again. A worker
 that dies after the mail server accepted a mail but before step 3 leaves the row `sending`; when the
 lease runs out another relay claims it and sends it a second time. That crash window is the only way a
-resident gets a mail twice; SMTP offers no way to ask the server whether it already took one.
+resident gets a mail twice; SMTP offers no way to ask the server whether it already took one. A slow relay
+cannot make one: each mail's lease is renewed (a conditional `UPDATE`) just before it is sent, a mail whose
+lease another relay took meanwhile is skipped, and a relay stops claiming after half a lease.
 
 The mail is written from the booking when it is sent (`notifications.compose_booking_mail`): the tenant's
 current wording, and nothing if the booking no longer is what the mail says (a booking cancelled before
@@ -85,8 +87,11 @@ def retry_delay(attempts: int) -> dt.timedelta:
 def do_relay_outbox(now: dt.datetime | None = None, batch: int = BATCH) -> int:
     """Send the current tenant's due mails; the number sent. Safe to run in several workers at once."""
     now = now or timezone.now()
+    started = timezone.now()
     sent = 0
     for _round in range(MAX_BATCHES):
+        if timezone.now() - started > LEASE / 2:
+            break  # a slow mail server: leave the rest to the next relay rather than outrun our leases
         claimed = _claim(now, batch)
         for row in claimed:
             sent += _deliver(row, now)
@@ -106,7 +111,9 @@ def _claim(now: dt.datetime, batch: int) -> list[OutboxMail]:
         if not ids:
             return []
         OutboxMail.objects.filter(pk__in=ids).update(
-            status=OutboxMail.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + LEASE
+            status=OutboxMail.Status.SENDING,
+            attempts=F("attempts") + 1,
+            next_attempt_at=max(now, timezone.now()) + LEASE,
         )
     return list(OutboxMail.objects.select_related("booking__slot__place").filter(pk__in=ids).order_by("pk"))
 
@@ -114,6 +121,10 @@ def _claim(now: dt.datetime, batch: int) -> list[OutboxMail]:
 def _deliver(row: OutboxMail, now: dt.datetime) -> int:
     if row.attempts > MAX_ATTEMPTS:  # claimed again and again by workers that died: give up
         _fail(row, "WorkerLost", now)
+        return 0
+    # The lease runs from this mail's own start, not the batch's: taken over meanwhile (a relay slower than
+    # the lease), it is the other relay's to send, never both.
+    if not _ours(row).update(next_attempt_at=max(now, timezone.now()) + LEASE):
         return 0
     try:
         mail = (

@@ -417,9 +417,11 @@ def do_hold(
     channel: str = Booking.Channel.WEB,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
+    held_since: dt.datetime | None = None,
 ) -> Hold:
     """Hold a time for this person while they (or the operator on the phone) confirm; it counts against
-    capacity until it expires."""
+    capacity until it expires. Holding the same time again keeps when it was first held (`held_since` for a
+    hold already swept away), so that the limit on extensions (engine.holds) cannot be reset that way."""
     now = now or timezone.now()
     _check_channel(service, channel)
     rules = booking_rules()
@@ -430,6 +432,7 @@ def do_hold(
     try:
         with transaction.atomic():
             _lock_bookable_card(card)
+            earlier = Hold.objects.filter(card=card).values_list("slot_id", "created_at").first()
             Hold.objects.filter(card=card).delete()
             slot = _bookable_slot(place, service, starts_at, rules, now)
             release_expired_holds(now, slot)
@@ -438,6 +441,10 @@ def do_hold(
             hold = Hold.objects.create(
                 card=card, slot=slot, expires_at=now + dt.timedelta(minutes=rules.hold_minutes)
             )
+            first = [t for t in (held_since, earlier[1] if earlier and earlier[0] == slot.pk else None) if t]
+            if first:
+                hold.created_at = min(first)
+                Hold.objects.filter(pk=hold.pk).update(created_at=hold.created_at)
             _record_operator(actor, "booking.hold", f"card {card.pk}", {"to": _slot_detail(slot)})
             return hold
     except IntegrityError as error:

@@ -159,6 +159,12 @@ def _actor(request: HttpRequest) -> vendor_log.Actor:
     return vendor_log.Actor(user.get_username(), user.pk, client_address(request))
 
 
+def _logged_by_service(model_admin: admin.ModelAdmin) -> bool:
+    """A ModelAdmin that saves through a console service writing its own entry (stops: SO-01) says so with
+    `logged_by_service = True`; read with getattr, since this mixin comes first in the class's MRO."""
+    return bool(getattr(model_admin, "logged_by_service", False))
+
+
 class VendorLoggedAdmin(admin.ModelAdmin):
     """Mixed into every ModelAdmin of the vendor site: each admin write is in the vendor operation log.
 
@@ -167,11 +173,13 @@ class VendorLoggedAdmin(admin.ModelAdmin):
     """
 
     def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        vendor_log.record(_actor(request), "admin.add", _target(obj), change=message)
+        if not _logged_by_service(self):
+            vendor_log.record(_actor(request), "admin.add", _target(obj), change=message)
         return super().log_addition(request, obj, message)
 
     def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        vendor_log.record(_actor(request), "admin.change", _target(obj), change=message)
+        if not _logged_by_service(self):
+            vendor_log.record(_actor(request), "admin.change", _target(obj), change=message)
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:

@@ -1,41 +1,78 @@
 from __future__ import annotations
 
-import datetime as dt
+import copy
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 
+from console.access import _actor
 from console.models import OperatorSignIn, PlannedStop
-
-APPROVAL_DAYS = 30
+from console.services import do_record_stop, stop_problems
 
 
 class PlannedStopForm(forms.ModelForm):
+    """The console's form for stops: the rules are console.services.stop_problems, shown by field."""
+
     class Meta:
         model = PlannedStop
-        fields = ["tenant", "starts_at", "ends_at", "reason", "reason_en", "approved_on"]
+        fields = [
+            "tenant",
+            "kind",
+            "starts_at",
+            "ends_at",
+            "site_down",
+            "announced_from",
+            "reason",
+            "reason_en",
+            "approved_by",
+            "approval_reference",
+            "approved_on",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # blank: the notice shows from the moment the stop is recorded (do_record_stop fills it in)
+        self.fields["announced_from"].required = False
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        starts, ends, approved = data.get("starts_at"), data.get("ends_at"), data.get("approved_on")
-        if starts and ends and ends <= starts:
-            self.add_error("ends_at", _("停止終了は停止開始より後にしてください。"))
-        if starts and approved and approved > starts.date() - dt.timedelta(days=APPROVAL_DAYS):
-            self.add_error(
-                "approved_on",
-                _("計画停止は%(days)d日前までに自治体の承認が必要です（SO-01）。") % {"days": APPROVAL_DAYS},
-            )
+        # Checked here, on a copy, rather than after Django builds the instance: a field with an error is
+        # then left out of the model's own checks, so its constraint does not repeat the message in English.
+        candidate = copy.copy(self.instance)
+        for field in self._meta.fields or []:
+            if field in data:
+                setattr(candidate, field, data[field])
+        for field, message in stop_problems(candidate).items():
+            if field not in self.errors:
+                self.add_error(field if field in self.fields else None, message)
         return data
 
 
 @admin.register(PlannedStop)
 class PlannedStopAdmin(admin.ModelAdmin):
+    """Stops are recorded by do_record_stop, which writes their vendor-log entry itself."""
+
     form = PlannedStopForm
-    list_display = ["starts_at", "ends_at", "tenant", "reason", "approved_on"]
-    list_filter = ["tenant"]
+    logged_by_service = True
+    list_display = [
+        "starts_at",
+        "ends_at",
+        "tenant",
+        "kind",
+        "site_down",
+        "reason",
+        "approved_on",
+        "approved_by",
+        "approval_reference",
+        "recorded_by",
+    ]
+    list_filter = ["tenant", "kind"]
+    readonly_fields = ["recorded_by", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: PlannedStop, form: Any, change: bool) -> None:
+        do_record_stop(obj, actor=_actor(request))
 
 
 @admin.register(OperatorSignIn)

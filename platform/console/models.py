@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class Heartbeat(models.Model):
@@ -25,12 +26,18 @@ class Heartbeat(models.Model):
 
 
 class PlannedStop(models.Model):
-    """A planned stop of the service (maintenance), for one municipality or all of them (SO-01, MT-03).
+    """A stop of the service, for one municipality or all of them (SO-01, MT-03).
 
-    The specification asks for the municipality's written approval 30 days ahead and for the stop to be
-    announced on the top page beforehand: the console refuses a stop approved later than that, and every
-    affected municipality's top page shows it until it ends.
+    Planned stops need the municipality's written approval 30 days ahead (who approved, the document's
+    number, the date: `console.services.do_record_stop` refuses a later one); an emergency stop needs none
+    and is recorded as such, so that it never counts as planned. The notice shows on every page of the
+    affected municipalities from `announced_from` until the stop ends; while a `site_down` stop runs,
+    residents' booking writes are refused (staff and the call center keep working).
     """
+
+    class Kind(models.TextChoices):
+        PLANNED = "planned", "計画停止（30日前までに自治体の承認）"
+        EMERGENCY = "emergency", "緊急停止（承認なし、計画停止に数えない）"
 
     tenant = models.ForeignKey(
         "tenants.Municipality",
@@ -40,11 +47,26 @@ class PlannedStop(models.Model):
         related_name="planned_stops",
         help_text="空欄なら全ての自治体",
     )
+    kind = models.CharField("種別", max_length=10, choices=Kind.choices, default=Kind.PLANNED)
     starts_at = models.DateTimeField("停止開始")
     ends_at = models.DateTimeField("停止終了")
+    site_down = models.BooleanField(
+        "住民の予約を止める",
+        default=True,
+        help_text=(
+            "オン: 停止中は住民のウェブとAPIからの予約・変更・取消を断る。"
+            "オフ: サイトは動き続け、何も断らない。"
+        ),
+    )
+    announced_from = models.DateTimeField(
+        "お知らせの表示開始", default=timezone.now, help_text="この日時から停止終了まで、全ての画面に表示する"
+    )
     reason = models.CharField("お知らせ（日本語）", max_length=200, default="システムメンテナンスのため")
     reason_en = models.CharField("お知らせ（英語）", max_length=200, default="for system maintenance")
-    approved_on = models.DateField("自治体の承認日")
+    approved_by = models.CharField("承認した自治体の担当者（氏名・役職）", max_length=200, blank=True)
+    approval_reference = models.CharField("承認文書の番号", max_length=100, blank=True)
+    approved_on = models.DateField("自治体の承認日", null=True, blank=True)
+    recorded_by = models.CharField("登録した運用者", max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -54,7 +76,12 @@ class PlannedStop(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(ends_at__gt=models.F("starts_at")), name="stop_ends_after_start"
-            )
+            ),
+            # the rest of the approval (who, which document, 30 days ahead) is checked by do_record_stop
+            models.CheckConstraint(
+                condition=models.Q(kind="emergency") | models.Q(approved_on__isnull=False),
+                name="planned_stop_has_approval_date",
+            ),
         ]
 
     def __str__(self) -> str:

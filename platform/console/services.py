@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from console import vendor_log
-from console.models import Heartbeat, OperatorSignIn
+from console.models import Heartbeat, OperatorSignIn, PlannedStop
 from console.queries import client_key
 from madoguchi.cache import LocalCounter
 
@@ -155,3 +156,77 @@ def do_enrol_operator_totp(username: str, *, replace: bool, actor: vendor_log.Ac
         device = TOTPDevice.objects.create(user=user, name="vendor console", confirmed=True)
         vendor_log.record(actor, "totp.replace" if replace else "totp.enrol", username)
     return device
+
+
+# --- planned and emergency stops (SO-01) ---
+
+APPROVAL_DAYS = 30  # the municipality approves a planned stop in writing at least this many days ahead
+
+
+def stop_problems(stop: PlannedStop, today: dt.date | None = None) -> dict[str, str]:
+    """What is wrong with this stop, field by field (empty: it may be recorded). The one home of the rules:
+    the admin's form shows these next to its fields, and do_record_stop refuses a stop that has any."""
+    today = today or timezone.localdate()
+    problems: dict[str, str] = {}
+    if stop.starts_at and stop.ends_at and stop.ends_at <= stop.starts_at:
+        problems["ends_at"] = _("停止終了は停止開始より後にしてください。")
+    if not (stop.reason or "").strip():
+        problems["reason"] = _("お知らせ（日本語）に停止の理由を入力してください。")
+    if stop.kind == PlannedStop.Kind.EMERGENCY:
+        return problems  # no approval, no 30 days: it is recorded as not planned
+    if not (stop.approved_by or "").strip():
+        problems["approved_by"] = _("計画停止には、承認した自治体の担当者の氏名・役職を入力してください。")
+    if not (stop.approval_reference or "").strip():
+        problems["approval_reference"] = _("計画停止には、自治体の承認文書の番号を入力してください。")
+    latest = (
+        timezone.localtime(stop.starts_at).date() - dt.timedelta(days=APPROVAL_DAYS)
+        if stop.starts_at
+        else None
+    )
+    if stop.approved_on is None:
+        problems["approved_on"] = _("計画停止には、自治体の承認日を入力してください。")
+    elif latest and stop.approved_on > latest:
+        problems["approved_on"] = _(
+            "計画停止は開始の%(days)d日前（%(latest)s）までに自治体の承認が必要です（SO-01）。"
+            "この日程で止める必要があるときは、種別を緊急停止にして登録してください。"
+        ) % {"days": APPROVAL_DAYS, "latest": latest.isoformat()}
+    elif stop.approved_on > today:
+        problems["approved_on"] = _("承認日に未来の日付は入力できません。")
+    if stop.announced_from and stop.starts_at and stop.announced_from > stop.starts_at:
+        problems["announced_from"] = _("計画停止のお知らせは、停止開始より前から表示してください。")
+    return problems
+
+
+def do_record_stop(
+    stop: PlannedStop, *, actor: vendor_log.Actor, today: dt.date | None = None
+) -> PlannedStop:
+    """Record a new stop, or a change to one, with its vendor-log entry; refuses one with problems.
+
+    `stop` is an unsaved PlannedStop (new) or a changed one (the admin's form builds either). Raises
+    ValidationError({field: message}) and writes nothing when stop_problems finds anything.
+    """
+    problems = stop_problems(stop, today)
+    if problems:
+        raise ValidationError(problems)
+    new = stop.pk is None
+    if new:
+        stop.recorded_by = actor.name[:150]
+    if stop.announced_from is None:
+        stop.announced_from = timezone.now()  # the notice shows from the moment the stop is recorded
+    with transaction.atomic():
+        stop.save()
+        vendor_log.record(
+            actor,
+            "stop.record" if new else "stop.change",
+            f"{stop._meta.label_lower}:{stop.pk} {stop}",
+            kind=stop.kind,
+            tenant=stop.tenant.schema_name if stop.tenant else "",
+            starts_at=stop.starts_at.isoformat(),
+            ends_at=stop.ends_at.isoformat(),
+            announced_from=stop.announced_from.isoformat(),
+            site_down=stop.site_down,
+            approved_by=stop.approved_by,
+            approval_reference=stop.approval_reference,
+            approved_on=stop.approved_on.isoformat() if stop.approved_on else "",
+        )
+    return stop

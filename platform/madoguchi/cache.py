@@ -184,5 +184,15 @@ class LocalCounter:
         return entry
 
     def _trim(self) -> None:
+        # A flood of fresh keys must not push out the count of a key under attack: the oldest entry seen
+        # only once goes first (among the oldest few), and only then the oldest of all.
         while len(self._entries) > self._max_keys:
-            self._entries.pop(next(iter(self._entries)))
+            victim = next(
+                (
+                    name
+                    for name, _ in zip(self._entries, range(1000), strict=False)
+                    if self._entries[name][0] <= 1
+                ),
+                next(iter(self._entries)),
+            )
+            self._entries.pop(victim)

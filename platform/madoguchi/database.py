@@ -116,7 +116,8 @@ def database_settings(url: str, *, conn_max_age: int = 60) -> dict[str, Any]:
                 f"DATABASE_URL has a parameter Madoguchi does not pass on: {key!r} "
                 f"(allowed: {', '.join(sorted(_LIBPQ_OPTIONS))})."
             )
-        options[key] = value
+        # Server options given in the URL come after the timeouts, never instead of them.
+        options[key] = f"{options[key]} {value}" if key == "options" else value
     return {
         "ENGINE": "django_tenants.postgresql_backend",
         "NAME": name,

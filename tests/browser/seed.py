@@ -52,8 +52,32 @@ def staff_name(role: str) -> str:
 
 
 def seed_kyoto() -> Seed:
+    _announce_a_planned_stop()
     with schema_context("kyoto"):
         return _seed()
+
+
+def _announce_a_planned_stop() -> None:
+    """A stop announced now and 40 days ahead, keeping the site up: its notice is on every page walked, so
+    axe and the reflow check see it too (SO-01)."""
+    from django.utils import timezone
+
+    from console.models import PlannedStop
+    from tenants.models import Municipality
+
+    now = timezone.now()
+    PlannedStop.objects.create(
+        tenant=Municipality.objects.get(schema_name="kyoto"),
+        kind=PlannedStop.Kind.PLANNED,
+        starts_at=now + dt.timedelta(days=40),
+        ends_at=now + dt.timedelta(days=40, hours=4),
+        approved_on=now.date(),
+        approved_by="京都市 文化市民局 地域自治推進室 課長",
+        approval_reference="京文地第1234号",
+        recorded_by="browser-seed",
+        site_down=False,
+        announced_from=now,
+    )
 
 
 def _seed() -> Seed:

@@ -297,3 +297,47 @@ def test_done_pages_say_made_changed_and_cancelled(
     assert cancelled_text in title(cancelled) and f"<h1>{cancelled_text}</h1>" in text(cancelled)
     assert Booking.objects.get(card=issued.card).status == "cancelled"
     assert browser.get("/done/")["Location"] == "/mypage/"  # shown once: a reload goes to the person's page
+
+
+# --- the remembered time belongs to one card and ends with it (review of issue 15/11) -----------------
+
+
+def test_a_released_time_is_not_held_again_by_extend(browser: Client, issued: IssuedCard) -> None:
+    log_in(browser, issued)
+    walk_to_hold(browser, factories.next_free_slot().starts_at)
+    assert browser.post("/release/").status_code == 302
+    browser.post("/extend/", {"next": "/mypage/"})
+    assert not Hold.objects.filter(card=issued.card).exists()
+
+
+def test_extend_after_booking_says_no_error(browser: Client, issued: IssuedCard) -> None:
+    log_in(browser, issued)
+    walk_to_hold(browser, factories.next_free_slot().starts_at)
+    browser.post("/details/", {"phone": "075-111-2222", "email": ""})
+    page = text(browser.get("/confirm/"))
+    token = re.search(r'name="form_token" value="([^"]+)"', page)
+    hold = re.search(r'name="hold" value="([^"]+)"', page)
+    assert token and hold
+    done = browser.post("/confirm/", {"form_token": token.group(1), "hold": hold.group(1)})
+    assert done.status_code == 302 and Booking.objects.filter(card=issued.card).exists()
+    after = browser.post("/extend/", {"next": "/mypage/"}, follow=True)
+    assert "同じ日時" not in text(after) and not Hold.objects.filter(card=issued.card).exists()
+
+
+def test_holding_the_same_time_again_keeps_when_it_was_first_held(issued: IssuedCard) -> None:
+    from booking.engine.services import do_hold
+
+    slot = factories.next_free_slot()
+    place, service = factories.place(), factories.card_issuance()
+    first = do_hold(issued.card, place, service, slot.starts_at)
+    long_ago = timezone.now() - dt.timedelta(hours=3)
+    Hold.objects.filter(pk=first.pk).update(created_at=long_ago)
+    again = do_hold(issued.card, place, service, slot.starts_at)
+    assert again.created_at == long_ago  # re-picking the time does not reset the limit on extensions
+    swept_since = timezone.now() - dt.timedelta(hours=2)
+    Hold.objects.filter(card=issued.card).delete()  # ran out and swept by beat
+    from booking.engine.holds import HoldExtensionLimit, do_extend_hold
+
+    with pytest.raises(HoldExtensionLimit):
+        do_extend_hold(issued.card, place, service, slot.starts_at, held_since=swept_since)
+    assert not Hold.objects.filter(card=issued.card).exists()

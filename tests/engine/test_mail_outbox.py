@@ -232,3 +232,13 @@ def test_a_tenants_relay_never_sends_another_tenants_mail(tenants: Any) -> None:
         assert OutboxMail.objects.get().status == Status.PENDING
         assert outbox.do_relay_outbox() == 1
     assert [m.to for m in mail.outbox] == [["k@example.jp"], ["m@example.jp"]]
+
+
+def test_a_mail_taken_over_by_another_relay_is_not_sent_again(kyoto: None) -> None:
+    """A relay slower than its lease (a hung mail server) must not send what another relay took meanwhile."""
+    row = OutboxMail.objects.create(kind=OutboxMail.Kind.BOOKED, language="ja", recipient="a@example.jp")
+    now = timezone.now()
+    (claimed,) = outbox._claim(now, 10)
+    OutboxMail.objects.filter(pk=row.pk).update(attempts=claimed.attempts + 1)  # another relay's claim
+    assert outbox._deliver(claimed, now) == 0
+    assert mail.outbox == []

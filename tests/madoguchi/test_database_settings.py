@@ -49,6 +49,11 @@ def test_url_parameters_win_over_the_defaults() -> None:
     assert db["OPTIONS"]["target_session_attrs"] == "primary"
 
 
+def test_server_options_in_the_url_keep_the_timeouts() -> None:
+    options = database_settings("postgres://u@h/d?options=-c%20work_mem%3D8MB")["OPTIONS"]["options"]
+    assert "statement_timeout=30s" in options and options.endswith("-c work_mem=8MB")
+
+
 def test_timeouts_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT", "15min")
     monkeypatch.setenv("DATABASE_LOCK_TIMEOUT", "3s")

@@ -44,11 +44,21 @@ class TimedClient(Client):
 
 @pytest.fixture
 def redis_down(settings: Any) -> Iterator[None]:
+    from madoguchi.celery import app as celery_app
+
+    # The project's Celery app reads its settings once: point it at the dead broker for this test only, and
+    # put it back (with a fresh connection pool), or every later test would publish to a closed port.
+    real_broker = celery_app.conf.broker_url
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": DEAD_REDIS}}
     settings.CELERY_BROKER_URL = DEAD_REDIS
+    celery_app.conf.broker_url = DEAD_REDIS
     throttle._local.clear()
     madoguchi.cache._down_until.clear()
     yield
+    celery_app.conf.broker_url = real_broker
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
     throttle._local.clear()
     madoguchi.cache._down_until.clear()
 
@@ -161,7 +171,7 @@ def test_cache_reads_miss_and_writes_drop_quickly_without_redis(redis_down: None
 
 
 def test_publishing_a_task_fails_fast_without_redis(settings: Any) -> None:
-    app = Celery("outage-test")
+    app = Celery("outage-test", set_as_current=False)  # current_app stays the project's for later tests
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = DEAD_REDIS
     started = time.monotonic()
@@ -176,6 +186,11 @@ def test_local_counter_expires_and_stays_bounded() -> None:
     assert counter.claim("a", 101.0, ttl=60) == (2, 100.0)
     for name in "bcd":
         counter.claim(name, 102.0, ttl=60)
-    assert counter.state("a") is None  # the oldest went first
+    assert counter.state("a") == (2, 101.0)  # a key counted twice outlives a flood of keys seen once
+    assert counter.state("b") is None  # the oldest of those went first
+    for name in "bcd":
+        counter.claim(name, 103.0, ttl=60)
+        counter.claim(name, 104.0, ttl=60)
+    assert len(counter._entries) == 3  # still bounded when every key has counted more than once
     counter.claim("gone", 103.0, ttl=-1)
     assert counter.state("gone") is None

@@ -143,6 +143,10 @@ def test_vendor_actions_are_in_the_vendor_log(tenants: Tenants, db: None) -> Non
             "ends_at_1": "23:00:00",
             "reason": "点検のため",
             "reason_en": "for an inspection",
+            "kind": "planned",
+            "site_down": "on",
+            "approved_by": "京都市 情報化推進室長",
+            "approval_reference": "京情第1号",
             "approved_on": timezone.localdate().isoformat(),
         },
     )
@@ -163,7 +167,7 @@ def test_vendor_actions_are_in_the_vendor_log(tenants: Tenants, db: None) -> Non
     assert response.status_code == 302
     logged = actions()
     assert [(action, target.split(" ")[0]) for action, target in logged] == [
-        ("admin.add", f"console.plannedstop:{stop.pk}"),
+        ("stop.record", f"console.plannedstop:{stop.pk}"),  # by do_record_stop, with the approval
         ("admin.change", f"tenants.domain:{domain.pk}"),
         ("admin.delete", f"console.plannedstop:{stop.pk}"),
     ]

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from booking.citizen.api import serializers as s
 from booking.citizen.api.auth import CitizenTokenAuthentication, IsCitizen
 from booking.citizen.login import LoginRefused, do_citizen_login, do_create_citizen_token
+from booking.citizen.stops import refused_during_stop
 from booking.engine import idempotency, queries, services
 from booking.engine.texts import active_language
 from booking.models import Card, OpeningPattern
@@ -168,8 +170,16 @@ class CitizenBookingView(APIView):
     @extend_schema(
         request=s.BookingIn,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: s.BookingOut, 400: s.ErrorOut, 401: s.ErrorOut, 409: s.ErrorOut, 422: s.ErrorOut},
+        responses={
+            201: s.BookingOut,
+            400: s.ErrorOut,
+            401: s.ErrorOut,
+            409: s.ErrorOut,
+            422: s.ErrorOut,
+            503: s.ErrorOut,
+        },
     )
+    @method_decorator(refused_during_stop)  # SO-01: 503 planned_stop while the site is down
     def post(self, request: Request) -> Response:
         def book() -> idempotency.Answer:
             body = s.BookingIn(data=request.data)
@@ -199,8 +209,10 @@ class CitizenBookingView(APIView):
             404: s.ErrorOut,
             409: s.ErrorOut,
             422: s.ErrorOut,
+            503: s.ErrorOut,
         },
     )
+    @method_decorator(refused_during_stop)  # SO-01: 503 planned_stop while the site is down
     def patch(self, request: Request) -> Response:
         def change() -> idempotency.Answer:
             body = s.BookingChangeIn(data=request.data)
@@ -223,8 +235,10 @@ class CitizenBookingView(APIView):
             404: s.ErrorOut,
             409: s.ErrorOut,
             422: s.ErrorOut,
+            503: s.ErrorOut,
         },
     )
+    @method_decorator(refused_during_stop)  # SO-01: 503 planned_stop while the site is down
     def delete(self, request: Request) -> Response:
         def cancel() -> idempotency.Answer:
             try:

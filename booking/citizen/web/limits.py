@@ -35,10 +35,17 @@ _DRAFT_FIELDS = {"phone": 20, "email": 254}  # the contact form's fields and the
 def remember_slot(request: HttpRequest, hold: Hold) -> None:
     slot = hold.slot
     request.session[SESSION_HELD_SLOT] = {
+        "card": hold.card_id,
+        "since": hold.created_at.isoformat(),  # the extensions' limit outlives a hold swept away
         "place": slot.place_id,
         "service": slot.service_id,
         "starts_at": slot.starts_at.isoformat(),
     }
+
+
+def forget_slot(request: HttpRequest) -> None:
+    """The remembered time is done with (booked, released, cancelled): extend must not take it again."""
+    request.session.pop(SESSION_HELD_SLOT, None)
 
 
 def held_time(request: HttpRequest, card: Card) -> tuple[Place, Service, dt.datetime] | None:
@@ -47,8 +54,8 @@ def held_time(request: HttpRequest, card: Card) -> tuple[Place, Service, dt.date
     if hold is not None:
         return hold.slot.place, hold.slot.service, hold.slot.starts_at
     remembered = request.session.get(SESSION_HELD_SLOT)
-    if not isinstance(remembered, dict):
-        return None
+    if not isinstance(remembered, dict) or remembered.get("card") != card.pk:
+        return None  # another caller's time (an operator's session), or nothing remembered
     place = Place.objects.filter(pk=remembered.get("place") or 0).first()
     service = Service.objects.filter(pk=remembered.get("service") or 0).first()
     try:
@@ -58,12 +65,22 @@ def held_time(request: HttpRequest, card: Card) -> tuple[Place, Service, dt.date
     return (place, service, starts_at) if place and service else None
 
 
+def _held_since(request: HttpRequest, card: Card) -> dt.datetime | None:
+    remembered = request.session.get(SESSION_HELD_SLOT)
+    if not isinstance(remembered, dict) or remembered.get("card") != card.pk:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(remembered.get("since")))
+    except ValueError:
+        return None
+
+
 def extend_hold(request: HttpRequest, card: Card, channel: str, actor: Any) -> Hold | None:
     """Extend (or take again) the held time; None when nothing was held. Raises BookingError."""
     held = held_time(request, card)
     if held is None:
         return None
-    hold = do_extend_hold(card, *held, channel=channel, actor=actor)
+    hold = do_extend_hold(card, *held, channel=channel, actor=actor, held_since=_held_since(request, card))
     remember_slot(request, hold)
     return hold
 

@@ -5,7 +5,6 @@ from django.shortcuts import render
 
 from booking.engine.queries import booking_rules, places_in_service
 from booking.engine.texts import citizen_texts
-from console.announcements import planned_stops_for
 from tenants.db import tenant_connection
 
 
@@ -20,6 +19,5 @@ def top_page(request: HttpRequest) -> HttpResponse:
             "places": places_in_service(),
             "rules": rules,
             "texts": citizen_texts(rules),
-            "stops": planned_stops_for(tenant.pk),
         },
     )

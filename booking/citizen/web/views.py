@@ -27,6 +27,7 @@ from booking.access.permissions import Can
 from booking.callcenter.session import CALLER_CARD, CALLER_LANGUAGE
 from booking.cards import credentials
 from booking.citizen.login import LoginRefused, do_citizen_login
+from booking.citizen.stops import refused_during_stop
 from booking.citizen.web import limits
 from booking.citizen.web.forms import ContactForm, LoginForm
 from booking.citizen.web.party import CITIZEN_CARD, Party, go, in_operator_flow, party_of
@@ -289,6 +290,7 @@ def _day(raw: str) -> dt.date:
     return day
 
 
+@refused_during_stop
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def choose_time(request: HttpRequest, card: Card, service: str, place: int, day: str) -> HttpResponse:
@@ -340,6 +342,7 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
     )
 
 
+@refused_during_stop
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def details(request: HttpRequest, card: Card) -> HttpResponse:
@@ -358,13 +361,14 @@ def details(request: HttpRequest, card: Card) -> HttpResponse:
     booking = services.active_booking(card)
     initial = (
         limits.draft_for(request, card)
-        or request.session.get(SESSION_CONTACT)
+        or _contact_of(request, card)
         or ({"phone": format_phone(booking.contact_phone), "email": booking.contact_email} if booking else {})
     )
     # After 「時間を延長する」 the typed details come back as they were, not checked (no errors yet).
     form = ContactForm(None if extending else request.POST or None, rules=rules, initial=initial)
     if request.method == "POST" and not extending and form.is_valid():
         request.session[SESSION_CONTACT] = {
+            "card": card.pk,  # an operator's next caller must never get this caller's details
             "phone": form.cleaned_data.get("phone", ""),
             "email": form.cleaned_data.get("email", ""),
         }
@@ -406,6 +410,7 @@ def _hold_again(request: HttpRequest, card: Card, *, asked: bool) -> Hold | None
     return hold
 
 
+@refused_during_stop
 @citizen_required
 @require_POST
 def extend(request: HttpRequest, card: Card) -> HttpResponse:
@@ -436,13 +441,14 @@ def extend(request: HttpRequest, card: Card) -> HttpResponse:
     return go(request, "mypage")
 
 
+@refused_during_stop
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, card: Card) -> HttpResponse:
     if request.method == "POST":
         return _confirm_once(request, card)
     hold = _hold_of(card)
-    contact = request.session.get(SESSION_CONTACT)
+    contact = _contact_of(request, card)
     if hold is None or contact is None:
         messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
         return go(request, "service")
@@ -455,8 +461,16 @@ def confirm(request: HttpRequest, card: Card) -> HttpResponse:
 
 
 def _write_scope(request: HttpRequest, card: Card) -> str:
-    """Whose form tokens: the operator's (for whichever caller), or the resident's card."""
-    return f"staff:{request.user.pk}" if _party(request).operator else f"card:{card.pk}"
+    """Whose form tokens: the operator's for this caller's card (a stale tab of the last caller must not
+    answer for this one), or the resident's card."""
+    return f"staff:{request.user.pk}:card:{card.pk}" if _party(request).operator else f"card:{card.pk}"
+
+
+def _contact_of(request: HttpRequest, card: Card) -> dict[str, str] | None:
+    """The contact details typed for this card in this session (None for another card's: an operator's
+    session serves one caller after another)."""
+    contact = request.session.get(SESSION_CONTACT)
+    return contact if isinstance(contact, dict) and contact.get("card") == card.pk else None
 
 
 def _already_sent(request: HttpRequest) -> HttpResponse:
@@ -469,7 +483,7 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
     party = _party(request)
 
     def confirm_hold() -> idempotency.Answer:
-        contact = request.session.get(SESSION_CONTACT)
+        contact = _contact_of(request, card)
         if contact is None:
             raise services.BookingError("hold_expired")
         booking = services.do_confirm_hold(
@@ -492,14 +506,17 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
     except (idempotency.KeyReused, idempotency.KeyInProgress):
         return _already_sent(request)
     request.session.pop(SESSION_CONTACT, None)
+    limits.forget_slot(request)
     return redirect(answer.redirect_to)
 
 
+@refused_during_stop
 @citizen_required
 @require_POST
 def release(request: HttpRequest, card: Card) -> HttpResponse:
     services.do_release_hold(card, actor=_party(request).actor)
     request.session.pop(SESSION_CONTACT, None)
+    limits.forget_slot(request)  # a released time is not held again by 「時間を延長する」
     messages.info(request, _("選んでいた時間を解放しました。"))
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -542,6 +559,7 @@ def _checkin_qr(card: Card) -> str:
     return mark_safe(qr.inline_svg(card.reservation_number, label=label, element_id="checkin-qr"))  # noqa: S308
 
 
+@refused_during_stop
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, card: Card) -> HttpResponse:
