@@ -3,10 +3,13 @@ and the operator's confirm in the caller flow posted twice is one booking; both 
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
 from django.test import Client
 
-from booking.models import Booking
+from booking.models import Booking, Card
 from tests import factories
 from tests.callcenter.test_callcenter import _ecert_free, identify
 from tests.citizen.test_idempotent_writes import form_token
@@ -65,3 +68,29 @@ def test_the_operators_confirm_posted_twice_is_one_booking(operator: Client) -> 
     assert first["Location"] == second["Location"] == "/staff/caller/done/"
     booking = Booking.objects.get(card=card)
     assert operator.get("/staff/caller/done/")["Location"] == f"/staff/callcenter/script/{booking.pk}/"
+
+
+def test_the_last_callers_page_never_acts_for_the_next_caller(operator: Client) -> None:
+    """A stale confirm page of caller A, sent while serving caller B, books nothing for B, and B's pages
+    never show A's contact details (review of issue 11)."""
+    first, second = factories.issue_card().card, factories.issue_card().card
+    starts = [slot.starts_at for slot in factories.next_free_slot_list(2)]
+    place = factories.place().pk
+
+    def hold_for(card: Card, start: dt.datetime) -> None:
+        identify(operator, card.reservation_number, birth_date="1950-04-01")
+        url = f"/staff/caller/book/card_issuance/{place}/{start:%Y-%m-%d}/"
+        operator.post(url, {"start": start.isoformat()})
+
+    hold_for(first, starts[0])
+    operator.post("/staff/caller/details/", {"phone": "075-000-1111", "email": "first@example.jp"})
+    stale = operator.get("/staff/caller/confirm/")
+    token, hold = form_token(stale), re.search(r'name="hold" value="(\d+)"', stale.content.decode())
+    assert hold
+    hold_for(second, starts[1])
+    details = operator.get("/staff/caller/details/").content.decode()
+    assert "first@example.jp" not in details and "075-000-1111" not in details
+    operator.post("/staff/caller/details/", {"phone": "075-000-2222", "email": ""})
+    operator.post("/staff/caller/confirm/", {"form_token": token, "hold": hold.group(1)})
+    assert not Booking.objects.filter(card=second).exists()
+    assert not Booking.objects.filter(card=first).exists()

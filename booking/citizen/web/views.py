@@ -483,9 +483,10 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
     party = _party(request)
 
     def confirm_hold() -> idempotency.Answer:
-        contact = _contact_of(request, card)
-        if contact is None:
-            raise services.BookingError("hold_expired")
+        contact, posted = _contact_of(request, card), request.POST.get("hold", "")
+        held = _hold_of(card)
+        if contact is None or (posted and (held is None or str(held.pk) != posted)):
+            raise services.BookingError("hold_expired")  # an out-of-date page (another caller's, a new time)
         booking = services.do_confirm_hold(
             card,
             contact_phone=contact["phone"],
