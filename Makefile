@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 BROWSER_STAMP := $(VENV)/.browser-installed-stamp
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-browser lint format manage shell clean-local lock messages
+.PHONY: run test test-browser lint format manage shell clean-local lock messages bench-http
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -52,6 +52,15 @@ lint: $(STAMP)
 	DEBUG=true $(BIN)/mypy .
 	$(BIN)/lint-imports
 	$(BIN)/python infra/local/stack.py exec -- $(BIN)/python manage.py makemigrations --check --dry-run
+
+## bench-http: the HTTP benchmark (bench/http_bench.py; docs/performance.md "HTTP (issue 12)"), not part of
+## test or CI: needs PostgreSQL and Redis on 127.0.0.1, pgbench and wrk (installed by apt when missing, as root)
+bench-http: $(STAMP)
+	@if ! command -v wrk >/dev/null || ! command -v pgbench >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update && apt-get install -y --no-install-recommends wrk postgresql-client; \
+	fi
+	$(BIN)/python bench/http_bench.py $(ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

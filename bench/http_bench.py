@@ -1,0 +1,543 @@
+"""HTTP benchmark (issue 12): the project under gunicorn against the limits of the same machine, in one run.
+
+    make bench-http                       # or: python bench/http_bench.py [--keep] [--seconds 15] ...
+
+In one sitting it:
+
+1. makes its own database (default `madoguchi_http_bench`; a name without `bench` is refused), migrates it,
+   provisions `kyoto` with its preset, issues cards through `do_import_cards` (with letters, so each has a
+   password we know) and makes free slots;
+2. measures the limits: pgbench running the booking transaction (a conditional capacity UPDATE and an
+   INSERT under a partial unique index, as `do_book` and the trigger do) with 16 clients, and a no-op
+   Django view (`bench/noop_wsgi.py`) under gunicorn with sync workers = cores × 2;
+3. starts the project under gunicorn with `infra/docker/gunicorn_conf.py`, DEBUG off and production
+   settings (keys generated for the run), `MADOGUCHI_WEB_POOL=citizen`, and drives with wrk
+   (`bench/http_bench.lua`): availability GETs (one place, 31 days) and citizen booking POSTs (a bearer
+   token per card, got beforehand from `/api/v1/citizen/sessions/`, an `Idempotency-Key` each, spread over
+   the free slots, each slot asked for once more than its capacity); then the same project as the staff
+   pool for the staff API's bookings list;
+4. prints requests/s, p50, p99 and errors per scenario, P1 = bookings/s ÷ pgbench tps and
+   P2 = availability/s ÷ no-op/s, then checks in SQL that no slot took more than its capacity and that
+   `taken` = confirmed bookings + holds (exit status 1 otherwise);
+5. stops every process it started and drops the database (unless `--keep`).
+
+What matters is the ratios within one run, not absolute figures (docs/performance.md).
+"""
+
+# ruff: noqa: E402 - the environment must be set before Django is configured.
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import io
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+VENV_BIN = Path(sys.executable).parent
+HOST = "kyoto.localhost"
+SCHEMA = "kyoto"
+SERVICE_CODE = "card_issuance"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--database", default="madoguchi_http_bench", help="must contain 'bench'")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--cards", type=int, default=3000, help="cards, so booking POSTs, at most")
+    parser.add_argument("--seconds", type=int, default=15, help="each wrk scenario")
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--pgbench-clients", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+if "bench" not in ARGS.database:
+    sys.exit(f"refusing to use database {ARGS.database!r}: use a throwaway *bench* database")
+DATABASE_URL = f"{ARGS.server.rstrip('/')}/{ARGS.database}"
+# One set of keys for the run: the setup below (DEBUG on) and the gunicorn processes (DEBUG off) must
+# agree on the passwords' HMAC key and the operation log's.
+RUN_ENV = {
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": ARGS.redis_url,
+    "SECRET_KEY": secrets.token_urlsafe(48),
+    "RESERVATION_PASSWORD_KEY": secrets.token_urlsafe(32),
+    "OPLOG_KEY": secrets.token_urlsafe(32),
+    "CACHE_KEY_PREFIX": f"http-bench-{secrets.token_hex(4)}",  # nothing cached by an earlier run is seen
+    "STAFF_DEFAULT_NETWORKS": "127.0.0.0/8",
+    "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
+}
+os.environ.update(RUN_ENV)
+os.environ["DEBUG"] = "true"  # only this process: the migrations and fixtures, not what is measured
+
+
+def ensure_database() -> None:
+    with psycopg.connect(f"{ARGS.server.rstrip('/')}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (ARGS.database,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(ARGS.database)))
+
+
+def drop_database() -> None:
+    with psycopg.connect(f"{ARGS.server.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(ARGS.database)))
+
+
+ensure_database()
+
+import django
+
+django.setup()
+
+from _booking_fixtures import Fixtures, InvariantBroken, audit_slots, raw_connection
+from _common import print_table
+from _pgbench_booking import run_pgbench
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connections
+from django_tenants.utils import schema_context
+
+from booking.access import accounts
+from booking.audit import oplog
+from booking.lifecycle.intake import CardRow, do_import_cards
+from booking.models import Booking, Place, Service
+from booking.models.staff import StaffRole
+from tenants.models import Municipality
+
+STAFF_USER = "bench-viewer"
+STAFF_PASSWORD = "Kyoto-2026!ok"  # noqa: S105 - a user of the throwaway database
+SETUP_ACTOR = oplog.Actor(None, "http-bench", "127.0.0.1")
+# This run's cards: application IDs 99999 + run + number (23 digits). A kept database is used again by the
+# next run, which issues new cards (those of the earlier run have passwords under its key).
+CARD_PREFIX = f"99999{secrets.randbelow(10_000):04d}"
+
+
+# --- setup ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One booking POST to come: whose card, which place and start."""
+
+    reservation_number: str
+    password: str
+    location: int
+    start: str
+
+
+def provision() -> None:
+    call_command("migrate_schemas", shared=True, verbosity=0)
+    if not Municipality.objects.filter(schema_name=SCHEMA).exists():
+        call_command(
+            "provision_tenant", SCHEMA, name="京都市", domain=HOST, preset="kyoto", stdout=io.StringIO()
+        )
+
+
+def make_fixtures(cards: int, seed: int) -> tuple[list[Request], int, str]:
+    """Cards through the intake service, free slots, each slot asked for capacity + 1 times; also the
+    staff user. Returns the requests (in the order to send them), a place for the availability GETs and
+    the day the staff list is asked for."""
+    with schema_context(SCHEMA):
+        rows = [
+            CardRow(
+                line=i + 1,
+                application_id=f"{CARD_PREFIX}{i:014d}",
+                name="ベンチ 太郎",
+                name_kana="ベンチ タロウ",
+                birth_date=dt.date(1950, 4, 1),
+                postal_code="604-8571",
+                address="京都市中京区寺町通御池上る上本能寺前町488",
+            )
+            for i in range(cards)
+        ]
+        letters = do_import_cards(rows, actor="http-bench", note="HTTP benchmark", letters=True).letters
+        service = Service.objects.get(code=SERVICE_CODE)
+        places = list(Place.objects.order_by("pk"))
+        fixtures = Fixtures(service, seed)
+        # Enough slots that every card has a request; a slot gets capacity + 1 of them, one after another,
+        # so that they are in flight together (wrk's threads and connections take consecutive lines) and
+        # the last of them is refused: the race for a slot's last places, checked at the end.
+        average_capacity = 2
+        targets = fixtures.slots(places, max(1, cards // (average_capacity + 1)), days=60)
+        asks = [target for target in targets for _ in range(target.capacity + 1)]
+        requests = [
+            Request(letter.reservation_number, letter.password, target.place.pk, target.starts_at.isoformat())
+            for letter, target in zip(letters, asks, strict=False)
+        ]
+        if not get_user_model().objects.filter(username=STAFF_USER).exists():
+            accounts.do_create_staff(
+                SETUP_ACTOR, STAFF_USER, StaffRole.VIEWER, STAFF_PASSWORD, must_change=False
+            )
+        busiest = max(places, key=lambda place: sum(1 for t in targets if t.place.pk == place.pk))
+        day = min(t.starts_at for t in targets).date()
+    return requests, busiest.pk, day.isoformat()
+
+
+# --- processes -----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Gunicorn:
+    """A gunicorn started in its own process group, logging to a file; stop() ends the whole group."""
+
+    def __init__(self, name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log = log_dir / f"{name}.log"
+        full_env = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - our own command line
+                [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", *args],
+                cwd=REPO,
+                env=full_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, path: str, host: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(
+                    f"{self.name} gunicorn exited; its log: {self.log}\n{self.log.read_text()[-3000:]}"
+                )
+            try:
+                status, _ = http_request(self.port, "GET", path, host)
+                if status < 500:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"{self.name} gunicorn did not answer in {timeout:.0f} s; its log: {self.log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def http_request(
+    port: int, method: str, path: str, host: str, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        headers = {"Host": host, "X-Forwarded-Proto": "https", "Accept": "application/json"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            data = json.loads(raw) if raw else {}
+        except ValueError:
+            data = {"raw": raw[:200].decode(errors="replace")}
+        return response.status, data if isinstance(data, dict) else {"list": data}
+    finally:
+        conn.close()
+
+
+def citizen_tokens(port: int, requests: Sequence[Request]) -> list[str]:
+    """A token per card from the citizen API, a few at once (the per-address login throttle counts
+    attempts in flight: 8 stays under it); a 429 is waited out."""
+
+    def token(request: Request) -> str:
+        for _ in range(20):
+            status, data = http_request(
+                port,
+                "POST",
+                "/api/v1/citizen/sessions/",
+                HOST,
+                {"reservation_number": request.reservation_number, "password": request.password},
+            )
+            if status == 201:
+                return str(data["token"])
+            if status != 429:
+                raise SystemExit(f"citizen sign-in answered {status}: {data}")
+            time.sleep(1)
+        raise SystemExit("citizen sign-in kept answering 429")
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(token, requests))
+
+
+# --- load ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    scenario: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    codes: dict[str, int]
+    socket_errors: int
+    first_error: str = ""
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def count(self, *statuses: str) -> int:
+        return sum(n for code, n in self.codes.items() if code in statuses)
+
+    @property
+    def errors(self) -> int:
+        """Answers that are neither a success nor the expected refusal of a full slot, plus socket errors."""
+        ok = sum(n for code, n in self.codes.items() if code.startswith("2"))
+        return self.requests - ok - self.count("409") + self.socket_errors
+
+
+def wrk(scenario: str, port: int, path: str, seconds: int, extra_env: dict[str, str]) -> Result:
+    threads = max(1, os.cpu_count() or 1)
+    env = {**os.environ, "BENCH_THREADS": str(threads), "BENCH_HOST": HOST, **extra_env}
+    completed = subprocess.run(  # noqa: S603 - our own command line
+        [
+            shutil.which("wrk") or "wrk",
+            f"-t{threads}",
+            f"-c{ARGS.connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(BENCH / "http_bench.lua"),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next((ln for ln in completed.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no result:\n{completed.stdout}\n{completed.stderr}")
+    data = json.loads(line.removeprefix("BENCHJSON "))
+    return Result(
+        scenario=scenario,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1e3,
+        p99_ms=data["p99_us"] / 1e3,
+        codes={str(k): int(v) for k, v in data["codes"].items()},
+        socket_errors=data["connect"] + data["read"] + data["write"] + data["timeout"],
+        first_error=data["first_error"],
+    )
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+
+def project_env(pool: str, work_dir: Path) -> dict[str, str]:
+    (work_dir / "static").mkdir(exist_ok=True)
+    return {
+        **RUN_ENV,
+        "DEBUG": "false",
+        "MADOGUCHI_WEB_POOL": pool,
+        "GUNICORN_WORKER_TMP_DIR": tempfile.gettempdir(),
+        "STATIC_ROOT": str(work_dir / "static"),  # empty: the API serves no static files
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in ln
+        ),
+        platform.processor(),
+    )
+    with psycopg.connect(DATABASE_URL) as conn:
+        version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+    return [("cores (nproc)", str(os.cpu_count())), ("CPU", cpu), ("PostgreSQL", version)]
+
+
+def run(work_dir: Path, started: list[Gunicorn]) -> int:
+    provision()
+    requests, place_id, staff_day = make_fixtures(ARGS.cards, ARGS.seed)
+    connections.close_all()
+    print(f"set up: {len(requests)} cards with free slots; place {place_id}; logs in {work_dir}", flush=True)
+
+    limit = run_pgbench(DATABASE_URL, ARGS.pgbench_clients, ARGS.pgbench_seconds, work_dir)
+    print(f"pgbench: {limit[0]:,.0f} tps", flush=True)
+
+    cores = os.cpu_count() or 1
+    noop = Gunicorn(
+        "noop", ["--chdir", str(BENCH), "--workers", str(cores * 2), "noop_wsgi:application"], {}, work_dir
+    )
+    started.append(noop)
+    noop.wait_ready("/", "localhost")
+    wrk("warm-up", noop.port, "/", 2, {"BENCH_MODE": "get"})
+    noop_result = wrk("no-op Django view", noop.port, "/", ARGS.seconds, {"BENCH_MODE": "get"})
+    noop.stop()
+    print(f"no-op: {noop_result.per_second:,.0f}/s", flush=True)
+
+    conf = ["--config", str(REPO / "infra/docker/gunicorn_conf.py"), "madoguchi.wsgi:application"]
+    citizen = Gunicorn("citizen", conf, project_env("citizen", work_dir), work_dir)
+    started.append(citizen)
+    citizen.wait_ready("/healthz", HOST)
+    tokens = citizen_tokens(citizen.port, requests)
+    targets = work_dir / "targets.tsv"
+    targets.write_text(
+        "".join(f"{t}\t{r.location}\t{r.start}\n" for t, r in zip(tokens, requests, strict=True))
+    )
+    print(f"{len(tokens)} citizen tokens", flush=True)
+    today = dt.date.today()
+    availability_path = (
+        f"/api/v1/availability/?location={place_id}&service={SERVICE_CODE}"
+        f"&from={today.isoformat()}&to={(today + dt.timedelta(days=30)).isoformat()}"
+    )
+    wrk("warm-up", citizen.port, availability_path, 2, {"BENCH_MODE": "get"})
+    availability = wrk(
+        "availability GET (31 days)", citizen.port, availability_path, ARGS.seconds, {"BENCH_MODE": "get"}
+    )
+    booking = wrk(
+        "booking POST",
+        citizen.port,
+        "/api/v1/citizen/booking/",
+        ARGS.seconds,
+        {"BENCH_MODE": "book", "BENCH_TARGETS": str(targets)},
+    )
+    citizen.stop()
+
+    staff = Gunicorn("staff", conf, project_env("staff", work_dir), work_dir)
+    started.append(staff)
+    staff.wait_ready("/healthz", HOST)
+    status, data = http_request(
+        staff.port,
+        "POST",
+        "/api/v1/staff/sessions/",
+        HOST,
+        {"username": STAFF_USER, "password": STAFF_PASSWORD},
+    )
+    if status != 201:
+        raise SystemExit(f"staff sign-in answered {status}: {data}")
+    staff_path = f"/api/v1/staff/bookings/?date={staff_day}"
+    staff_result = wrk(
+        "staff bookings list GET",
+        staff.port,
+        staff_path,
+        ARGS.seconds,
+        {"BENCH_MODE": "get", "BENCH_AUTH": data["token"]},
+    )
+    staff.stop()
+
+    with schema_context(SCHEMA):
+        made = Booking.objects.filter(
+            status="confirmed", card__application_id__startswith=CARD_PREFIX
+        ).count()
+    connections.close_all()
+    if booking.requests > len(requests):
+        print(f"cards ran out: {booking.requests} POSTs for {len(requests)} cards; raise --cards")
+    report([noop_result, availability, booking, staff_result], limit, made, started)
+    with raw_connection() as conn:
+        try:
+            rows = audit_slots(conn)
+        except InvariantBroken as broken:
+            print(f"\nSLOT INVARIANT BROKEN: {broken}")
+            return 1
+    print(f"\n{len(rows)} slots checked: none over capacity, taken = confirmed bookings + holds in each")
+    return 0
+
+
+def report(
+    results: list[Result], limit: tuple[float, float, float], made: int, started: list[Gunicorn]
+) -> None:
+    noop, availability, booking, _ = results
+    tps, pg_p50, pg_p99 = limit
+    print_table(
+        f"Throughput and latency (wrk {ARGS.connections} connections, {ARGS.seconds} s each;"
+        f" pgbench {ARGS.pgbench_clients} clients, {ARGS.pgbench_seconds} s)",
+        ["scenario", "requests/s", "p50", "p99", "answers", "errors"],
+        [
+            ["pgbench: booking transaction", f"{tps:,.0f}", f"{pg_p50:.2f} ms", f"{pg_p99:.2f} ms", "", "0"],
+            *(
+                [
+                    r.scenario,
+                    f"{r.per_second:,.1f}",
+                    f"{r.p50_ms:,.1f} ms",
+                    f"{r.p99_ms:,.1f} ms",
+                    ", ".join(f"{code}: {n}" for code, n in sorted(r.codes.items())),
+                    str(r.errors),
+                ]
+                for r in results
+            ),
+        ],
+    )
+    # Bookings are the 201 answers (a slot's last asker is refused, 409 slot_full, by design). The database
+    # may hold a few more: requests in flight when wrk stopped, finished by gunicorn but never timed.
+    per_s = booking.count("201") / booking.seconds
+    print(
+        f"\nbookings: {booking.count('201')} answered 201 in {booking.seconds:.1f} s ({made} in the database)"
+    )
+    print(f"P1 = bookings/s ÷ pgbench tps = {per_s:,.1f} ÷ {tps:,.0f} = {per_s / tps:.4f} (target ≥ 0.15)")
+    p2 = availability.per_second / noop.per_second
+    print(
+        f"P2 = availability/s ÷ no-op/s = {availability.per_second:,.1f} ÷ {noop.per_second:,.0f}"
+        f" = {p2:.4f} (target ≥ 0.5)"
+    )
+    print_table("Machine", ["", ""], machine())
+    for r in results:
+        if r.first_error:
+            print(f"\n{r.scenario}: first 5xx body: {r.first_error}")
+    if any(r.count(*(str(c) for c in range(500, 600))) for r in results):
+        print("5xx answers: the tracebacks are in the gunicorn logs (--keep keeps them):")
+        print("\n".join(f"  {g.log}" for g in started))
+
+
+def main() -> int:
+    started: list[Gunicorn] = []
+    work_dir = Path(tempfile.mkdtemp(prefix="http-bench-"))
+    try:
+        return run(work_dir, started)
+    finally:
+        for process in started:
+            process.stop()
+        connections.close_all()
+        if ARGS.keep:
+            print(f"kept database {ARGS.database} and {work_dir}")
+        else:
+            drop_database()
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
