@@ -40,6 +40,8 @@ def booking_error(error: services.BookingError) -> ApiError:
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# What a change or a cancellation may answer besides success (one list for both: the schema stays in step).
+WRITE_ERRORS = {code: s.ErrorOut for code in (400, 401, 404, 409, 422, 503)}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
     str,
@@ -202,15 +204,7 @@ class CitizenBookingView(APIView):
     @extend_schema(
         request=s.BookingChangeIn,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={
-            200: s.BookingOut,
-            400: s.ErrorOut,
-            401: s.ErrorOut,
-            404: s.ErrorOut,
-            409: s.ErrorOut,
-            422: s.ErrorOut,
-            503: s.ErrorOut,
-        },
+        responses={200: s.BookingOut, **WRITE_ERRORS},
     )
     @method_decorator(refused_during_stop)  # SO-01: 503 planned_stop while the site is down
     def patch(self, request: Request) -> Response:
@@ -228,15 +222,7 @@ class CitizenBookingView(APIView):
 
     @extend_schema(
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={
-            204: None,
-            400: s.ErrorOut,
-            401: s.ErrorOut,
-            404: s.ErrorOut,
-            409: s.ErrorOut,
-            422: s.ErrorOut,
-            503: s.ErrorOut,
-        },
+        responses={204: None, **WRITE_ERRORS},
     )
     @method_decorator(refused_during_stop)  # SO-01: 503 planned_stop while the site is down
     def delete(self, request: Request) -> Response:
