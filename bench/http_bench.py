@@ -120,6 +120,7 @@ from _pgbench_booking import run_pgbench
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from booking.access import accounts
@@ -194,7 +195,8 @@ def make_fixtures(cards: int, seed: int) -> tuple[list[Request], int, str]:
                 SETUP_ACTOR, STAFF_USER, StaffRole.VIEWER, STAFF_PASSWORD, must_change=False
             )
         busiest = max(places, key=lambda place: sum(1 for t in targets if t.place.pk == place.pk))
-        day = min(t.starts_at for t in targets).date()
+        # the staff list's ?date= is a Tokyo day: an early-morning slot is on the previous UTC date
+        day = timezone.localdate(min(t.starts_at for t in targets))
     return requests, busiest.pk, day.isoformat()
 
 
@@ -420,7 +422,7 @@ def run(work_dir: Path, started: list[Gunicorn]) -> int:
         "".join(f"{t}\t{r.location}\t{r.start}\n" for t, r in zip(tokens, requests, strict=True))
     )
     print(f"{len(tokens)} citizen tokens", flush=True)
-    today = dt.date.today()
+    today = timezone.localdate()  # the availability API's days are Tokyo days, not the machine's
     availability_path = (
         f"/api/v1/availability/?location={place_id}&service={SERVICE_CODE}"
         f"&from={today.isoformat()}&to={(today + dt.timedelta(days=30)).isoformat()}"
