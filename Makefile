@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 BROWSER_STAMP := $(VENV)/.browser-installed-stamp
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-browser lint format manage shell clean-local lock messages bench-http
+.PHONY: run test test-browser lint format manage shell clean-local lock messages bench-http ha-rehearsal bench-waiting-room
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -61,6 +61,19 @@ bench-http: $(STAMP)
 		apt-get update && apt-get install -y --no-install-recommends wrk postgresql-client; \
 	fi
 	$(BIN)/python bench/http_bench.py $(ARGS)
+
+## bench-waiting-room: the waiting-room load test (bench/waiting_room_bench.py; docs/performance.md, issue 12):
+## a crowd at 10x a municipality's admission rate through gunicorn; needs PostgreSQL and Redis on 127.0.0.1
+bench-waiting-room: $(STAMP)
+	$(BIN)/python bench/waiting_room_bench.py $(ARGS)
+
+## ha-rehearsal: the production topology on loopback (etcd, three PostgreSQL 15 under Patroni with synchronous
+## replication, HAProxy, pgBackRest, Redis with Sentinel, gunicorn, Celery) and, under load through the real
+## HTTP stack, a leader crash, a switchover, a hung leader, a rebuilt replica, a Redis failover and a
+## point-in-time restore (issue 11; docs/availability.md). As root: installs its Debian packages when missing.
+ha-rehearsal: $(STAMP)
+	infra/ha/install.sh
+	$(BIN)/python infra/ha/rehearsal.py $(ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

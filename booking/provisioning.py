@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
-from booking.models import BookingSettings, OpeningPattern, Place, Service, StaffSecurity, Weekday
+from booking.cards import credentials
+from booking.models import BookingSettings, Card, OpeningPattern, Place, Service, StaffSecurity, Weekday
+from booking.rules.card_states import CardState
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 PRESETS = {path.stem: path for path in PRESET_DIR.glob("*.json")}
@@ -163,6 +166,51 @@ def _fill_texts(rules: BookingSettings, texts: dict[str, str], name: str) -> Non
         rules.save(update_fields=list(empty))
 
 
+PROBE_APPLICATION_ID = "9" * 23  # not a J-LIS number: J-LIS never issues it, so no import collides with it
+
+
+@transaction.atomic
+def probe_card() -> tuple[str, str]:
+    """The external prober's card in this tenant (BK-08), made if missing, with a new password: (reservation
+    number, password). The control plane keeps both for the prober (console.availability).
+
+    It signs in like a resident's card and holds no personal data. `Card.objects` (every staff list, count,
+    search, print run, transfer, export and report) never sees it, and the engine and a trigger (migration
+    0022) refuse any booking or hold of it.
+    """
+    password = credentials.new_password()
+    card = Card.with_probe.select_for_update().filter(probe=True).first()
+    if card is not None:
+        card.password_digest = credentials.password_digest(password)
+        card.save(update_fields=["password_digest"])
+        return card.reservation_number, password
+    while True:  # a reservation number is drawn at random; draw again on the rare collision
+        number = credentials.new_reservation_number()
+        if not Card.with_probe.filter(reservation_number=number).exists():
+            break
+    Card.with_probe.create(
+        application_id=PROBE_APPLICATION_ID,
+        reservation_number=number,
+        password_digest=credentials.password_digest(password),
+        name="稼働監視用",
+        name_kana="カドウカンシヨウ",
+        birth_date=dt.date(2000, 1, 1),
+        postal_code="000-0000",
+        address="-",
+        state=CardState.NOTICE_SENT,
+        probe=True,
+    )
+    return number, password
+
+
+def report_addresses() -> list[str]:
+    """The tenant's report addresses (its administrator's setting for the daily and monthly reports), for the
+    control plane's monthly availability report (BK-08). The caller has switched to the tenant's schema."""
+    from booking.reports.services import report_recipients
+
+    return report_recipients()
+
+
 def final_export() -> tuple[str, int]:
     """The full export of the tenant's data, made just before offboarding (SO-17): (storage key, bytes).
 
@@ -176,3 +224,96 @@ def final_export() -> tuple[str, int]:
     job = ExportJob.objects.create(requested_by="offboarding", requested_at=timezone.now())
     done = full_export.run(job.pk)
     return done.key, done.size
+
+
+# --- what the vendor console does in a tenant (issue 14 §3) -------------------------------------------------
+# Each runs in the tenant's schema (the caller's schema_context) and writes its own entry in the tenant's
+# operation log, naming the operator as "vendor:<name>", so the municipality sees what we did in its data.
+
+
+def _vendor(operator: str, address: str) -> Any:
+    from booking.audit import oplog
+
+    return oplog.Actor(None, f"vendor:{operator}"[:150], address)
+
+
+def invite_administrator(username: str, email: str, *, operator: str, address: str) -> Any:
+    """The first administrator's one-time invitation (booking.access.invitations); the mail leaves after
+    commit. Returns its Invitation (username, email, expires_at, url, created); StaffAccountError (a
+    ValueError) when it cannot be made."""
+    from booking.access import invitations
+
+    return invitations.do_invite_administrator(_vendor(operator, address), username, email)
+
+
+def request_full_export(*, operator: str, address: str) -> int:
+    """Queue a full export (the same job as the staff console's, SO-16); its id."""
+    from booking.exports import full_export
+
+    return full_export.do_request_full_export(_vendor(operator, address)).pk
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    pk: int
+    requested_by: str
+    requested_at: dt.datetime
+    status: str
+    status_label: str
+    size: int
+    expires_at: dt.datetime | None
+    downloadable: bool
+
+
+def full_exports(limit: int = 10) -> list[ExportSummary]:
+    from django.utils import timezone
+
+    from booking.models import ExportJob
+
+    now = timezone.now()
+    return [
+        ExportSummary(
+            job.pk,
+            job.requested_by,
+            job.requested_at,
+            job.status,
+            str(job.get_status_display()),
+            job.size,
+            job.expires_at,
+            job.status == ExportJob.Status.DONE
+            and bool(job.key)
+            and bool(job.expires_at and job.expires_at > now),
+        )
+        for job in ExportJob.objects.all()[:limit]
+    ]
+
+
+def export_for_download(pk: int, *, operator: str, address: str) -> tuple[str, dt.datetime] | None:
+    """The storage key and request time of a finished, unexpired export, its download logged in the tenant's
+    operation log; None when there is no such export."""
+    from django.utils import timezone
+
+    from booking.audit import oplog
+    from booking.models import ExportJob
+
+    job = (
+        ExportJob.objects.filter(pk=pk, status=ExportJob.Status.DONE, expires_at__gt=timezone.now())
+        .exclude(key="")
+        .first()
+    )
+    if job is None:
+        return None
+    with transaction.atomic():
+        oplog.record(_vendor(operator, address), "export.download", f"export {job.pk}")
+    return job.key, job.requested_at
+
+
+def administrator_state(username: str) -> str:
+    """ "none" (no such account), "invited" (never set a password) or "active"; for provisioning to stay
+    idempotent: an account is invited once, unless the operator asks to send the invitation again."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username.strip()).first()
+    if user is None:
+        return "none"
+    return "active" if user.has_usable_password() or user.last_login else "invited"

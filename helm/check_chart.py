@@ -30,6 +30,10 @@ CUSTOM_KINDS = {"Cluster", "ObjectStore", "ScheduledBackup"}
 # Value sets to render: the defaults, and the switches that change which objects exist.
 SCENARIOS: dict[str, dict[str, Any]] = {
     "defaults": {},
+    "no-prober": {"prober": {"enabled": False}},
+    "prober-own-namespace-made": {
+        "prober": {"createNamespace": True, "baseUrl": "https://gateway.example.jp"}
+    },
     "no-autoscaling": {"webCitizen": {"autoscaling": {"enabled": False}}},
     "no-networkpolicy-egress": {"networkPolicy": {"egress": {"enabled": False}}},
     "no-networkpolicy": {"networkPolicy": {"enabled": False}},
@@ -84,6 +88,11 @@ REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
     # loss of a standby, and an external database or Redis without its URL.
     "no-backup-destination": (NO_BACKUP, "database.cnpg.backup.destinationPath is required"),
     "two-instances": ({"database": {"cnpg": {"instances": 2}}}, "must be at least 3"),
+    # BK-08: the prober checks from outside the release, never from its namespace
+    "prober-in-release-namespace": (
+        {"prober": {"namespace": "madoguchi"}},
+        "must not be the release's namespace",
+    ),
     "external-database-without-url": (
         {"database": {"cnpg": {"enabled": False}}, "secret": {"keys": {"DATABASE_URL": ""}}},
         "secret.keys.DATABASE_URL is required",
@@ -275,8 +284,38 @@ def invariants(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
         problems.append("no PodDisruptionBudget for beat")
     elif "minAvailable" in beat_pdb["spec"] or beat_pdb["spec"].get("maxUnavailable") != 1:
         problems.append("beat's PodDisruptionBudget must be maxUnavailable: 1 (anything else blocks drains)")
+    problems += prober_problems(docs, values)
     problems += database_problems(docs, app_pods, cnpg)
     problems += redis_problems(docs, app_pods, pdbs, own_redis)
+    return problems
+
+
+def prober_problems(docs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
+    """BK-08: the external prober is a CronJob in a namespace of its own, every minute, one round at a time,
+    checking the sites through the internet gateway with `manage.py probe --once`."""
+    if values.get("prober", {}).get("enabled", True) is False:
+        return [] if not by_kind(docs, "CronJob") else ["prober disabled, yet a CronJob is rendered"]
+    cronjob = by_kind(docs, "CronJob").get("madoguchi-prober")
+    if cronjob is None:
+        return ["no CronJob madoguchi-prober (the external prober, BK-08)"]
+    problems = []
+    namespace = cronjob["metadata"].get("namespace")
+    if not namespace or namespace == "madoguchi":
+        problems.append(f"the prober must run in a namespace of its own, not {namespace!r}")
+    spec = cronjob["spec"]
+    if spec.get("schedule") != "* * * * *" or spec.get("concurrencyPolicy") != "Forbid":
+        problems.append("the prober must run every minute with concurrencyPolicy Forbid")
+    container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    command = container.get("command", [])
+    if command[:4] != ["python", "manage.py", "probe", "--once"] or not any(
+        c.startswith("--base-url=") for c in command
+    ):
+        problems.append(f"the prober must run `manage.py probe --once --base-url=…`, not {command}")
+    secrets = [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e]
+    if not secrets or "madoguchi-env" in secrets:
+        problems.append(
+            "the prober needs a Secret of its own namespace (a Secret is not read across namespaces)"
+        )
     return problems
 
 

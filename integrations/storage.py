@@ -16,8 +16,10 @@ Configuration, read from the environment each time ``export_storage()`` is calle
 
 Everything streams: ``save_stream`` takes an iterator of chunks (e.g. ``integrations.csv_export.iter_csv``
 or ``zip_stream`` below) and neither backend holds the whole file in memory. The S3 upload is a multipart
-upload fed straight from the iterator: it holds only the parts in flight, about
-``S3_PART_SIZE * (S3_CONCURRENCY + 1)`` bytes, whatever the file's size.
+upload fed straight from the iterator in the caller's own thread (``use_threads=False``): the chunks are
+often made by database queries (the full export's CSVs), and a Django connection belongs to its thread and
+its tenant's schema, so s3transfer's worker threads would read another connection, on the public schema.
+It holds one part at a time, about ``S3_PART_SIZE`` bytes, whatever the file's size.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOCAL_DIR = REPO_ROOT / ".local" / "exports"
 CHUNK_BYTES = 64 * 1024
 S3_PART_SIZE = 8 * 1024 * 1024
-S3_CONCURRENCY = 2
 MAX_URL_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 MAX_KEY_LENGTH = 512
 
@@ -61,6 +62,11 @@ class ExportStorage(Protocol):
         ...
 
     def exists(self, key: str) -> bool: ...
+
+    def files(self, folder: str) -> Iterator[tuple[str, int]]:
+        """Every stored file under ``folder`` (a key prefix such as ``kyoto``): (key, bytes), for offboarding,
+        which must find and destroy everything a municipality left."""
+        ...
 
     def download_url(self, key: str, expires_seconds: int, filename: str) -> str | None:
         """A time-limited URL the browser can fetch directly, or None: the app must serve ``open(key)``."""
@@ -119,6 +125,15 @@ class LocalExportStorage:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def files(self, folder: str) -> Iterator[tuple[str, int]]:
+        base = self.path(folder)
+        if not base.is_dir():
+            return
+        for found in sorted(base.rglob("*")):
+            # temporary ".part" files of an interrupted write count too: they hold the same data
+            if found.is_file():
+                yield found.relative_to(self.root).as_posix(), found.stat().st_size
+
     def download_url(self, key: str, expires_seconds: int, filename: str) -> str | None:
         """None: a folder has no URLs of its own, so an authenticated view streams ``open(key)`` instead."""
         check_expiry(expires_seconds)
@@ -144,7 +159,7 @@ class S3ExportStorage:
 
         reader = IterReader(chunks)
         config = TransferConfig(
-            multipart_threshold=S3_PART_SIZE, multipart_chunksize=S3_PART_SIZE, max_concurrency=S3_CONCURRENCY
+            multipart_threshold=S3_PART_SIZE, multipart_chunksize=S3_PART_SIZE, use_threads=False
         )
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         self.client.upload_fileobj(
@@ -168,6 +183,14 @@ class S3ExportStorage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+
+    def files(self, folder: str) -> Iterator[tuple[str, int]]:
+        base = self.object_key(folder) + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base):
+            for item in page.get("Contents", []):
+                yield str(item["Key"])[strip:], int(item["Size"])
 
     def exists(self, key: str) -> bool:
         try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 
@@ -15,6 +18,11 @@ class Municipality(TenantMixin):
     # The preset that seeded the tenant's schema; empty until the preset has been applied in full.
     preset = models.CharField("プリセット", max_length=20, blank=True)
     created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    # Suspension (issue 14 §3): while set, every site of the municipality answers "suspended"
+    # (madoguchi.suspension); who and why are kept here, each change in the vendor operation log.
+    suspended_at = models.DateTimeField("利用停止日時", null=True, blank=True)
+    suspended_by = models.CharField("利用停止した運用者", max_length=150, blank=True)
+    suspension_reason = models.CharField("利用停止の理由", max_length=500, blank=True)
 
     auto_create_schema = True
     auto_drop_schema = False  # a schema is only dropped by the offboarding procedure, never by a delete
@@ -26,6 +34,21 @@ class Municipality(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.schema_name})"
+
+    def delete(self, force_drop: bool = False, *args: Any, **kwargs: Any) -> Any:
+        """Only offboarding (tenants.offboarding) deletes a municipality, with force_drop after its final
+        export and the destruction of its files. Any other delete (django-tenants' `delete_tenant` command,
+        a shell) would leave its stored files, or its whole schema, with no disposal certificate."""
+        if not force_drop:
+            raise PermissionError(
+                f"municipality {self.schema_name} can only be removed by offboarding "
+                "(manage.py offboard_tenant or the vendor console)"
+            )
+        return super().delete(force_drop, *args, **kwargs)
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at is not None
 
     @property
     def label(self) -> str:
@@ -49,21 +72,37 @@ class Domain(DomainMixin):
 
 class OffboardingRecord(models.Model):
     """That a municipality left and its data was destroyed (SO-17): the only thing kept of it, with where its
-    final export was stored for handing over."""
+    final export was stored for handing over. Made when the offboarding is asked for (the console queues it
+    for a worker; the command runs it at once) and filled in as it runs: done, it is the disposal
+    certificate."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("受付済み")
+        RUNNING = "running", _("実行中")
+        DONE = "done", _("完了")
+        FAILED = "failed", _("失敗")
 
     schema_name = models.CharField("スキーマ", max_length=63)
     name = models.CharField("名称", max_length=100)
-    offboarded_at = models.DateTimeField("削除日時")
-    export_key = models.CharField("最終出力の保存先", max_length=300)
-    export_size = models.BigIntegerField("最終出力のサイズ")
+    status = models.CharField("状態", max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    error = models.TextField("エラー", blank=True)
+    offboarded_at = models.DateTimeField("削除日時", null=True, blank=True)
+    export_key = models.CharField("最終出力の保存先", max_length=300, blank=True)
+    export_size = models.BigIntegerField("最終出力のサイズ", default=0)
     requested_by = models.CharField("実施者", max_length=150)
+    # The disposal certificate (issue 14 §3): what was destroyed, when, at whose request.
+    export_sha256 = models.CharField("最終出力のSHA-256", max_length=64, blank=True)
+    asked_by = models.CharField("依頼者（自治体）", max_length=200, blank=True)
+    started_at = models.DateTimeField("開始日時", null=True, blank=True)
+    tables = models.JSONField("削除した表と行数", default=list, blank=True)  # [{"table", "rows"}]
+    files = models.JSONField("削除したファイル", default=list, blank=True)  # [{"key", "size"}]
 
     class Meta:
         verbose_name = "解約・データ削除の記録"
-        ordering = ["-offboarded_at"]
+        ordering = ["-pk"]
 
     def __str__(self) -> str:
-        return f"{self.schema_name} {self.offboarded_at:%Y-%m-%d}"
+        return f"{self.schema_name} #{self.pk} {self.status}"
 
 
 class OplogCheckpoint(models.Model):

@@ -1,4 +1,5 @@
-"""Writes on the control plane: provisioning tenants. Runs in the public schema.
+"""Writes on the control plane: provisioning tenants. Runs in the public schema. The rest of a tenant's
+life (invitation, domains, suspension, exports, offboarding) is in tenants.lifecycle.
 
 The tenant's own schema is only touched through booking.provisioning, the named interface the
 control plane uses to seed a tenant's data.
@@ -10,12 +11,11 @@ import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from booking import provisioning
-from tenants.models import Domain, Municipality, OffboardingRecord
+from tenants.models import Domain, Municipality
 
 SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -150,37 +150,3 @@ def do_provision_tenant(
             changes.append(f"applied preset {preset}: {summary}")
 
     return ProvisionResult(tenant=tenant, created=created, changes=changes)
-
-
-def do_offboard_tenant(schema_name: str, *, confirm: str, requested_by: str) -> OffboardingRecord:
-    """End a municipality's use of the service (SO-17, MT-03): export everything, then destroy it all.
-
-    The final export (the full-export zip) is written to the export storage first; only when it has been
-    written is the schema dropped (every table of the tenant goes with it) and the tenant's rows in the
-    public schema removed. `confirm` must repeat the schema name: there is no undo.
-    """
-    tenant = Municipality.objects.filter(schema_name=schema_name).first()
-    if tenant is None or schema_name == get_public_schema_name():
-        raise ProvisioningError(f"テナント {schema_name} はありません / no tenant with schema {schema_name}")
-    if confirm != schema_name:
-        raise ProvisioningError(
-            f"確認のため --confirm {schema_name} を付けてください（元に戻せません） / "
-            f"repeat the schema name with --confirm {schema_name} (this cannot be undone)"
-        )
-    with schema_context(schema_name):
-        key, size = provisioning.final_export()
-    record = OffboardingRecord(
-        schema_name=schema_name,
-        name=tenant.name,
-        offboarded_at=timezone.now(),
-        export_key=key,
-        export_size=size,
-        requested_by=requested_by,
-    )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Deferred foreign-key checks still pending in this transaction would block the DROP.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        tenant.delete(force_drop=True)  # DROP SCHEMA … CASCADE, domains and planned stops with it
-        record.save()
-    return record

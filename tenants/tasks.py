@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import current_app, shared_task
 from django_tenants.utils import schema_context
 
+from tenants.offboarding import do_run_offboarding
 from tenants.queries import customer_tenants
 
 
@@ -16,3 +17,9 @@ def for_each_tenant(task_name: str, queue: str | None = None) -> int:
             current_app.send_task(task_name, queue=queue)  # carries the schema name in its headers
         count += 1
     return count
+
+
+@shared_task(name="tenants.offboard")
+def offboard(record_id: int) -> str:
+    """Carry out a municipality's offboarding, asked for in the vendor console (tenants.offboarding)."""
+    return str(do_run_offboarding(record_id).status)

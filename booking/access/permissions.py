@@ -21,6 +21,8 @@ class Can(StrEnum):
     # J-LIS data in and notice letters out: the letters carry passwords, so administrators only.
     IMPORT_CARDS = "import_cards"
     PRINT_NOTICES = "print_notices"
+    # BK-08: the monthly availability report of our service, which the contract has us give the municipality
+    VIEW_AVAILABILITY = "view_availability"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Can]] = {

@@ -36,7 +36,8 @@ def do_citizen_login(raw_number: str, raw_password: str, client: str) -> Card:
         verdict = throttle.claim(keys)
     if not verdict.allowed:
         raise LoginRefused("too_many_attempts", verdict.retry_after, verdict.locked)
-    card = Card.objects.filter(reservation_number=number).first() if number else None
+    # with_probe: the external prober's card signs in too (BK-08); the engine refuses its bookings
+    card = Card.with_probe.filter(reservation_number=number).first() if number else None
     digest = card.password_digest if card else _NO_SUCH_CARD_DIGEST
     if not credentials.password_matches(raw_password, digest) or card is None:
         raise LoginRefused("invalid_credentials")  # already counted by the claim

@@ -6,7 +6,8 @@ an OperationalError although nothing was wrong with it. The booking services run
 
 Only errors that mean the connection or the transaction was lost are retried: SQLSTATE class 08
 (connection exceptions), 57P01-57P03 (the server is shutting down or starting), 40001/40P01 (serialization
-failure, deadlock: PostgreSQL rolled the transaction back and asks for a retry), or a psycopg connection
+failure, deadlock: PostgreSQL rolled the transaction back and asks for a retry), libpq's own error with no
+SQLSTATE (the socket closed under it: a proxy cutting sessions in a failover), or a psycopg connection
 that is closed or broken. Never an IntegrityError (the database's refusal is the answer), never a
 BookingError, never a statement or lock timeout, and never inside an outer atomic block: the outer
 transaction is lost with the connection, and only its owner can run it again.
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
@@ -46,6 +48,11 @@ def is_lost_connection(error: BaseException, using: str = DEFAULT_DB_ALIAS) -> b
     sqlstate = getattr(cause, "sqlstate", None) or getattr(getattr(cause, "diag", None), "sqlstate", None)
     if sqlstate:
         return sqlstate.startswith("08") or sqlstate in RETRIED_SQLSTATES
+    if isinstance(cause, psycopg.OperationalError):
+        # No SQLSTATE: libpq's own error, i.e. the socket ("server closed the connection unexpectedly",
+        # "consuming input failed"; a proxy cutting the session in a failover). The server reports every
+        # refusal and timeout with a SQLSTATE, and psycopg does not always mark such a connection broken.
+        return True
     raw = connections[using].connection
     # Django closes the connection itself when its rollback fails (None); psycopg marks a dead one.
     return raw is None or bool(getattr(raw, "closed", False)) or bool(getattr(raw, "broken", False))

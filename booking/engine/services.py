@@ -46,6 +46,7 @@ class BookingError(Exception):
         "hold_expired": _("確保していた時間の期限が切れました。もう一度時間を選んでください。"),
         "same_slot": _("現在のご予約と同じ日時・場所です。別の時間を選んでください。"),
         "web_not_offered": _("このサービスはウェブでは予約できません。%(callcenter)sにお電話ください。"),
+        "probe_card": _("稼働監視用のカードでは予約できません。"),
         "card_not_bookable": _(
             "このカードは予約できません（交付通知書の送付前、交付済み、または廃止されています）。"
             "%(callcenter)sにお問い合わせください。"
@@ -201,7 +202,10 @@ def _lock_bookable_card(card: Card) -> None:
 
     Every booking path takes this lock first, so a booking and a staff move of the card serialize.
     """
-    state = Card.objects.select_for_update().values_list("state", flat=True).get(pk=card.pk)
+    # with_probe: the external prober's card is found here so that it is refused by name, never booked (BK-08)
+    state, probe = Card.with_probe.select_for_update().values_list("state", "probe").get(pk=card.pk)
+    if probe:
+        raise BookingError("probe_card")
     if state not in BOOKABLE_STATES:
         raise BookingError("card_not_bookable")
 

@@ -9,6 +9,14 @@ from django.db.models.functions import Now
 from booking.rules.card_states import CardState
 
 
+class ResidentCards(models.Manager["Card"]):
+    """Cards of residents: every card but the external prober's (BK-08). The default manager, so no staff
+    list, count, search, print run, transfer or report ever sees the probe card."""
+
+    def get_queryset(self) -> models.QuerySet[Card]:
+        return super().get_queryset().filter(probe=False)
+
+
 class Card(models.Model):
     """A My Number Card application, with the reservation number and password the tenant issued.
 
@@ -40,9 +48,17 @@ class Card(models.Model):
     import_job = models.ForeignKey(
         "CardImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="cards"
     )
+    # The external prober's card (BK-08): it signs in like a resident's, and the engine refuses its bookings.
+    probe = models.BooleanField("監視用カード", default=False, db_default=False)
+
+    # every card, the probe card included: only citizen sign-in and the booking engine's refusal use it
+    with_probe = models.Manager()
+    objects = ResidentCards()  # the default (Meta.default_manager_name)
 
     class Meta:
         verbose_name = "カード"
+        default_manager_name = "objects"
+        base_manager_name = "with_probe"  # a booking's or token's card is found whatever it is
         # Prefix search on the kana name (LIKE 'ヤマダ%') whatever the database's collation.
         indexes = [
             models.Index(

@@ -133,3 +133,25 @@ class CreateStaffForm(forms.Form):
 class NetworkForm(forms.Form):
     network = forms.CharField(label=_("ネットワーク（CIDR）"), max_length=64, help_text=_("例: 192.0.2.0/24"))
     label = forms.CharField(label=_("名称"), max_length=100, required=False)
+
+
+class InvitationPasswordForm(forms.Form):
+    """The invited administrator's own password (issue 14 §3), under the staff password rules."""
+
+    new = forms.CharField(
+        label=_("パスワード"),
+        max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("8文字以上で、英大文字・英小文字・数字・記号をすべて含めてください。"),
+    )
+    again = forms.CharField(
+        label=_("パスワード（確認）"),
+        max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("new") and data.get("new") != data.get("again"):
+            self.add_error("again", _("パスワードが一致しません。"))
+        return data

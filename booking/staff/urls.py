@@ -6,7 +6,8 @@ from booking.exports import views as views_exports
 from booking.lifecycle import views_cards, views_counter, views_notices, views_transfers
 from booking.lifecycle import views_intake as views_card_import
 from booking.reports import views as views_reports
-from booking.staff import views_admin, views_auth, views_bookings, views_home
+from booking.reports import views_availability
+from booking.staff import views_admin, views_auth, views_bookings, views_home, views_invite
 
 app_name = "staff"
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("session/extend/", views_auth.extend_session, name="session_extend"),
     path("password/", views_auth.password, name="password"),
     path("totp/", views_auth.totp_setup, name="totp_setup"),
+    path("invitation/<str:uidb64>/<str:token>/", views_invite.invitation, name="invitation"),
     path("bookings/", views_bookings.bookings, name="bookings"),
     path("bookings/export.csv", views_bookings.bookings_csv, name="bookings_csv"),
     path("bookings/<int:pk>/", views_bookings.booking_detail, name="booking"),
@@ -63,6 +65,9 @@ urlpatterns = [
     path("reports/", views_reports.daily, name="reports"),
     path("reports/monthly/", views_reports.monthly, name="reports_monthly"),
     path("reports/monthly.csv", views_reports.monthly_csv, name="reports_monthly_csv"),
+    # the availability report of our service (BK-08), read from the control plane
+    path("availability/", views_availability.availability_page, name="availability"),
+    path("availability/csv/", views_availability.availability_csv, name="availability_csv"),
     # cards: progress, history, scan (AD-03, AD-08)
     path("cards/", views_cards.cards, name="cards"),
     path("cards/list/", views_cards.card_list, name="card_list"),

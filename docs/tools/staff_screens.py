@@ -45,6 +45,7 @@ PAGES = [
     ("11-settings-closed-days", "/staff/settings/closed-days/"),
     ("31-settings-contact", "/staff/settings/contact/"),
     ("32-settings-services", "/staff/settings/services/"),
+    ("33-availability", "/staff/availability/?month=2026-12"),  # BK-08: the month `make run` has probed
     ("12-staff", "/staff/users/"),
     ("13-security", "/staff/security/"),
     ("14-oplog", "/staff/log/?verify=1"),

@@ -540,6 +540,13 @@ def command_run() -> int:
                 ],
                 env,
             ),
+            # BK-08: the external prober, here against this run's own web server (each municipality by its
+            # Host header), so the vendor console's availability report has samples
+            "probe": start_process(
+                "probe",
+                [PYTHON, "manage.py", "probe", "--interval", "60", "--base-url", f"http://127.0.0.1:{port}"],
+                env,
+            ),
         }
         stopping = False
 

@@ -13,6 +13,10 @@ statement timeout. So the URL is read here, and every connection gets:
   environment (a table rewrite may take minutes) and keeps a short lock timeout, so it never queues every
   booking behind its lock.
 
+A new connection made while no primary is reachable (a failover in progress) is tried again for up to
+DATABASE_FAILOVER_WAIT_SECONDS (25 s; `madoguchi.postgresql.base`), so a request waits for the new primary
+instead of failing.
+
 Each default can be set from the environment (DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT, …); a
 parameter given in the URL's query wins over the default.
 """
@@ -53,6 +57,18 @@ def _timeout(name: str, default: str) -> str:
     if not number.isdigit():
         raise ImproperlyConfigured(f"{name} must be a duration such as 30s, 500ms or 0 (got {value!r}).")
     return value
+
+
+def _seconds(name: str, default: str) -> float:
+    """A number of seconds from the environment, checked at start-up."""
+    value = env_str(name) or default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 300:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds from 0 to 300 (got {value!r}).")
+    return seconds
 
 
 def _session_options() -> str:
@@ -119,7 +135,8 @@ def database_settings(url: str, *, conn_max_age: int = 60) -> dict[str, Any]:
         # Server options given in the URL come after the timeouts, never instead of them.
         options[key] = f"{options[key]} {value}" if key == "options" else value
     return {
-        "ENGINE": "django_tenants.postgresql_backend",
+        # django-tenants' backend whose new connections wait out a failover (madoguchi.postgresql.base)
+        "ENGINE": "madoguchi.postgresql",
         "NAME": name,
         "USER": unquote(user),
         "PASSWORD": unquote(password),
@@ -127,5 +144,6 @@ def database_settings(url: str, *, conn_max_age: int = 60) -> dict[str, Any]:
         "PORT": port,
         "CONN_MAX_AGE": conn_max_age,
         "CONN_HEALTH_CHECKS": True,
+        "FAILOVER_WAIT_SECONDS": _seconds("DATABASE_FAILOVER_WAIT_SECONDS", "25"),
         "OPTIONS": options,
     }

@@ -67,16 +67,22 @@ MIDDLEWARE = [
     "madoguchi.access_log.AccessLogMiddleware",
     # Before the host routing: the unknown host's 404 and the bulkhead's 503 get the headers too.
     "madoguchi.middleware.SecurityHeadersMiddleware",
+    # a request whose database connection was lost (a failover: issue 11) is answered again, once, on a new
+    # connection: everything below runs again, the host routing's tenant lookup too
+    "madoguchi.lost_connection.LostConnectionRetryMiddleware",
     "madoguchi.middleware.TenantHostMiddleware",
     # after the host routing (it needs request.tenant): the vendor console only from VENDOR_ALLOWED_NETWORKS
     "console.access.VendorNetworkMiddleware",
     "madoguchi.citizen_pool.CitizenPoolMiddleware",  # the citizen pool serves no staff or vendor path
+    # residents beyond what a municipality admits wait in a fair line (issue 12); fails open to the bulkhead
+    "console.waiting_room.gate.WaitingRoomMiddleware",
     "madoguchi.bulkhead.BulkheadMiddleware",  # citizen requests cannot take the threads staff need
     "madoguchi.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "madoguchi.middleware.JapaneseFirstLocaleMiddleware",
+    "madoguchi.suspension.SuspendedTenantMiddleware",  # a suspended municipality's sites say so (issue 14 §3)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -187,6 +193,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {"task": "console.tasks.record_heartbeat", "schedule": 60.0},
+    # BK-08: last month's availability report to each municipality's report addresses, on the 1st
+    "availability-report": {
+        "task": "console.tasks.send_availability_reports",
+        # every morning, not only on the 1st: a month whose mail did not go (beat down on the 1st) goes the
+        # next day; a month already mailed is never sent again
+        "schedule": crontab(hour=8, minute=30),
+    },
     "release-expired-holds": {
         "task": "tenants.for_each_tenant",
         "schedule": 60.0,
@@ -288,6 +301,8 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 OTP_TOTP_ISSUER = "Madoguchi"
+# Database sessions whose save is made again when a failover cut its connection (issue 11)
+SESSION_ENGINE = "madoguchi.session_store"
 SESSION_COOKIE_HTTPONLY = True
 # No session outlives 12 hours without a request (Django's default is 14 days). Signed-in sessions end much
 # sooner (madoguchi.session_limits): residents' after 30 idle minutes, staff's after the idle and absolute
@@ -332,6 +347,8 @@ EMAIL_BACKEND = env_str(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+# For django.core.mail.backends.filebased.EmailBackend (the HA rehearsal counts the mails it writes there).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or None
 # A hung mail server must not hold a worker: the outbox keeps the mail and the relay tries again later.
 EMAIL_TIMEOUT = int(env_str("EMAIL_TIMEOUT_SECONDS") or 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"no-reply@{BASE_DOMAIN}")

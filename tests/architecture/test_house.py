@@ -37,12 +37,19 @@ TASK_NAMES = {
     "booking.send_day_before_reminders",
     "booking.send_monthly_report",
     "console.tasks.record_heartbeat",
+    "console.tasks.send_availability_reports",
     "tenants.for_each_tenant",
+    "tenants.offboard",
 }
 
 # entry -> (task, per-tenant task or None, schedule)
 BEAT = {
     "record-heartbeat": ("console.tasks.record_heartbeat", None, 60.0),
+    "availability-report": (
+        "console.tasks.send_availability_reports",
+        None,
+        crontab(hour=8, minute=30),
+    ),
     "release-expired-holds": ("tenants.for_each_tenant", "booking.release_expired_holds", 60.0),
     "relay-mail-outbox": ("tenants.for_each_tenant", "booking.relay_mail_outbox", 60.0),
     "purge-operation-log": (

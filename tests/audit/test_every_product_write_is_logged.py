@@ -269,6 +269,9 @@ ROWS: dict[str, Row] = {
     "staff:reports": read("GET: the daily report (logged as reports.daily)"),
     "staff:reports_monthly": read("GET: the monthly report (logged as reports.monthly)"),
     "staff:reports_monthly_csv": read("GET: a download (logged as reports.export)"),
+    # BK-08: our availability report, read from the control plane; only our operators record outages
+    "staff:availability": read("GET: the month's report (logged as availability.view)"),
+    "staff:availability_csv": read("GET: a download (logged as availability.export)"),
     # cards (AD-03, AD-08)
     "staff:cards": read("GET: progress counts"),
     "staff:card_list": read("GET: a list (logged as cards.list)"),

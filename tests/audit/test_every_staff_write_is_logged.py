@@ -114,6 +114,10 @@ ROWS: dict[str, Row] = {
     "staff:session_extend": read("POST only moves the person's own session's idle clock (WCAG 2.2.1)"),
     "staff:password": writes((change_password, "password.change")),
     "staff:totp_setup": writes((enable_totp, "totp.enable")),
+    "staff:invitation": read(
+        "no signed-in staff: the invited administrator's one-time link; setting the password is logged as "
+        "staff.invite_accept under the invited account (tests/tenants/test_lifecycle.py)"
+    ),
     "staff:bookings": read("GET: the list (its read is logged as bookings.list)"),
     "staff:bookings_csv": read("GET: a download (logged as bookings.export)"),
     "staff:booking": read("GET: one booking (logged as booking.view)"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from booking.access.invitations import do_invite_administrator
 from booking.audit import oplog
 from booking.callcenter.services import do_log_call
 from booking.cards.moves import do_move_cards
@@ -45,6 +46,7 @@ class Seed:
     visit_query: str = ""  # the phone-only visit page's search for a day with free times
     walk_day: dt.date = dt.date.min  # a day with free times for the walk's new bookings
     change_day: dt.date = dt.date.min  # a day with free times to move the booked cards to
+    invitation: str = ""  # the path of an administrator's unused invitation link (issue 14 §3)
 
 
 def staff_name(role: str) -> str:
@@ -150,4 +152,6 @@ def _seed() -> Seed:
     seed.ids["place"] = place.pk
     seed.ids["pattern"] = OpeningPattern.objects.filter(place=place).order_by("pk").first().pk  # type: ignore[union-attr]
     seed.ids["staff"] = StaffProfile.objects.get(user__username=staff_name("viewer")).pk
+    invitation = do_invite_administrator(ACTOR, "b-invited", "invited@city.kyoto.example.jp")
+    seed.invitation = "/" + invitation.url.split("/", 3)[3]
     return seed

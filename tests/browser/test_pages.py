@@ -43,6 +43,7 @@ NOT_PAGES: dict[str, str] = {
     "staff:callcenter_end": "POST only, redirects to the call center",
     "staff:callcenter_visit_cancel": "POST only, redirects",
     "staff:reports_monthly_csv": "download (CSV)",
+    "staff:availability_csv": "download (CSV)",
     "staff:card_move": "POST only, redirects to the card",
     "staff:card_return": "POST only, redirects to the card",
     "staff:notices_start": "POST only, redirects to the print run",

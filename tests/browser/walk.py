@@ -73,6 +73,10 @@ class Walker:
             self.results.url_names.add(url_name(path))
         except Resolver404:
             self.results.violations.append(f"{where}: not a URL of the tenant urlconf")
+        self.examine(where)
+
+    def examine(self, where: str) -> None:
+        """The page's language, axe at each width and the reflow check (pages of any host)."""
         self.results.states.append(where)
         # The walk in English must really be in English: the page says which language it is in.
         shown = self.page.evaluate("document.documentElement.lang")
@@ -257,6 +261,7 @@ def staff_pages(seed: Seed) -> list[tuple[str, str]]:
         ("/staff/settings/closed-days/", "settings: closed days"),
         ("/staff/reports/", "daily report"),
         ("/staff/reports/monthly/", "monthly report"),
+        ("/staff/availability/", "availability report"),
         ("/staff/cards/", "cards: progress"),
         ("/staff/cards/list/", "cards: list"),
         ("/staff/cards/waiting/", "cards: waiting list"),
@@ -272,6 +277,15 @@ def staff_pages(seed: Seed) -> list[tuple[str, str]]:
 
 
 def walk_staff(walker: Walker, seed: Seed) -> None:
+    # the invited administrator's page (issue 14 §3): the form, a password the rules refuse, a broken link
+    walker.goto(seed.invitation)
+    walker.check("invitation: set your password")
+    walker.page.fill("input[name=new]", "password")
+    walker.page.fill("input[name=again]", "password")
+    walker.submit("form:has(input[name=new])")
+    walker.check("invitation: password refused")
+    walker.goto(seed.invitation.rstrip("/") + "x/")
+    walker.check("invitation: invalid link")
     walker.goto("/staff/login/")
     walker.check("staff login")
     staff_login(walker, staff_name("administrator"), "wrong-password")
@@ -290,9 +304,59 @@ def walk_staff(walker: Walker, seed: Seed) -> None:
     walker.check("settings: window, invalid")
 
 
+def _switch_waiting_room(on: bool) -> None:
+    """Kyoto's waiting room on (room for one) or off, committed on a connection of its own (the server's
+    threads read it), and the gate's cached limits dropped (the server runs in this process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from console.models import WaitingRoom
+    from console.waiting_room import rules
+    from tenants.models import Municipality
+
+    def write() -> None:
+        try:
+            kyoto = Municipality.objects.get(schema_name="kyoto")
+            if on:
+                WaitingRoom.objects.update_or_create(
+                    tenant=kyoto, defaults={"enabled": True, "active_limit": 1, "per_minute": 100}
+                )
+            else:
+                WaitingRoom.objects.filter(tenant=kyoto).delete()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(write).result()
+    rules.forget()
+
+
+def walk_waiting_room(walker: Walker, seed: Seed) -> None:
+    """The queue page a resident gets when Kyoto's room is full (issue 12): with and without self-refresh."""
+    from django.core.cache import caches
+
+    from console.waiting_room import redis_line
+
+    _switch_waiting_room(True)
+    try:
+        cache: Any = caches["default"]
+        line = redis_line.Line(cache.raw_client(), "kyoto")
+        limits = redis_line.Limits(active=1, per_minute=100, idle_minutes=15)
+        line.enter(time.time(), limits)  # someone else is inside: the room for one is full
+        walker.goto("/")
+        assert walker.page.locator("[role=status]").count() == 1, walker.page.inner_text("main")
+        walker.check("waiting room: queue page")
+        with walker.page.expect_navigation():
+            walker.page.click("main a[href^='/waiting-room/auto-refresh/']")
+        walker.check("waiting room: queue page, self-refresh off")
+    finally:
+        _switch_waiting_room(False)
+
+
 def run_walk(context: Any, base_url: str, seed: Seed, language: str, results: Results) -> None:
     started = time.monotonic()
-    for walk in (walk_citizen, walk_caller, walk_staff):
+    for walk in (walk_citizen, walk_caller, walk_staff, walk_waiting_room):
         context.clear_cookies()
         context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": base_url}])
         page = context.new_page()

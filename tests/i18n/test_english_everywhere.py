@@ -27,6 +27,7 @@ from django.test import Client
 from django.urls import get_resolver
 from django.utils import timezone
 
+from booking.access.invitations import do_invite_administrator
 from booking.callcenter.services import do_log_call
 from booking.engine.services import do_book, do_book_visit, do_cancel_booking
 from booking.exports.full_export import do_request_full_export
@@ -121,6 +122,7 @@ class World:
     anonymous: Client
     pks: dict[str, int] = field(default_factory=dict)
     day: dt.date = dt.date(2000, 1, 1)
+    invitation: str = ""  # the path of an unused administrator's invitation link
 
 
 def english(client: Client) -> Client:
@@ -229,7 +231,9 @@ def world(
         "notice_run": run.pk,
         "export": export.pk,
     }
-    return World(admin, operator, citizen, english(Client(HTTP_HOST=KYOTO_HOST)), pks, day)
+    invited = do_invite_administrator(SETUP, "i18n-invited", "invited@example.jp")
+    invitation = "/" + invited.url.split("/", 3)[3]
+    return World(admin, operator, citizen, english(Client(HTTP_HOST=KYOTO_HOST)), pks, day, invitation)
 
 
 def _visit_start() -> dt.datetime:
@@ -305,6 +309,7 @@ PAGES: dict[str, Page] = {
         "admin", fixed("/staff/password/"), {"current": "x", "new": "short", "again": "s"}
     ),
     "staff:totp_setup": Page("admin", fixed("/staff/totp/"), {"otp": "12"}),
+    "staff:invitation": Page("anonymous", lambda w: w.invitation, {"new": "short", "again": "x"}),
     "staff:bookings": Page("admin", lambda w: f"/staff/bookings/?date={_day(w)}"),
     "staff:booking": Page("admin", lambda w: f"/staff/bookings/{w.pks['booking']}/"),
     "staff:staff_list": Page("admin", fixed("/staff/users/")),
@@ -338,6 +343,7 @@ PAGES: dict[str, Page] = {
     ),
     "staff:reports": Page("admin", lambda w: f"/staff/reports/?day={_day(w)}"),
     "staff:reports_monthly": Page("admin", fixed("/staff/reports/monthly/")),
+    "staff:availability": Page("admin", fixed("/staff/availability/")),
     "staff:cards": Page("admin", fixed("/staff/cards/")),
     "staff:card_list": Page("admin", fixed("/staff/cards/list/")),
     "staff:cards_waiting": Page("admin", fixed("/staff/cards/waiting/")),
@@ -394,6 +400,7 @@ SKIPPED: dict[str, str] = {
     "staff:bookings_csv": "a CSV download (see the downloads, below)",
     "staff:oplog_csv": "a CSV download of log entries (machine-readable actions)",
     "staff:reports_monthly_csv": "a CSV download (see the downloads, below)",
+    "staff:availability_csv": "a CSV download of figures (its header is translated: csv_header)",
     "api-locations": "API: covered by the API tests below",
     "api-availability": "API: covered by the API tests below",
     "api-citizen-sessions": "API: covered by the API tests below",

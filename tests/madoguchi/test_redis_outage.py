@@ -7,6 +7,7 @@ per request, it is not a benchmark.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from django.test import Client
+from kombu import pools as kombu_pools
 
 import madoguchi.cache
 from booking.access import throttle
@@ -28,6 +30,7 @@ from tests.staff_helpers import PASSWORD, make_staff
 pytestmark = pytest.mark.django_db
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
+UNUSED_QUEUE = "outage-test-unused"  # no worker reads it: the published test tasks are never run
 BOUND_SECONDS = 2.0
 
 
@@ -42,25 +45,55 @@ class TimedClient(Client):
         return response
 
 
-@pytest.fixture
-def redis_down(settings: Any) -> Iterator[None]:
+def _forget_broker_pools(celery_app: Celery) -> None:
+    """Drop the app's cached pools and kombu's registry: the next publish builds them for the current URL."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    kombu_pools.reset()
+
+
+@contextlib.contextmanager
+def _redis_unreachable(settings: Any) -> Iterator[None]:
     from madoguchi.celery import app as celery_app
 
     # The project's Celery app reads its settings once: point it at the dead broker for this test only, and
-    # put it back (with a fresh connection pool), or every later test would publish to a closed port.
+    # put it back with fresh pools, or every later test would publish to a closed port. The app caches its
+    # connection and producer pools (and kombu keeps them in a process-wide registry keyed by broker): a pool
+    # made by an earlier test for the real broker must be let go with the registry, or kombu hands a closed
+    # one back to the next publisher ("Acquire on closed pool").
     real_broker = celery_app.conf.broker_url
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": DEAD_REDIS}}
     settings.CELERY_BROKER_URL = DEAD_REDIS
+    _forget_broker_pools(celery_app)
     celery_app.conf.broker_url = DEAD_REDIS
     throttle._local.clear()
     madoguchi.cache._down_until.clear()
-    yield
-    celery_app.conf.broker_url = real_broker
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
-    throttle._local.clear()
-    madoguchi.cache._down_until.clear()
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url = real_broker
+        _forget_broker_pools(celery_app)
+        throttle._local.clear()
+        madoguchi.cache._down_until.clear()
+
+
+@pytest.fixture
+def redis_down(settings: Any) -> Iterator[None]:
+    with _redis_unreachable(settings):
+        yield
+
+
+def test_publishing_works_again_after_an_outage_test(settings: Any) -> None:
+    """A pool made for the real broker before an outage test must not come back closed after it."""
+    from madoguchi.celery import app as celery_app
+
+    def publish() -> None:
+        celery_app.send_task("booking.send_booking_confirmation", args=[0, "booked"], queue=UNUSED_QUEUE)
+
+    publish()
+    with _redis_unreachable(settings), pytest.raises(Exception):  # noqa: B017, PT011 - kombu error
+        publish()
+    publish()
 
 
 @pytest.fixture

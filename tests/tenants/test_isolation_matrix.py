@@ -87,6 +87,9 @@ ROUTES: dict[str, Rule] = {
     "staff:home": staff(None),
     "staff:login": OPEN,
     "staff:cancel_login": OPEN,
+    # the invited administrator's one-time link: anyone holding a valid link (a made-up one is 410 for all);
+    # one municipality's link on another's host: tests/tenants/test_lifecycle.py
+    "staff:invitation": OPEN,
     "staff:logout": OPEN,
     "staff:password": staff(None),
     "staff:session_extend": staff(None),  # 「時間を延長する」 for the staff session (POST only)
@@ -99,6 +102,8 @@ ROUTES: dict[str, Rule] = {
     "staff:staff_update": staff(Can.MANAGE_STAFF, "user"),
     "staff:security": staff(Can.MANAGE_STAFF),
     "staff:security_update": staff(Can.MANAGE_STAFF),
+    "staff:availability": staff(Can.VIEW_AVAILABILITY),  # BK-08: read from the control plane, its own only
+    "staff:availability_csv": staff(Can.VIEW_AVAILABILITY),
     "staff:oplog": staff(Can.VIEW_OPLOG),
     "staff:oplog_csv": staff(Can.VIEW_OPLOG),
     "staff:exports": staff(Can.FULL_EXPORT),
@@ -316,6 +321,8 @@ def world(tenants: Tenants) -> World:
             "place": str(place.pk),
             "day": slot.starts_at.date().isoformat(),
             "kind": "pdf",
+            "uidb64": "MQ",
+            "token": "cz8xk2-0123456789abcdef",
             "pk:booking": str(booking.pk),
             "pk:card": str(card.pk),
             "pk:place": str(place.pk),

@@ -66,14 +66,14 @@ def test_export_then_destroy_everything(uji: str) -> None:
 
 
 def test_refused_without_repeating_the_name(uji: str) -> None:
-    with pytest.raises(CommandError, match="--confirm uji"):
+    with pytest.raises(CommandError, match="スキーマ名 uji をそのまま入力"):
         call_command("offboard_tenant", "uji", "--confirm", "kyoto")
     assert schema_exists("uji")
 
 
 def test_the_public_schema_and_unknown_tenants_are_refused(tenants: Tenants) -> None:
     for schema in ("public", "osaka"):
-        with pytest.raises(CommandError, match="no tenant"):
+        with pytest.raises(CommandError, match="はありません"):
             call_command("offboard_tenant", schema, "--confirm", schema)
     assert schema_exists("public")
 

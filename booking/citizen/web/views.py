@@ -54,7 +54,8 @@ View = Callable[..., HttpResponseBase]
 def current_card(request: HttpRequest) -> Card | None:
     """The signed-in resident's card, while its password is the one the session was opened with."""
     card_id = request.session.get(SESSION_CARD)
-    card = Card.objects.filter(pk=card_id).first() if card_id else None
+    # with_probe: the external prober signs in with its card like a resident (BK-08); it never books
+    card = Card.with_probe.filter(pk=card_id).first() if card_id else None
     if card is None:
         return None
     # A reissued password ends every session opened with the old one (credentials.session_proof).
@@ -79,7 +80,7 @@ def citizen_required(view: View) -> View:
             reissued = (
                 card_id is not None
                 and SESSION_CARD_PROOF in request.session
-                and Card.objects.filter(pk=card_id).exists()
+                and Card.with_probe.filter(pk=card_id).exists()
             )
             if card_id is not None:
                 # Signed in once, but the card's password was reissued since (or the card is gone): the

@@ -1,0 +1,135 @@
+"""A request whose database connection was lost before it changed anything is answered again (issue 11).
+
+When the primary dies, hangs or is switched over, every open connection is cut. A request in flight at that
+moment (a page being read, a sign-in, a form's session being saved) would answer 500, or 400 for a session
+it could not save, although nothing was wrong with it: the HA rehearsal (infra/ha) counted exactly those.
+`LostConnectionRetryMiddleware` runs the rest of the middleware chain and the view once more, on a fresh
+connection (which waits for the new primary: `madoguchi.postgresql.base`), when all of these hold:
+
+- a statement, or the request (Django's `got_request_exception`), failed because the connection was lost
+  (SQLSTATE class 08, 57P01-57P03, or a closed or broken connection), not a refusal, a timeout or a bug,
+  and the answer is an error (400 or 500);
+- it is a read (GET, HEAD, OPTIONS), whose own writes are records of the reading (an access-log line, a
+  token's last use) that may be made twice; or nothing it wrote was committed: any statement other than
+  SELECT, SET, SHOW or a savepoint's counts as a write, committed when it ran outside a transaction or
+  when its transaction committed;
+- the body can be read again: none, or a form or JSON body of at most `MAX_BODY` bytes (read into memory
+  before the chain runs; an upload is never replayed);
+- it is the first time for this request.
+
+One window is left: a COMMIT the server carried out whose acknowledgement was lost with the connection
+looks uncommitted here. The writes a resident cares about carry their own guard for it (bookings:
+`booking.engine.retry`'s `already_done` and `booking.engine.idempotency`'s keys and one-time tokens); for
+others a second run means at worst one more sign-in token or one more log line. While a municipality's
+waiting room is on, a resident without a pass may be given one on each run (the first one's cookie is
+never sent), so a lost connection can cost that line one extra admission.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponseBase
+
+logger = logging.getLogger(__name__)
+
+RETRIED_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+MAX_BODY = 256 * 1024
+_READ_ONLY = ("select", "set ", "show ", "savepoint ", "release savepoint ", "rollback to savepoint ")
+_REPLAYABLE_TYPES = ("application/json", "application/x-www-form-urlencoded")
+_LOST = "_madoguchi_connection_lost"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+PAUSE_SECONDS = 0.5  # a primary that has just been promoted is given a moment before the second run
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether `error` (from a statement) means the connection was lost."""
+    if isinstance(error, OperationalError | InterfaceError):
+        cause = error.__cause__ or error
+    elif error.__class__.__module__.startswith("psycopg"):
+        cause = error
+    else:
+        return False
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate).startswith("08") or sqlstate in RETRIED_SQLSTATES
+    if isinstance(cause, psycopg.OperationalError):
+        return True  # no SQLSTATE: libpq's own error about the socket (the server gives one to all else)
+    raw = connection.connection
+    return raw is None or bool(getattr(raw, "closed", False)) or bool(getattr(raw, "broken", False))
+
+
+def _note_lost(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """Django's signal for an exception that becomes a 500: a connection lost outside any statement (at
+    BEGIN, on a health check) is seen here, not by the statement watch."""
+    error = sys.exc_info()[1]
+    if request is not None and error is not None and lost_connection(error):
+        setattr(request, _LOST, True)
+
+
+got_request_exception.connect(_note_lost, dispatch_uid="madoguchi.lost_connection")
+
+
+class _Watch:
+    """Statements of one request: was a connection lost, was anything written and committed."""
+
+    def __init__(self) -> None:
+        self.lost = False
+        self.committed = False
+
+    def _commit(self) -> None:
+        self.committed = True
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        try:
+            result = execute(sql, params, many, context)
+        except Exception as error:
+            if lost_connection(error):
+                self.lost = True
+            raise
+        if not str(sql).lstrip().lower().startswith(_READ_ONLY):
+            if connection.in_atomic_block:
+                connection.on_commit(self._commit)
+            else:
+                self.committed = True  # autocommit: it is in
+        return result
+
+
+def _replayable(request: HttpRequest) -> bool:
+    if request.method in _SAFE_METHODS:
+        return True
+    content_type = request.content_type or ""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    if length > MAX_BODY or (length and content_type not in _REPLAYABLE_TYPES):
+        return False
+    request.body  # noqa: B018 - kept in memory, so the second run reads the same body
+    return True
+
+
+class LostConnectionRetryMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        replayable = _replayable(request)
+        watch = _Watch()
+        with connection.execute_wrapper(watch):
+            response = self.get_response(request)
+        lost = watch.lost or getattr(request, _LOST, False)
+        safe = request.method in _SAFE_METHODS
+        if not (replayable and lost and (safe or not watch.committed) and response.status_code in (400, 500)):
+            return response
+        logger.warning("database connection lost during %s %s; answered again", request.method, request.path)
+        connection.close()  # the next statement connects afresh, waiting for a primary
+        time.sleep(PAUSE_SECONDS)
+        return self.get_response(request)

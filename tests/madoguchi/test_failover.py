@@ -1,0 +1,252 @@
+"""A failover costs residents a slower page, not an error (issue 11; the HA rehearsal in infra/ha runs it
+for real): new connections wait for a primary (`madoguchi.postgresql.base`), and a request whose connection
+was lost before it committed anything is answered again (`madoguchi.lost_connection`).
+
+The lost connections are real: the backend ends itself with `pg_terminate_backend`, on a connection of its
+own that commits for real (`committed_kyoto`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.test import RequestFactory
+
+from madoguchi import database
+from madoguchi.lost_connection import LostConnectionRetryMiddleware
+from madoguchi.postgresql import base as backend
+
+pytestmark = pytest.mark.django_db
+Committed = Callable[[Callable[[], Any]], Any]
+
+
+def _die() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+def _as_django_would(
+    view: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """The chain below the middleware: an exception becomes a 500 answer, as Django's handler makes it."""
+
+    def chain(request: HttpRequest) -> HttpResponseBase:
+        try:
+            return view(request)
+        except Exception:  # noqa: BLE001
+            return HttpResponse("server error", status=500)
+
+    return chain
+
+
+def _run(view: Callable[[HttpRequest], HttpResponseBase], request: HttpRequest) -> HttpResponseBase:
+    try:
+        return LostConnectionRetryMiddleware(_as_django_would(view))(request)
+    finally:
+        connection.close()
+
+
+def test_a_read_whose_connection_was_lost_is_answered_again(committed_kyoto: Committed) -> None:
+    calls: list[int] = []
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        calls.append(1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            if len(calls) == 1:
+                _die()
+                cursor.execute("SELECT 2")  # fails: the connection is gone
+            cursor.execute("SELECT pg_is_in_recovery()")
+        return HttpResponse("ok")
+
+    response = committed_kyoto(lambda: _run(view, RequestFactory().get("/")))
+    assert (response.status_code, len(calls)) == (200, 2)
+
+
+def test_a_form_or_json_post_that_wrote_nothing_is_answered_again_with_the_same_body(
+    committed_kyoto: Committed,
+) -> None:
+    bodies: list[Any] = []
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        bodies.append(json.loads(request.body))
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE written (x int)")  # a write, rolled back with the connection
+            if len(bodies) == 1:
+                _die()
+        return JsonResponse({"ok": True}, status=201)
+
+    request = RequestFactory().post("/api/v1/citizen/sessions/", {"a": 1}, content_type="application/json")
+    response = committed_kyoto(lambda: _run(view, request))
+    assert response.status_code == 201
+    assert bodies == [{"a": 1}, {"a": 1}]
+
+
+def test_a_post_that_committed_a_write_is_not_run_twice_but_a_read_is(committed_kyoto: Committed) -> None:
+    calls: list[str] = []
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        calls.append(request.method or "")
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE written (x int)")  # autocommit: done, whatever follows
+            if calls.count(request.method or "") == 1:
+                _die()
+        return HttpResponse("ok")
+
+    def scenario() -> tuple[int, int]:
+        post = _run(view, RequestFactory().post("/details/", {"email": "a@example.jp"}))
+        # a read's own writes are records of the reading (an access-log line): made twice, answered
+        read = _run(view, RequestFactory().get("/staff/bookings/"))
+        return post.status_code, read.status_code
+
+    assert committed_kyoto(scenario) == (500, 200)
+    assert calls == ["POST", "GET", "GET"]
+
+
+def test_other_errors_and_uploads_are_never_run_twice(committed_kyoto: Committed) -> None:
+    calls: list[str] = []
+
+    def refused(request: HttpRequest) -> HttpResponseBase:
+        calls.append("refused")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        raise IntegrityError("the database's refusal is the answer")
+
+    def upload(request: HttpRequest) -> HttpResponseBase:
+        calls.append("upload")
+        _die()
+        return HttpResponse("ok")
+
+    def scenario() -> tuple[int, int]:
+        first = _run(refused, RequestFactory().get("/"))
+        second = _run(upload, RequestFactory().post("/staff/cards/import/", {"file": b"x" * 10}))
+        return first.status_code, second.status_code
+
+    assert committed_kyoto(scenario) == (500, 500)
+    assert calls == ["refused", "upload"]
+
+
+def test_a_new_connection_waits_for_a_primary_then_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[int] = []
+    slept: list[float] = []
+
+    def refuse(self: Any, params: dict[str, Any]) -> Any:
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise psycopg.OperationalError("no primary")
+        return "connection"
+
+    monkeypatch.setattr(backend.base.DatabaseWrapper, "get_new_connection", refuse)
+    monkeypatch.setattr(backend.time, "sleep", slept.append)
+    wrapper = backend.DatabaseWrapper({**connection.settings_dict, "FAILOVER_WAIT_SECONDS": 60})
+    assert wrapper.get_new_connection({}) == "connection"
+    assert (len(attempts), slept) == (4, [backend.RETRY_INTERVAL_SECONDS] * 3)
+
+    attempts.clear()
+    clock = iter(float(n) for n in range(100))
+    monkeypatch.setattr(backend.time, "monotonic", lambda: next(clock))
+    bounded = backend.DatabaseWrapper({**connection.settings_dict, "FAILOVER_WAIT_SECONDS": 3})
+    with pytest.raises(psycopg.OperationalError):
+        bounded.get_new_connection({})
+    assert 1 < len(attempts) <= 4
+
+
+def test_the_wait_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgres://u@h:5432/db"
+    assert database.database_settings(url)["FAILOVER_WAIT_SECONDS"] == 25
+    monkeypatch.setenv("DATABASE_FAILOVER_WAIT_SECONDS", "0")
+    assert database.database_settings(url)["FAILOVER_WAIT_SECONDS"] == 0
+    monkeypatch.setenv("DATABASE_FAILOVER_WAIT_SECONDS", "soon")
+    with pytest.raises(Exception, match="DATABASE_FAILOVER_WAIT_SECONDS must be a number of seconds"):
+        database.database_settings(url)
+
+
+def test_a_session_save_lost_with_its_connection_is_saved_again(committed_kyoto: Committed) -> None:
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from madoguchi.session_store import SessionStore
+
+    def scenario() -> tuple[Any, bool]:
+        store = SessionStore()
+        store["step"] = "typed"
+        store.create()
+        try:
+            store["step"] = "confirmed"
+            with connection.cursor() as cursor:  # the connection is cut between the view and the save
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        except Exception:  # noqa: BLE001, S110 - the statement ends with its own connection
+            pass
+        try:
+            store.save()
+            saved = SessionStore(store.session_key).load().get("step")
+            gone = SessionStore()
+            gone["step"] = "typed"
+            gone.create()
+            SessionStore(gone.session_key).delete()  # signed out in another tab meanwhile
+            gone["step"] = "late"
+            try:
+                gone.save()
+            except UpdateError:
+                still_refused = True
+            else:
+                still_refused = False
+            return saved, still_refused
+        finally:
+            store.delete()
+            connection.close()
+
+    assert committed_kyoto(scenario) == ("confirmed", True)
+
+
+def _cut_socket() -> None:
+    """The proxy cuts the session: the socket closes under libpq, and no server error (no SQLSTATE) comes."""
+    import socket
+
+    raw = connection.connection
+    assert raw is not None
+    with socket.fromfd(raw.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_session_cut_by_the_proxy_counts_as_lost(committed_kyoto: Committed) -> None:
+    from booking.engine import retry
+
+    calls: list[int] = []
+
+    def attempt() -> int:
+        calls.append(1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            if len(calls) == 1:
+                _cut_socket()
+                cursor.execute("SELECT 2")  # libpq: server closed the connection unexpectedly
+            cursor.execute("SELECT 3")
+            return int(cursor.fetchone()[0])
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        calls.append(2)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            if calls.count(2) == 1:
+                _cut_socket()
+                cursor.execute("SELECT 2")
+        return HttpResponse("ok")
+
+    def scenario() -> tuple[int, int]:
+        try:
+            booked = retry.retry_on_lost_connection(attempt, backoff=0)
+        finally:
+            connection.close()
+        answered = _run(
+            view, RequestFactory().post("/api/v1/citizen/booking/", {}, content_type="application/json")
+        )
+        return booked, answered.status_code
+
+    assert committed_kyoto(scenario) == (3, 200)
+    assert calls == [1, 1, 2, 2]
