@@ -45,6 +45,8 @@ def is_lost_connection(error: BaseException, using: str = DEFAULT_DB_ALIAS) -> b
     if not isinstance(error, OperationalError | InterfaceError):
         return False
     cause = error.__cause__
+    if getattr(cause, "madoguchi_connect_gave_up", False):
+        return False  # the database engine already waited for a primary in vain (madoguchi.postgresql.base)
     sqlstate = getattr(cause, "sqlstate", None) or getattr(getattr(cause, "diag", None), "sqlstate", None)
     if sqlstate:
         return sqlstate.startswith("08") or sqlstate in RETRIED_SQLSTATES

@@ -17,12 +17,13 @@ connection (which waits for the new primary: `madoguchi.postgresql.base`), when 
   before the chain runs; an upload is never replayed);
 - it is the first time for this request.
 
-One window is left: a COMMIT the server carried out whose acknowledgement was lost with the connection
-looks uncommitted here. The writes a resident cares about carry their own guard for it (bookings:
-`booking.engine.retry`'s `already_done` and `booking.engine.idempotency`'s keys and one-time tokens); for
-others a second run means at worst one more sign-in token or one more log line. While a municipality's
-waiting room is on, a resident without a pass may be given one on each run (the first one's cookie is
-never sent), so a lost connection can cost that line one extra admission.
+A write whose fate is unknown counts as committed: a COMMIT whose acknowledgement was lost with the
+connection (the server may have carried it out), an autocommit statement cut mid-way, a transaction that
+ended by an exception (rolled back, but the watch cannot tell a rollback from a lost COMMIT): such a request
+is answered with its error, never run twice. Its writes' own guards still apply (bookings:
+`booking.engine.retry`'s `already_done`, `booking.engine.idempotency`'s keys and one-time tokens).
+While a municipality's waiting room is on, a resident without a pass may be given one on each run (the
+first one's cookie is never sent), so a lost connection can cost that line one extra admission.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import psycopg
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponseBase
+
+from madoguchi.postgresql.base import GAVE_UP
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ def lost_connection(error: BaseException) -> bool:
         cause = error
     else:
         return False
+    if getattr(cause, GAVE_UP, False):
+        return False  # a new connection already waited for a primary in vain: a second run would wait again
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate:
         return str(sqlstate).startswith("08") or sqlstate in RETRIED_SQLSTATES
@@ -78,28 +83,49 @@ got_request_exception.connect(_note_lost, dispatch_uid="madoguchi.lost_connectio
 
 
 class _Watch:
-    """Statements of one request: was a connection lost, was anything written and committed."""
+    """Statements of one request: was a connection lost, was anything written and (maybe) committed.
+
+    A write counts as committed when its transaction's commit ran (on_commit), when it ran outside a
+    transaction, and also when nobody can tell: an autocommit write that failed with its connection, or a
+    transaction's write whose COMMIT never came back (the server may have carried it out). Only a lost
+    statement inside that transaction, before its COMMIT, proves its writes were rolled back.
+    """
 
     def __init__(self) -> None:
         self.lost = False
         self.committed = False
+        self.pending: list[Any] = []  # the raw connection of each write whose transaction has not ended
 
-    def _commit(self) -> None:
+    def _commit(self, raw: Any) -> None:
         self.committed = True
+        self.pending = [held for held in self.pending if held is not raw]
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        write = not str(sql).lstrip().lower().startswith(_READ_ONLY)
         try:
             result = execute(sql, params, many, context)
         except Exception as error:
             if lost_connection(error):
                 self.lost = True
+                if connection.in_atomic_block:
+                    # this transaction dies uncommitted with its connection: its writes are not in
+                    raw = connection.connection
+                    self.pending = [held for held in self.pending if held is not raw]
+                elif write:
+                    self.committed = True  # autocommit: the server may have done it before the cut
             raise
-        if not str(sql).lstrip().lower().startswith(_READ_ONLY):
+        if write:
             if connection.in_atomic_block:
-                connection.on_commit(self._commit)
+                raw = connection.connection
+                self.pending.append(raw)
+                connection.on_commit(lambda: self._commit(raw))
             else:
                 self.committed = True  # autocommit: it is in
         return result
+
+    @property
+    def maybe_committed(self) -> bool:
+        return self.committed or bool(self.pending)
 
 
 def _replayable(request: HttpRequest) -> bool:
@@ -127,7 +153,9 @@ class LostConnectionRetryMiddleware:
             response = self.get_response(request)
         lost = watch.lost or getattr(request, _LOST, False)
         safe = request.method in _SAFE_METHODS
-        if not (replayable and lost and (safe or not watch.committed) and response.status_code in (400, 500)):
+        if not (
+            replayable and lost and (safe or not watch.maybe_committed) and response.status_code in (400, 500)
+        ):
             return response
         logger.warning("database connection lost during %s %s; answered again", request.method, request.path)
         connection.close()  # the next statement connects afresh, waiting for a primary

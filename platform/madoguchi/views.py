@@ -7,6 +7,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from madoguchi.postgresql.base import without_failover_wait
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """Readiness for the Kubernetes probes and the gateways: ready (200) when PostgreSQL answers.
@@ -17,7 +19,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """
     checks = {}
     try:
-        with connection.cursor() as cursor:
+        # no wait for a new primary: a probe answers within its timeout, and never holds a thread 25 s
+        with without_failover_wait(), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready

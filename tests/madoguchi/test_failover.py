@@ -250,3 +250,155 @@ def test_a_session_cut_by_the_proxy_counts_as_lost(committed_kyoto: Committed) -
 
     assert committed_kyoto(scenario) == (3, 200)
     assert calls == [1, 1, 2, 2]
+
+
+def _as_django_would_with_signal(
+    view: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
+    """As Django's handler: the exception is announced (got_request_exception), then answered 500."""
+    from django.core.signals import got_request_exception
+
+    def chain(request: HttpRequest) -> HttpResponseBase:
+        try:
+            return view(request)
+        except Exception:  # noqa: BLE001
+            got_request_exception.send(sender=None, request=request)
+            return HttpResponse("server error", status=500)
+
+    return chain
+
+
+def _terminate_from_elsewhere() -> None:
+    """Another session ends this one (as a failover does): the next round trip finds the socket closed."""
+    settings = connection.settings_dict
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def test_a_write_whose_fate_is_unknown_is_never_run_twice(committed_kyoto: Committed) -> None:
+    """A COMMIT lost with its connection (the server may have carried it out), an autocommit write cut
+    mid-way: nobody can say nothing was committed, so the request is answered with its error, once."""
+    calls: list[str] = []
+
+    def commit_lost(request: HttpRequest) -> HttpResponseBase:
+        calls.append("commit")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE written (x int)")
+            _terminate_from_elsewhere()  # the COMMIT at the block's end meets a closed connection
+        return HttpResponse("ok")
+
+    def autocommit_cut(request: HttpRequest) -> HttpResponseBase:
+        calls.append("autocommit")
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE written AS SELECT pg_terminate_backend(pg_backend_pid())")
+        return HttpResponse("ok")
+
+    def scenario() -> tuple[int, int]:
+        answers = []
+        for view in (commit_lost, autocommit_cut):
+            request = RequestFactory().post("/details/", {"email": "a@example.jp"})
+            try:
+                answers.append(LostConnectionRetryMiddleware(_as_django_would_with_signal(view))(request))
+            finally:
+                connection.close()
+        return answers[0].status_code, answers[1].status_code
+
+    assert committed_kyoto(scenario) == (500, 500)
+    assert calls == ["commit", "autocommit"]
+
+
+def test_a_refusal_no_failover_ends_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(backend.time, "sleep", slept.append)
+    for settings in ({"NAME": "mg_no_such_database"}, {"USER": "mg_no_such_role"}):
+        wrapper = backend.DatabaseWrapper(
+            {**connection.settings_dict, **settings, "FAILOVER_WAIT_SECONDS": 25}
+        )
+        with pytest.raises(psycopg.OperationalError, match="does not exist") as refused:
+            wrapper.get_new_connection(wrapper.get_connection_params())
+        assert getattr(refused.value, backend.GAVE_UP)
+    assert slept == []
+
+
+def test_a_connection_waited_for_in_vain_is_not_waited_for_again(
+    committed_kyoto: Committed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine already waited FAILOVER_WAIT_SECONDS: neither the request nor a booking runs again to
+    wait as long once more (a web thread held for nothing; gunicorn's timeout would kill the worker)."""
+    from booking.engine import retry
+
+    calls: list[str] = []
+    monkeypatch.setattr(backend.time, "sleep", lambda seconds: None)
+
+    def no_primary(self: Any, params: dict[str, Any]) -> Any:
+        raise psycopg.OperationalError("connection refused")
+
+    def view(request: HttpRequest) -> HttpResponseBase:
+        calls.append("view")
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return HttpResponse("ok")
+
+    def attempt() -> None:
+        calls.append("booking")
+        connection.close()
+        connection.ensure_connection()
+
+    def scenario() -> tuple[int, str]:
+        monkeypatch.setattr(backend.base.DatabaseWrapper, "get_new_connection", no_primary)
+        try:
+            answer = LostConnectionRetryMiddleware(_as_django_would_with_signal(view))(
+                RequestFactory().get("/")
+            )
+            try:
+                retry.retry_on_lost_connection(attempt, backoff=0)
+            except Exception as error:  # noqa: BLE001
+                booked = type(error).__name__
+            return answer.status_code, booked
+        finally:
+            monkeypatch.undo()
+            connection.close()
+
+    assert committed_kyoto(scenario) == (500, "OperationalError")
+    assert calls == ["view", "booking"]
+
+
+def test_the_readiness_probe_never_waits_for_a_primary(
+    committed_kyoto: Committed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe every 5 s, each waiting 25 s, would take every thread of a web process during a failover."""
+    from django.test import Client
+
+    slept: list[float] = []
+    monkeypatch.setattr(backend.time, "sleep", slept.append)
+
+    def no_primary(self: Any, params: dict[str, Any]) -> Any:
+        raise psycopg.OperationalError("connection refused")
+
+    def probe() -> Any:
+        monkeypatch.setitem(connection.settings_dict, "FAILOVER_WAIT_SECONDS", 25)
+        monkeypatch.setattr(backend.base.DatabaseWrapper, "get_new_connection", no_primary)
+        connection.close()  # the probe needs a new connection
+        try:
+            return Client(HTTP_HOST="10.0.0.1").get("/healthz")
+        finally:
+            monkeypatch.undo()
+            connection.close()
+
+    response = committed_kyoto(probe)
+    assert (response.status_code, response.json()["checks"]["database"]) == (503, "error: OperationalError")
+    assert slept == []
+    with backend.without_failover_wait():
+        pass
+    assert backend._waiting.get()

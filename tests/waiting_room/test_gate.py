@@ -123,6 +123,9 @@ def test_the_auto_refresh_can_be_turned_off_and_the_place_is_kept(open_room: Any
     assert (
         waiting.get("/waiting-room/auto-refresh/", {"on": "1", "next": "//evil.example/"})["Location"] == "/"
     )
+    # nor a link off the site on the page of a path that reads as another host ("//evil.example/")
+    page = waiting.request(PATH_INFO="//evil.example/", REQUEST_METHOD="GET", QUERY_STRING="")
+    assert queued(page) and "evil.example" not in page.content.decode()
 
 
 def test_the_language_switch_and_accessibility_statement_never_queue(open_room: Any) -> None:

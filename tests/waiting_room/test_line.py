@@ -9,6 +9,7 @@ import random
 from console.waiting_room.redis_line import (
     ABANDON_SECONDS,
     CLAIM_SECONDS,
+    KEEP_KEYS_SECONDS,
     Limits,
     estimate_wait,
     read_pass,
@@ -106,6 +107,44 @@ def test_an_unclaimed_turn_is_given_up_after_the_claim_time() -> None:
     assert gone.ticket and waiting.position == 2
     assert kyoto.enter(T0 + 61, limits, ticket=waiting.ticket).position == 1  # `gone` got the turn
     assert kyoto.enter(T0 + 62 + CLAIM_SECONDS, limits, ticket=waiting.ticket).admitted
+
+
+def test_a_claimed_ticket_is_spent_a_kept_or_copied_cookie_joins_the_end_of_the_line() -> None:
+    kyoto, limits = line(), Limits(active=1, per_minute=100, idle_minutes=1)
+    kyoto.enter(T0, limits)
+    mine = kyoto.enter(T0 + 1, limits)
+    others = [kyoto.enter(T0 + 2 + i, limits) for i in range(2)]
+    assert kyoto.enter(T0 + 61, limits, ticket=mine.ticket).admitted  # my turn: the pass
+    # my pass goes idle, the next one's turn comes; my old ticket cookie (or a copy of it) comes back
+    again = kyoto.enter(T0 + 130, limits, ticket=mine.ticket)
+    assert not again.admitted and again.ticket != mine.ticket
+    assert again.position == 2  # behind the one still waiting, not at my old arrival number
+    assert kyoto.enter(T0 + 131, limits, ticket=others[0].ticket).admitted
+
+
+def test_every_key_of_a_line_expires() -> None:
+    kyoto, limits = line(), Limits(active=1, per_minute=100, idle_minutes=1)
+    kyoto.enter(T0, limits)
+    waiting = kyoto.enter(T0 + 1, limits)
+    kyoto.stats(T0 + 61, limits)  # the head's turn is reserved by the console's look alone: new keys
+    present = [key for key in kyoto.keys if kyoto.client.exists(key)]
+    assert kyoto.keys[3] in present and all(0 < kyoto.client.ttl(key) <= KEEP_KEYS_SECONDS for key in present)
+    assert kyoto.enter(T0 + 62, limits, ticket=waiting.ticket).admitted  # `active` emptied and made again
+    assert all(
+        0 < kyoto.client.ttl(key) <= KEEP_KEYS_SECONDS for key in kyoto.keys if kyoto.client.exists(key)
+    )
+    kyoto.enter(T0 + 400, limits)  # everything lapsed: a newcomer makes the keys anew
+    present = [key for key in kyoto.keys if kyoto.client.exists(key)]
+    assert len(present) == 4 and all(0 < kyoto.client.ttl(key) <= KEEP_KEYS_SECONDS for key in present)
+
+
+def test_a_raised_limit_admits_the_line_in_batches_in_order() -> None:
+    kyoto, small = line(), Limits(active=1, per_minute=100_000, idle_minutes=1)
+    kyoto.enter(T0, small)
+    tickets = [kyoto.enter(T0 + 1, small).ticket for _ in range(1200)]
+    large = Limits(active=100_000, per_minute=100_000, idle_minutes=1)
+    assert kyoto.stats(T0 + 2, large).queue_length == 200  # one script admitted 1000, not all
+    assert kyoto.enter(T0 + 3, large, ticket=tickets[-1]).admitted  # the next request admits the rest
 
 
 def test_one_municipality_s_crowd_never_fills_another_s_room() -> None:

@@ -138,6 +138,7 @@ def queue_response(request: HttpRequest, decision: queue.Decision, limits: queue
     """The waiting resident's answer: JSON under /api/ (503, nothing done), else the queue page."""
     language = _language(request)
     manual = request.COOKIES.get(MANUAL_COOKIE) == "1"
+    here = _on_this_site(request.get_full_path())  # "//host/…" asked for: a link to that host otherwise
     minutes = max(1, -(-decision.wait_seconds // 60))
     with translation.override(language):
         if request.path_info.startswith("/api/"):
@@ -163,9 +164,9 @@ def queue_response(request: HttpRequest, decision: queue.Decision, limits: queue
                 "refresh_seconds": queue.REFRESH_SECONDS,
                 "manual": manual,
                 "tenant_name": request.tenant.label,  # type: ignore[attr-defined]
-                "here": request.get_full_path(),
+                "here": here,
                 "switch_url": f"{AUTO_REFRESH_PATH}?"
-                + urlencode({"on" if manual else "off": "1", "next": request.get_full_path()}),
+                + urlencode({"on" if manual else "off": "1", "next": here}),
                 "csrf_token": get_token(request),
                 "language": language,
                 "event": limits.event,
@@ -188,16 +189,20 @@ def queue_response(request: HttpRequest, decision: queue.Decision, limits: queue
     return response
 
 
+def _on_this_site(target: str) -> str:
+    """`target` if it is a path on this site, else the top page."""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts=None) or not target.startswith("/"):
+        return "/"
+    return target
+
+
 def auto_refresh_switch(request: HttpRequest) -> HttpResponse:
     """Turn the queue page's self-refresh off (`?off=1`) or on (`?on=1`), then back to the page.
 
     A GET link, so it works without JavaScript and without a form; it changes only this browser's
     preference. `next` must be a path on this site.
     """
-    target = request.GET.get("next", "/")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts=None) or not target.startswith("/"):
-        target = "/"
-    response = HttpResponseRedirect(target)
+    response = HttpResponseRedirect(_on_this_site(request.GET.get("next", "/")))
     if "off" in request.GET:
         _set_cookie(response, MANUAL_COOKIE, "1")
     else:

@@ -13,6 +13,9 @@ Per municipality (keys carry the schema, in one Redis Cluster hash slot):
   it was given cannot be taken by a newcomer.
 - `granted`: ticket → reservation expiry; `admits`: who was let in when (the per-minute limit and the
   estimated wait).
+- `used`: ticket → until when it is remembered (TICKET_MAX_AGE after its turn was claimed). A claimed
+  ticket is spent: its cookie, kept or copied to other clients, would otherwise go back to its old arrival
+  number, the head of the line, and be let in again and again ahead of everyone who waits.
 
 Everything happens in one script, so two web processes never admit the same place twice, and nothing is
 decided by the app server's clock but the `now` it passes in (tests pass their own).
@@ -42,13 +45,15 @@ local now = tonumber(ARGV[1])
 local cap, per_min = tonumber(ARGV[2]), tonumber(ARGV[3])
 local idle, claim, abandon = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local pass, ticket, tseq, new_id, mode = ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11]
-local keep = tonumber(ARGV[12])
+local keep, ticket_life = tonumber(ARGV[12]), tonumber(ARGV[13])
 local queue, seen, active, granted, admits, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local used = KEYS[7]
 
 -- what has lapsed: idle passes, unclaimed turns, old admissions, abandoned tickets
 redis.call('ZREMRANGEBYSCORE', active, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', granted, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', admits, '-inf', now - 300)
+redis.call('ZREMRANGEBYSCORE', used, '-inf', now)
 local gone = redis.call('ZRANGEBYSCORE', seen, '-inf', now - abandon, 'LIMIT', 0, 500)
 if #gone > 0 then
   redis.call('ZREM', queue, unpack(gone))
@@ -61,6 +66,7 @@ local function room()
   return math.min(by_active, by_rate)
 end
 
+-- after the last write of a path: a key emptied and made again (ZREM, ZADD) has lost its expiry
 local function touch()
   for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, keep) end
 end
@@ -68,8 +74,12 @@ end
 -- 1. a live pass goes on (the common case: one ZSCORE, one ZADD)
 if mode == 'enter' and pass ~= '' and redis.call('ZSCORE', active, pass) then
   redis.call('ZADD', active, now + idle, pass)
+  redis.call('EXPIRE', active, keep)  -- a room busy with passes alone must not lose them all at once
   return {'pass', pass}
 end
+
+-- a spent ticket (its turn was claimed) is no ticket: its holder is a newcomer
+if ticket ~= '' and redis.call('ZSCORE', used, ticket) then ticket = '' end
 
 -- 2. a ticket that lost its place (abandoned, or Redis restarted) goes back to its own arrival number;
 --    later arrivals are numbered after it
@@ -79,8 +89,9 @@ if ticket ~= '' and not redis.call('ZSCORE', granted, ticket) and not redis.call
 end
 if ticket ~= '' and redis.call('ZSCORE', queue, ticket) then redis.call('ZADD', seen, now, ticket) end
 
--- 3. the head of the line gets the room there is, whoever is asking now
-local n = room()
+-- 3. the head of the line gets the room there is, whoever is asking now; at most 1000 per call, so a
+--    limit raised by thousands never holds Redis (every municipality's line and cache) in one long script
+local n = math.min(room(), 1000)
 if n > 0 then
   for _, t in ipairs(redis.call('ZRANGE', queue, 0, n - 1)) do
     redis.call('ZREM', queue, t)
@@ -92,10 +103,10 @@ if n > 0 then
 end
 
 if mode == 'stats' then
+  touch()  -- also a key the admissions above have just made
   return {'stats', redis.call('ZCARD', queue), redis.call('ZCARD', active),
           redis.call('ZCOUNT', admits, now - 60, '+inf'), redis.call('ZCARD', admits)}
 end
-touch()
 
 -- 4. a ticket: its turn has come (the reservation becomes its pass), or its place in the line
 if ticket ~= '' then
@@ -103,8 +114,11 @@ if ticket ~= '' then
     redis.call('ZREM', granted, ticket)
     redis.call('ZREM', active, 'g:' .. ticket)
     redis.call('ZADD', active, now + idle, ticket)
+    redis.call('ZADD', used, now + ticket_life, ticket)
+    touch()
     return {'pass', ticket}
   end
+  touch()
   return {'queued', ticket, tostring(tseq), redis.call('ZRANK', queue, ticket) + 1,
           redis.call('ZCARD', queue), redis.call('ZCARD', admits)}
 end
@@ -113,11 +127,13 @@ end
 if redis.call('ZCARD', queue) == 0 and room() > 0 then
   redis.call('ZADD', active, now + idle, new_id)
   redis.call('ZADD', admits, now, new_id)
+  touch()
   return {'pass', new_id}
 end
 local number = redis.call('INCR', seq)
 redis.call('ZADD', queue, number, new_id)
 redis.call('ZADD', seen, now, new_id)
+touch()
 return {'queued', new_id, tostring(number), redis.call('ZRANK', queue, new_id) + 1,
         redis.call('ZCARD', queue), redis.call('ZCARD', admits)}
 """
@@ -166,7 +182,7 @@ class Stats:
 def _keys(schema: str) -> list[str]:
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     tag = f"{prefix}:wr:{{{schema}}}"  # {…}: every key of one municipality in one cluster slot
-    return [f"{tag}:{name}" for name in ("queue", "seen", "active", "granted", "admits", "seq")]
+    return [f"{tag}:{name}" for name in ("queue", "seen", "active", "granted", "admits", "seq", "used")]
 
 
 def estimate_wait(position: int, admitted_5min: int, limits: Limits) -> int:
@@ -214,6 +230,7 @@ class Line:
             new_id,
             mode,
             KEEP_KEYS_SECONDS,
+            TICKET_MAX_AGE,
         ]
         return [_text(value) for value in script(keys=self.keys, args=args)]
 

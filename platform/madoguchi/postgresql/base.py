@@ -6,13 +6,17 @@ multi-host URL finds no `read-write` host. Failing at once would answer every re
 an error page; instead a new connection is tried again every half second for at most `FAILOVER_WAIT_SECONDS`
 (DATABASE_FAILOVER_WAIT_SECONDS, default 25), so a resident sees a slower page. Only the connecting waits:
 a query on an established connection is never repeated here (booking.engine.retry decides which
-transactions may run again).
+transactions may run again). A refusal no failover ends (a database or role that does not exist, a wrong
+password, no pg_hba.conf entry) fails at once: waiting would only hold the worker's thread for nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg
@@ -21,18 +25,55 @@ from django_tenants.postgresql_backend import base
 logger = logging.getLogger(__name__)
 
 RETRY_INTERVAL_SECONDS = 0.5
+# Set on the error of a connection that was waited for in vain (or refused for good): the callers that run
+# a request or a transaction again on a lost connection (madoguchi.lost_connection, booking.engine.retry)
+# must not wait the whole time over again, a web thread held 25 s more per retry for nothing.
+GAVE_UP = "madoguchi_connect_gave_up"
+# libpq gives connection failures no SQLSTATE, only the server's FATAL text: these say the configuration is
+# wrong, not that the primary is away ("the database system is starting up", "shutting down", "not in hot
+# standby mode", a refused or closed socket: those wait). Matched in English: a server answering in another
+# lc_messages language waits the full time instead, as before, and never fails a failover early.
+_PERMANENT = (
+    "does not exist",  # database, role
+    "authentication failed",  # password, SCRAM, ident, peer, PAM, certificate
+    "no pg_hba.conf entry",
+    "no password supplied",
+    "is not permitted to log in",
+    "permission denied for database",
+)
+
+
+_waiting = ContextVar("madoguchi_failover_wait", default=True)
+
+
+@contextmanager
+def without_failover_wait() -> Iterator[None]:
+    """Connections made inside fail at once when there is no primary: for the readiness probe, which must
+    answer within its own timeout (4 s) and would otherwise hold a web thread 25 s per probe, every 5 s."""
+    token = _waiting.set(False)
+    try:
+        yield
+    finally:
+        _waiting.reset(token)
+
+
+def permanent(error: BaseException) -> bool:
+    """Whether a failed connection attempt is a refusal that waiting for a primary cannot end."""
+    text = str(error).lower()
+    return any(marker in text for marker in _PERMANENT)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
-        wait = float(self.settings_dict.get("FAILOVER_WAIT_SECONDS") or 0)
+        wait = float(self.settings_dict.get("FAILOVER_WAIT_SECONDS") or 0) if _waiting.get() else 0.0
         deadline = time.monotonic() + wait
         waited = False
         while True:
             try:
                 connection = super().get_new_connection(conn_params)
             except psycopg.OperationalError as error:
-                if time.monotonic() + RETRY_INTERVAL_SECONDS > deadline:
+                if permanent(error) or time.monotonic() + RETRY_INTERVAL_SECONDS > deadline:
+                    setattr(error, GAVE_UP, True)
                     raise
                 if not waited:
                     logger.warning(
