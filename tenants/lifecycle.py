@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context
@@ -184,7 +184,13 @@ def do_add_domain(actor: vendor_log.Actor, tenant: Municipality, raw: str) -> Do
                 % {"host": host, "owner": owner.tenant.schema_name}
             )
         first = not tenant.domains.exists()
-        domain = Domain.objects.create(domain=host, tenant=tenant, is_primary=first)
+        try:
+            with transaction.atomic():  # a savepoint: the host taken meanwhile leaves this transaction usable
+                domain = Domain.objects.create(domain=host, tenant=tenant, is_primary=first)
+        except IntegrityError:
+            # added at the same moment (a double click, two operators): the lock above saw no row yet, the
+            # unique index waited for the other to commit
+            raise ProvisioningError(_("ドメイン %(host)s は既に使われています。") % {"host": host}) from None
         vendor_log.record(actor, "tenant.domain_add", _target(tenant), domain=host, primary=first)
     return domain
 

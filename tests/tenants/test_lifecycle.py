@@ -554,3 +554,32 @@ def test_no_other_delete_removes_a_municipality(tenants: Tenants) -> None:
     with pytest.raises(PermissionError):
         Municipality.objects.get(schema_name="mihon").delete()
     assert schema_exists("mihon") and Municipality.objects.filter(schema_name="mihon").exists()
+
+
+def test_the_same_domain_added_twice_at_once_is_refused_not_a_500(tenants: Tenants) -> None:
+    """Two operators (or a double click) add one host at once: the second is told; nothing is half-made."""
+    import threading
+
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"]
+    )
+    try:
+        # the first add, not yet committed: invisible to the second's lock, held by the unique index
+        other.execute(
+            "INSERT INTO tenants_domain (domain, tenant_id, is_primary) VALUES (%s, %s, false)",
+            ["same.localhost", tenants.mihon.pk],
+        )
+        threading.Timer(0.5, other.commit).start()
+        before = actions()
+        with pytest.raises(ProvisioningError, match="same.localhost"):
+            lifecycle.do_add_domain(ACTOR, tenants.kyoto, "same.localhost")
+        assert not Domain.objects.filter(tenant=tenants.kyoto, domain="same.localhost").exists()
+        assert actions() == before
+    finally:
+        other.execute("DELETE FROM tenants_domain WHERE domain = %s", ["same.localhost"])
+        other.commit()
+        other.close()
