@@ -123,18 +123,24 @@ def do_record_outage(outage: Outage, *, actor: vendor_log.Actor) -> Outage:
     outage.recorded_at = timezone.now()
     with transaction.atomic():
         outage.save()
-        vendor_log.record(
-            actor,
-            "outage.record",
-            f"{outage._meta.label_lower}:{outage.pk} {outage}",
-            tenant=outage.tenant.schema_name,
-            cause=outage.cause,
-            reference=outage.reference,
-            starts_at=outage.starts_at.isoformat(),
-            ends_at=outage.ends_at.isoformat(),
-            note=outage.note,
-        )
+        _log_outage(actor, "outage.record", outage)
     return outage
+
+
+def _log_outage(actor: vendor_log.Actor, action: str, outage: Outage, **extra: str) -> None:
+    """The vendor-log entry of an outage record: everything it says, so a withdrawn one is still known."""
+    vendor_log.record(
+        actor,
+        action,
+        f"{outage._meta.label_lower}:{outage.pk} {outage}",
+        tenant=outage.tenant.schema_name,
+        cause=outage.cause,
+        reference=outage.reference,
+        starts_at=outage.starts_at.isoformat(),
+        ends_at=outage.ends_at.isoformat(),
+        note=outage.note,
+        **extra,
+    )
 
 
 def do_withdraw_outage(outage: Outage, *, actor: vendor_log.Actor) -> None:
@@ -142,18 +148,7 @@ def do_withdraw_outage(outage: Outage, *, actor: vendor_log.Actor) -> None:
     changed), in the same transaction."""
     with transaction.atomic():
         locked = Outage.objects.select_for_update().select_related("tenant").get(pk=outage.pk)
-        vendor_log.record(
-            actor,
-            "outage.withdraw",
-            f"{locked._meta.label_lower}:{locked.pk} {locked}",
-            tenant=locked.tenant.schema_name,
-            cause=locked.cause,
-            reference=locked.reference,
-            starts_at=locked.starts_at.isoformat(),
-            ends_at=locked.ends_at.isoformat(),
-            note=locked.note,
-            recorded_by=locked.recorded_by,
-        )
+        _log_outage(actor, "outage.withdraw", locked, recorded_by=locked.recorded_by)
         locked.delete()
 
 

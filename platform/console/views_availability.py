@@ -85,11 +85,12 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-@operator_required
-def report(request: HttpRequest, schema: str, month: str) -> HttpResponse:
-    tenant = _tenant(schema)
+def _month_or_refusal(
+    request: HttpRequest, tenant: Municipality, month: str
+) -> tuple[int, int] | HttpResponse:
+    """(year, month) from the URL, or the page saying what is wrong with it (400)."""
     try:
-        year, number = availability.parse_month(month)
+        return availability.parse_month(month)
     except ValueError as error:
         return render(
             request,
@@ -97,6 +98,15 @@ def report(request: HttpRequest, schema: str, month: str) -> HttpResponse:
             {"tenant": tenant, "problem": str(error), "form": None},
             status=400,
         )
+
+
+@operator_required
+def report(request: HttpRequest, schema: str, month: str) -> HttpResponse:
+    tenant = _tenant(schema)
+    parsed = _month_or_refusal(request, tenant, month)
+    if isinstance(parsed, HttpResponse):
+        return parsed
+    year, number = parsed
     form = OutageForm(request.POST or None)
     problem = ""
     if request.method == "POST":
@@ -146,15 +156,10 @@ def withdraw_outage(request: HttpRequest, schema: str, month: str, pk: int) -> H
 @operator_required
 def report_csv(request: HttpRequest, schema: str, month: str) -> HttpResponse:
     tenant = _tenant(schema)
-    try:
-        year, number = availability.parse_month(month)
-    except ValueError as error:
-        return render(
-            request,
-            "console/availability.html",
-            {"tenant": tenant, "problem": str(error), "form": None},
-            status=400,
-        )
+    parsed = _month_or_refusal(request, tenant, month)
+    if isinstance(parsed, HttpResponse):
+        return parsed
+    year, number = parsed
     result = availability.month_report(tenant.pk, year, number)
     response = HttpResponse(report_csv_bytes(result), content_type=csv_export.content_type("utf-8-sig"))
     response["Content-Disposition"] = csv_export.content_disposition(
