@@ -24,6 +24,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from booking import provisioning
 from console import vendor_log
 from tenants.models import Domain, Municipality, OffboardingRecord
+from tenants.routing import forget_routes
 from tenants.services import ProvisioningError, ProvisionResult, do_provision_tenant, validate_host
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{1,150}$")
@@ -192,6 +193,7 @@ def do_add_domain(actor: vendor_log.Actor, tenant: Municipality, raw: str) -> Do
             # unique index waited for the other to commit
             raise ProvisioningError(_("ドメイン %(host)s は既に使われています。") % {"host": host}) from None
         vendor_log.record(actor, "tenant.domain_add", _target(tenant), domain=host, primary=first)
+        forget_routes()
     return domain
 
 
@@ -216,6 +218,7 @@ def do_remove_domain(actor: vendor_log.Actor, tenant: Municipality, host: str) -
             Domain.objects.filter(pk=successor.pk).update(is_primary=True)
             promoted = successor.domain
         vendor_log.record(actor, "tenant.domain_remove", _target(tenant), domain=host, new_primary=promoted)
+        forget_routes()
 
 
 def do_make_primary(actor: vendor_log.Actor, tenant: Municipality, host: str) -> None:
@@ -253,6 +256,7 @@ def suspend_in_transaction(actor: vendor_log.Actor, tenant: Municipality, reason
         suspended_at=timezone.now(), suspended_by=actor.name[:150], suspension_reason=reason[:REASON_MAX]
     )
     vendor_log.record(actor, "tenant.suspend", _target(tenant), reason=reason)
+    forget_routes()  # every process's host routing carries the suspension: it must read the row again
     return True
 
 
@@ -288,6 +292,7 @@ def do_resume(actor: vendor_log.Actor, tenant: Municipality) -> None:
             suspended_by=locked.suspended_by,
             reason=locked.suspension_reason,
         )
+        forget_routes()
     tenant.refresh_from_db()
 
 

@@ -28,6 +28,7 @@ from console import vendor_log
 from integrations import storage
 from tenants.lifecycle import customer, suspend_in_transaction
 from tenants.models import Municipality, OffboardingRecord
+from tenants.routing import forget_routes
 from tenants.services import ProvisioningError
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ def _carry_out(record: OffboardingRecord, actor: vendor_log.Actor) -> None:
             # Deferred foreign-key checks still pending in this transaction would block the DROP.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         tenant.delete(force_drop=True)  # DROP SCHEMA … CASCADE, domains and planned stops with it
+        forget_routes()
         record.status = Status.DONE
         record.offboarded_at = timezone.now()
         record.export_key, record.export_size, record.export_sha256 = handover, size, sha256

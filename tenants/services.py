@@ -16,6 +16,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from booking import provisioning
 from tenants.models import Domain, Municipality
+from tenants.routing import forget_routes
 
 SCHEMA_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -81,6 +82,7 @@ def ensure_public_tenant() -> ProvisionResult:
     base_domain = validate_host(settings.BASE_DOMAIN)
     if not Domain.objects.filter(domain=base_domain).exists():
         Domain.objects.create(domain=base_domain, tenant=tenant, is_primary=True)
+        forget_routes()
         changes.append(f"routed {base_domain} to the vendor console")
     return ProvisionResult(tenant=tenant, created=created, changes=changes)
 
@@ -135,6 +137,7 @@ def do_provision_tenant(
         if owner is None:
             is_first = not tenant.domains.exists()
             Domain.objects.create(domain=host, tenant=tenant, is_primary=is_first)
+            forget_routes()  # a host looked up before it was routed is remembered as unknown
             changes.append(f"routed {host} to {schema_name}")
 
         if tenant.preset and tenant.preset != preset:

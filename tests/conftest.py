@@ -61,6 +61,15 @@ def eager_celery() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_host_routing() -> None:
+    """The host routing's memory (tenants.routing) starts empty: tests make, change and drop municipalities
+    and domains with the ORM directly, which the services' forget_routes() would otherwise announce."""
+    from tenants.routing import _forget_here
+
+    _forget_here()
+
+
+@pytest.fixture(autouse=True)
 def _public_schema_between_tests() -> Iterator[None]:
     """Requests switch the shared connection to their tenant; every test starts and ends on public."""
     tenant_connection().set_schema_to_public()

@@ -142,6 +142,25 @@ def _healthz() -> int:
         conn.close()
 
 
+def print_web_tracebacks(web_log: Path, most: int = 3) -> None:
+    """The web tier's first tracebacks (an error answer's cause), each with its chained causes."""
+    if not web_log.exists():
+        return
+    lines = web_log.read_text(errors="replace").splitlines()
+    shown = 0
+    for number, line in enumerate(lines):
+        if line.startswith("Traceback") and shown < most:
+            # the traceback (its chained causes too) runs until the next log record: a JSON access line,
+            # gunicorn's access line or a dated log line
+            end = next(
+                (i for i in range(number + 1, len(lines)) if lines[i].startswith(("{", "127.0.0.1", "20"))),
+                len(lines),
+            )
+            context = [ln for ln in lines[max(0, number - 3) : number] if "WARNING" in ln or "ERROR" in ln]
+            log("web tier traceback:\n" + "\n".join([*context, *lines[number:end]])[-4000:])
+            shown += 1
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -227,6 +246,8 @@ def main() -> int:
         if left:
             log(f"still listening after the stop: {left}")
             status = 1
+        if status:
+            print_web_tracebacks(root / "logs" / "web.log")  # CI keeps only what is printed
         if args.keep_logs or status:
             log(f"logs kept in {root}/logs")
         else:

@@ -15,9 +15,9 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.middleware.main import TenantMainMiddleware
-from django_tenants.utils import get_tenant_domain_model
 
 from tenants.db import tenant_connection
+from tenants.routing import tenant_for_host
 
 HEALTH_PATH = "/healthz"
 
@@ -40,10 +40,8 @@ class TenantHostMiddleware(TenantMainMiddleware):
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
             return unknown_host_response(request)
-        domain_model = get_tenant_domain_model()
-        try:
-            tenant = self.get_tenant(domain_model, hostname)
-        except domain_model.DoesNotExist:
+        tenant = tenant_for_host(hostname)  # kept in memory, forgotten when the routing changes (issue 12)
+        if tenant is None:
             return unknown_host_response(request)
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]  # the attribute django-tenants defines

@@ -240,10 +240,12 @@ def test_a_suspended_municipality_s_page_is_not_queued_for(open_room: Any, tenan
     from django.utils import timezone
 
     from tenants.models import Municipality
+    from tenants.routing import forget_routes
 
     open_room(active=1)
     visitor().get("/")
     Municipality.objects.filter(pk=tenants.kyoto.pk).update(suspended_at=timezone.now())
+    forget_routes()  # what tenants.lifecycle.do_suspend announces to the host routing
     response = visitor().get("/")
     assert response.status_code == 503 and not queued(response)
     assert "利用停止中" in response.content.decode()
