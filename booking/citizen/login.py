@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 
 from booking.access import bearer, throttle
@@ -47,9 +48,13 @@ def do_citizen_login(raw_number: str, raw_password: str, client: str) -> Card:
 
 def do_create_citizen_token(card: Card, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
     now = now or timezone.now()
-    CitizenToken.objects.filter(expires_at__lte=now).delete()
     issued = bearer.issue(TOKEN_LIFETIME, now)
-    CitizenToken.objects.create(card=card, token_digest=issued.digest, expires_at=issued.expires_at)
+    # One transaction: a connection lost before its COMMIT (a failover) leaves nothing written, so the sign-in
+    # is answered again on the new primary (madoguchi.lost_connection) instead of with a 500; two autocommit
+    # statements would leave the first one's fate unknown.
+    with transaction.atomic():
+        CitizenToken.objects.filter(expires_at__lte=now).delete()
+        CitizenToken.objects.create(card=card, token_digest=issued.digest, expires_at=issued.expires_at)
     return issued.token, issued.expires_at
 
 
