@@ -44,9 +44,11 @@ control_socket_disable = True
 # Heartbeat files in /tmp, which the chart mounts as a memory-backed emptyDir (the root fs is read-only).
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/tmp")  # noqa: S108
 
-# Access log on stdout (collected by the cluster's log pipeline, SO-14): the gateway's request id and the
-# original client address travel with each line.
-accesslog = "-"
+# No access log of gunicorn's own: the application writes one JSON line per request with the tenant, the
+# client's address as the trusted proxies give it and the gateway's request id (madoguchi.access_log, SO-14);
+# a second line per request would double the log volume and cost every request its formatting (issue 12).
+# GUNICORN_ACCESS_LOG=- turns it on (to standard output) when debugging gunicorn itself.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = (

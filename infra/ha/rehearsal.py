@@ -151,7 +151,7 @@ def print_web_tracebacks(web_log: Path, most: int = 3) -> None:
     for number, line in enumerate(lines):
         if line.startswith("Traceback") and shown < most:
             # the traceback (its chained causes too) runs until the next log record: a JSON access line,
-            # gunicorn's access line or a dated log line
+            # (gunicorn's access line, when GUNICORN_ACCESS_LOG is set) or a dated log line
             end = next(
                 (i for i in range(number + 1, len(lines)) if lines[i].startswith(("{", "127.0.0.1", "20"))),
                 len(lines),

@@ -1,5 +1,6 @@
 """Web access logs (SO-14): one JSON object a line, with the tenant on each, to standard output where the
-platform's log collector keeps them for a year.
+platform's log collector keeps them for a year. The only access log of the web pods: gunicorn's own is off
+(infra/docker/gunicorn_conf.py), since it would repeat each line without the tenant.
 
 Query strings are not logged: they can hold what a resident or a clerk searched for (names, numbers).
 """
@@ -56,6 +57,8 @@ class AccessLogMiddleware:
                     "client": client_address(request),
                     "user": _who(user),
                     "agent": request.META.get("HTTP_USER_AGENT", "")[:200],
+                    # the gateway's request id (infra/gateways): one request traced from gateway to here
+                    "rid": request.META.get("HTTP_X_REQUEST_ID", "")[:64],
                 }
             },
         )
