@@ -94,7 +94,8 @@ def _fresh_memory(now: float) -> _Memory:
 
 
 def _look_up(host: str) -> Municipality | None:
-    found = Domain.objects.select_related("tenant").filter(domain=host).first()
+    with schema_context(get_public_schema_name()):  # the connection may still be on the last request's tenant
+        found = Domain.objects.select_related("tenant").filter(domain=host).first()
     return found.tenant if found else None
 
 

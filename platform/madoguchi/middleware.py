@@ -30,22 +30,30 @@ class TenantHostMiddleware(TenantMainMiddleware):
     """
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        tenant_connection().set_schema_to_public()
+        connection = tenant_connection()
         if request.path == HEALTH_PATH:
             # Probes come with the pod's address as host; they get the public schema's health check.
+            connection.set_schema_to_public()
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             set_urlconf(request.urlconf)
             return None
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
+            connection.set_schema_to_public()
             return unknown_host_response(request)
         tenant = tenant_for_host(hostname)  # kept in memory, forgotten when the routing changes (issue 12)
         if tenant is None:
+            connection.set_schema_to_public()
             return unknown_host_response(request)
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]  # the attribute django-tenants defines
-        tenant_connection().set_tenant(tenant)
+        if connection.schema_name == tenant.schema_name and connection.include_public_schema:
+            # This connection's last request was the same municipality's: its search_path stands, and
+            # set_tenant would make the next statement set it again (a round trip per request; issue 12).
+            connection.tenant = tenant
+        else:
+            connection.set_tenant(tenant)
         self.setup_url_routing(request)
         return None
 
