@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ def _redis_generation() -> int | None:
         # FailSoftRedisCache answers a miss when Redis is away: tell "never bumped" from "unreadable"
         return 0 if _redis_reachable() else None
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)
     except (TypeError, ValueError):
         return None
 
@@ -119,7 +120,11 @@ def _bump() -> None:
     try:
         with schema_context(get_public_schema_name()):
             client = cache.raw_client()  # type: ignore[attr-defined]  # madoguchi.cache.FailSoftRedisCache
-            client.incr(cache.make_key(GENERATION_KEY))
+            key = cache.make_key(GENERATION_KEY)
+            if client.incr(key) == 1:
+                # the key had gone (evicted, flushed): a process may still hold 1 from before; a random
+                # number is one nobody holds
+                client.set(key, secrets.randbits(48))
     except Exception as error:  # noqa: BLE001 - the other processes see it within MAX_AGE_SECONDS anyway
         logger.warning("routing change not announced in Redis (%s); seen within %ss", error, MAX_AGE_SECONDS)
 

@@ -131,6 +131,7 @@ def do_provision_tenant(
     elif name_en.strip() and not tenant.name_en:
         tenant.name_en = name_en.strip()
         tenant.save(update_fields=["name_en"])
+        forget_routes()  # the host routing hands out the municipality's row
         changes.append(f"set the English name of {schema_name} to {tenant.name_en}")
 
     with transaction.atomic():
@@ -150,6 +151,7 @@ def do_provision_tenant(
                 summary = provisioning.apply_preset(preset)
             tenant.preset = preset
             tenant.save(update_fields=["preset"])
+            forget_routes()
             changes.append(f"applied preset {preset}: {summary}")
 
     return ProvisionResult(tenant=tenant, created=created, changes=changes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -119,38 +120,135 @@ def closed_days_for(place: Place, first: dt.date, last: dt.date) -> set[dt.date]
     )
 
 
+@dataclass(frozen=True)
+class SlotTemplate:
+    """A place and service's slots of each weekday (Monday first) as (start after midnight, length, capacity).
+
+    Built once from the opening patterns, so a month of availability adds offsets to each day's midnight
+    instead of walking every pattern again each day (schedule.day_slots does that for one day): the same
+    slots, the first pattern winning when two start at the same time, in start order.
+    """
+
+    by_weekday: tuple[tuple[tuple[dt.timedelta, dt.timedelta, int], ...], ...]
+
+
+def patterns_of(place: Place, service: Service) -> QuerySet[OpeningPattern]:
+    """A place's opening patterns for a service in the one order every reader uses (booking.engine.slot_rows
+    too): where two patterns offer the same time, the first one's capacity and length count."""
+    return place.opening_patterns.filter(service=service).order_by("opens_at", "pk")
+
+
+def slot_template(patterns: Iterable[OpeningPattern]) -> SlotTemplate:
+    by_weekday: list[dict[dt.timedelta, tuple[dt.timedelta, int]]] = [{} for _ in range(7)]
+    for pattern in patterns:
+        step = dt.timedelta(minutes=pattern.slot_minutes)
+        start, last, close = (
+            _after_midnight(pattern.opens_at),
+            _after_midnight(pattern.last_reception_at),
+            _after_midnight(pattern.closes_at),
+        )
+        for weekday in set(pattern.weekdays):
+            at = start
+            while at <= last:
+                by_weekday[weekday].setdefault(at, (min(step, close - at), pattern.capacity))
+                at += step
+    return SlotTemplate(tuple(tuple((at, *slots[at]) for at in sorted(slots)) for slots in by_weekday))
+
+
+def _after_midnight(time: dt.time) -> dt.timedelta:
+    return dt.timedelta(
+        hours=time.hour, minutes=time.minute, seconds=time.second, microseconds=time.microsecond
+    )
+
+
+@dataclass(frozen=True)
+class AvailabilitySetup:
+    """What a place's free slots for one service are computed from, besides the slot counters: read once per
+    configuration (booking.engine.availability_cache keeps it while nothing it comes from changes)."""
+
+    place: Place
+    service: Service
+    rules: BookingSettings
+    template: SlotTemplate
+    closed: set[dt.date]  # the tenant's closed days for this place, at least over the days asked about
+
+
+def bookable_range(
+    place: Place, rules: BookingSettings, first: dt.date, last: dt.date, now: dt.datetime
+) -> tuple[dt.date, dt.date]:
+    """`first`..`last` cut to the booking window (and to 92 days); empty when last < first."""
+    first = max(first, windows.first_bookable_day(now, rules, place))
+    last = min(last, windows.last_bookable_day(now, rules, place), first + dt.timedelta(days=91))
+    return first, last
+
+
 def free_slots(
     place: Place, service: Service, first: dt.date, last: dt.date, now: dt.datetime | None = None
 ) -> list[FreeSlot]:
     """Bookable slots with room, from `first` to `last` inclusive (at most 92 days)."""
     now = now or timezone.now()
     rules = booking_rules()
-    first = max(first, windows.first_bookable_day(now, rules, place))
-    last = min(last, windows.last_bookable_day(now, rules, place), first + dt.timedelta(days=91))
+    first, last = bookable_range(place, rules, first, last, now)
     if last < first:
         return []
-    patterns = list(place.opening_patterns.filter(service=service))
-    closed = closed_days_for(place, first, last)
+    setup = AvailabilitySetup(
+        place,
+        service,
+        rules,
+        slot_template(patterns_of(place, service)),
+        closed_days_for(place, first, last),
+    )
+    return free_slots_of(setup, first, last, now)
+
+
+def free_slots_of(
+    setup: AvailabilitySetup, first: dt.date, last: dt.date, now: dt.datetime
+) -> list[FreeSlot]:
+    """free_slots from a setup read before: one query (the slot counters), the rest in memory.
+
+    A slot is offered when it is inside the window (windows.within_window: after now, on a bookable day,
+    before its deadline); the window's days and each day's deadline are worked out once, not per slot.
+    """
+    place, rules = setup.place, setup.rules
+    first, last = bookable_range(place, rules, first, last, now)
+    if last < first:
+        return []
     start_range = (
         dt.datetime.combine(first, dt.time.min, tzinfo=TOKYO),
         dt.datetime.combine(last, dt.time.max, tzinfo=TOKYO),
     )
     expired_holds = Count("holds", filter=Q(holds__expires_at__lte=now))
-    used = {
-        row["starts_at"]: row["taken"] - row["expired"]
-        for row in Slot.objects.filter(place=place, service=service, starts_at__range=start_range)
+    # places used, by day and time after midnight (Tokyo): only the slot rows that exist are converted,
+    # and a day without rows costs no lookup per slot
+    used: dict[dt.date, dict[dt.timedelta, int]] = {}
+    for starts_at, taken, expired in (
+        Slot.objects.filter(place=place, service=setup.service, starts_at__range=start_range)
         .annotate(expired=expired_holds)
-        .values("starts_at", "taken", "expired")
-    }
+        .values_list("starts_at", "taken", "expired")
+    ):
+        local = starts_at.astimezone(TOKYO)
+        at = local - dt.datetime.combine(local.date(), dt.time.min, tzinfo=TOKYO)
+        used.setdefault(local.date(), {})[at] = taken - expired
+    days_before = dt.timedelta(days=rules.deadline_days_before)
     result = []
     day = first
     while day <= last:
-        for slot in schedule.day_slots(place, patterns, day, closed):
-            if not windows.within_window(slot.starts_at, now, rules, place):
-                continue
-            remaining = slot.capacity - used.get(slot.starts_at, 0)
-            if remaining > 0:
-                result.append(FreeSlot(slot.starts_at, slot.ends_at, slot.capacity, remaining))
+        times = setup.template.by_weekday[day.weekday()]
+        # the deadline is the same for every slot of a day (windows.deadline_for)
+        if (
+            times
+            and now < dt.datetime.combine(day - days_before, rules.deadline_time, tzinfo=TOKYO)
+            and not schedule.closed_reason(day, place, setup.closed)
+        ):
+            midnight = dt.datetime.combine(day, dt.time.min, tzinfo=TOKYO)
+            used_that_day = used.get(day, {})
+            for after, length, capacity in times:
+                starts_at = midnight + after  # Tokyo keeps no summer time: the wall-clock time of that day
+                if starts_at <= now:
+                    continue
+                remaining = capacity - used_that_day.get(after, 0)
+                if remaining > 0:
+                    result.append(FreeSlot(starts_at, starts_at + length, capacity, remaining))
         day += dt.timedelta(days=1)
     return result
 

@@ -18,9 +18,9 @@ from django.utils.translation import gettext_lazy as _
 from booking.audit import oplog
 from booking.cards import credentials
 from booking.cards import moves as lifecycle
-from booking.engine import outbox
+from booking.engine import idempotency, outbox, slot_rows
 from booking.engine.notifications import BOOKED, CANCELLED, CHANGED
-from booking.engine.queries import booking_rules, closed_days_for
+from booking.engine.queries import booking_rules
 from booking.engine.retry import retried
 from booking.engine.texts import callcenter_contact
 from booking.lib.dates import TOKYO
@@ -129,48 +129,19 @@ def do_reissue_credentials(card: Card) -> IssuedCard:
 # --- slots ---------------------------------------------------------------------------------------------
 
 
-def _slot_time(place: Place, service: Service, starts_at: dt.datetime) -> schedule.SlotTime:
-    """The opening rules' slot starting at `starts_at`, or `invalid`."""
-    day = starts_at.astimezone(TOKYO).date()
-    closed = closed_days_for(place, day, day)
-    patterns = place.opening_patterns.filter(service=service)
-    for slot in schedule.day_slots(place, patterns, day, closed):
-        if slot.starts_at == starts_at:
-            return slot
-    raise BookingError("invalid", "no such slot")
-
-
 def _bookable_slot(
     place: Place, service: Service, starts_at: dt.datetime, rules: BookingSettings, now: dt.datetime
 ) -> Slot:
-    """The Slot row for a start the rules allow now (made on first use).
-
-    The place's opening patterns are share-locked first: an administrator's change to them waits for this
-    booking, and this booking, if it comes second, reads the changed patterns (configuration.patterns).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM booking_openingpattern WHERE place_id = %s AND service_id = %s FOR SHARE",
-            [place.pk, service.pk],
-        )
-    slot_time = _slot_time(place, service, starts_at)
+    """The Slot row for a start the rules allow now (made on first use), read under the lock on the
+    place's opening patterns (slot_rows.locked_day)."""
+    day = slot_rows.locked_day(place, service, starts_at)
+    offered = schedule.day_slots(place, day.patterns, starts_at.astimezone(TOKYO).date(), day.closed)
+    slot_time = next((t for t in offered if t.starts_at == starts_at), None)
+    if slot_time is None:
+        raise BookingError("invalid", "no such slot")
     if not windows.within_window(slot_time.starts_at, now, rules, place):
         raise BookingError("outside_window")
-    Slot.objects.bulk_create(
-        [
-            Slot(
-                place=place,
-                service=service,
-                starts_at=slot_time.starts_at,
-                ends_at=slot_time.ends_at,
-                capacity=slot_time.capacity,
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    return Slot.objects.select_related("place", "service").get(
-        place=place, service=service, starts_at=slot_time.starts_at
-    )
+    return day.slot or slot_rows.made_slot(place, service, slot_time)
 
 
 def release_expired_holds(now: dt.datetime, slot: Slot | None = None) -> int:
@@ -197,13 +168,44 @@ def active_booking(card: Card) -> Booking | None:
     )
 
 
-def _lock_bookable_card(card: Card) -> None:
+def _lock_bookable_card(card: Card) -> str:
     """Lock the card's row for the booking's transaction; refuse a card not (or no longer) bookable.
 
-    Every booking path takes this lock first, so a booking and a staff move of the card serialize.
+    Every booking path takes this lock first, so a booking and a staff move of the card serialize. The
+    state read under the lock is returned.
     """
     # with_probe: the external prober's card is found here so that it is refused by name, never booked (BK-08)
     state, probe = Card.with_probe.select_for_update().values_list("state", "probe").get(pk=card.pk)
+    _refuse_unbookable(state, probe)
+    return state
+
+
+def _lock_card_to_book(card: Card) -> str:
+    """`_lock_bookable_card` for a new booking, refusing too a card that has one: one statement. The state
+    read under the lock is returned (the card's move to "booked" starts from it).
+
+    A booking committed while this waited for the lock is not seen here (the statement's snapshot is older):
+    the one-active-booking index refuses the insert then, with the same answer."""
+    with connection.cursor() as cursor:
+        # with_probe's row, as in _lock_bookable_card; plain SQL: the ORM's compiling of this costs more
+        # than the round trip, on the hottest statement of a flash crowd
+        cursor.execute(
+            "SELECT c.state, c.probe, EXISTS (SELECT 1 FROM booking_booking b"
+            " WHERE b.card_id = c.id AND b.status = %s AND b.outcome = '')"
+            " FROM booking_card c WHERE c.id = %s FOR UPDATE",
+            [Booking.Status.CONFIRMED, card.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Card.DoesNotExist
+    state, probe, booked = row
+    if booked:
+        raise BookingError("already_booked")
+    _refuse_unbookable(state, probe)
+    return state
+
+
+def _refuse_unbookable(state: str, probe: bool) -> None:
     if probe:
         raise BookingError("probe_card")
     if state not in BOOKABLE_STATES:
@@ -245,14 +247,18 @@ def do_book(
     now = now or timezone.now()
     _check_channel(service, channel)
     rules = booking_rules()
-    if active_booking(card):
-        raise BookingError("already_booked")
     try:
-        with transaction.atomic():
-            _lock_bookable_card(card)
+        with transaction.atomic(savepoint=idempotency.savepoint_needed()):
+            state = _lock_card_to_book(card)
             slot = _bookable_slot(place, service, starts_at, rules, now)
-            release_expired_holds(now, slot)
-            Hold.objects.filter(card=card).delete()  # a booking made elsewhere ends this person's hold
+            with connection.cursor() as cursor:
+                # The slot's expired holds (they count against capacity until gone) and this person's hold
+                # (a booking made elsewhere ends it), in one statement: no row has a post_delete listener
+                # that needs the ORM's delete (it reads the rows first).
+                cursor.execute(
+                    "DELETE FROM booking_hold WHERE card_id = %s OR (slot_id = %s AND expires_at <= %s)",
+                    [card.pk, slot.pk, now],
+                )
             booking = Booking.objects.create(
                 card=card,
                 slot=slot,
@@ -262,7 +268,7 @@ def do_book(
                 language=language,
             )
             _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
-            lifecycle.card_booked(card, actor=_name(actor), now=now)
+            lifecycle.card_booked(card, actor=_name(actor), now=now, state=state)
             _queue_mail(booking, BOOKED)
     except IntegrityError as error:
         raise _refusal(error) from error
@@ -479,7 +485,7 @@ def do_confirm_hold(
     by_operator = channel == Booking.Channel.PHONE
     try:
         with transaction.atomic():
-            _lock_bookable_card(card)
+            state = _lock_bookable_card(card)
             hold = Hold.objects.select_for_update().select_related("slot").filter(card=card).first()
             if hold is None or hold.expires_at <= now:
                 if hold is not None:
@@ -507,7 +513,7 @@ def do_confirm_hold(
                 )
                 kind = BOOKED
                 _event(booking, BookingEvent.Kind.BOOKED, channel, actor, now, to_slot=slot)
-                lifecycle.card_booked(card, actor=_name(actor), now=now)
+                lifecycle.card_booked(card, actor=_name(actor), now=now, state=state)
             else:
                 kind = CHANGED
                 _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)

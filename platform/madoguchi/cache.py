@@ -71,13 +71,15 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         self._clients_lock = threading.Lock()
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        index = self._get_connection_pool_index(write)
+        # Django's own (private) parts of RedisCacheClient, which its type stubs do not list
+        index = self._get_connection_pool_index(write)  # type: ignore[attr-defined]
         client = self._clients.get(index)
         if client is None:
             with self._clients_lock:
                 client = self._clients.get(index)
                 if client is None:
-                    client = self._client(connection_pool=self._get_connection_pool(write))
+                    pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+                    client = self._client(connection_pool=pool)  # type: ignore[attr-defined]
                     self._clients[index] = client
         return client
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -55,9 +56,49 @@ class LocationOut(serializers.Serializer):
         return {"id": place.pk, "name": place.name, "address": place.address, "services": codes}
 
 
+def range_problem(first: dt.date | None, last: dt.date | None) -> dict[str, str] | None:
+    """What is wrong with an availability query's days ({field: message}), or None."""
+    for name, day in (("from", first), ("to", last)):
+        if day and not plausible_day(day):
+            return {name: _("日付の範囲が正しくありません。")}
+    if first and last:
+        if last < first:
+            return {"to": _("from 以降の日付にしてください。")}
+        if (last - first).days > MAX_RANGE_DAYS:
+            return {"to": _("期間は%(days)d日以内にしてください。") % {"days": MAX_RANGE_DAYS}}
+    return None
+
+
+_PLAIN_LOCATION = re.compile(r"[1-9][0-9]{0,17}")
+_PLAIN_SERVICE = re.compile(r"[-a-zA-Z0-9_]{1,40}")
+
+
+def plain_availability_query(params: Any) -> dict[str, Any] | None:
+    """The usual availability query (location, service, maybe from and to, all well formed), read without
+    DRF's field machinery, which costs a third of an answer served from the cache (issue 12). Anything it
+    does not accept (None) goes through AvailabilityQuery, which words the error; what it accepts,
+    AvailabilityQuery accepts too, with the same values."""
+    location, service = params.get("location", ""), params.get("service", "")
+    if not (_PLAIN_LOCATION.fullmatch(location) and _PLAIN_SERVICE.fullmatch(service)):
+        return None
+    days: dict[str, dt.date | None] = {}
+    for name in ("from", "to"):
+        text = params.get(name)
+        days[name] = parse_date(text) if isinstance(text, str) else None
+        if text is not None and days[name] is None:
+            return None
+    if range_problem(days["from"], days["to"]):
+        return None
+    return {"location": int(location), "service": service, "from_": days["from"], "to": days["to"]}
+
+
 class AvailabilityQuery(serializers.Serializer):
-    location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all())
-    service = serializers.SlugRelatedField(slug_field="code", queryset=Service.objects.all())
+    """Checked without the database: whether the place and service exist is found only when the answer is
+    not in the cache (booking.engine.availability_cache raises Unknown; `unknown` words the error as
+    before)."""
+
+    location = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    service = serializers.SlugField(max_length=40)
     from_ = DayField(required=False)
     to = DayField(required=False)
 
@@ -70,19 +111,19 @@ class AvailabilityQuery(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        first = attrs.get("from_")
-        last = attrs.get("to")
-        for name, day in (("from", first), ("to", last)):
-            if day and not plausible_day(day):
-                raise serializers.ValidationError({name: _("日付の範囲が正しくありません。")})
-        if first and last:
-            if last < first:
-                raise serializers.ValidationError({"to": _("from 以降の日付にしてください。")})
-            if (last - first).days > MAX_RANGE_DAYS:
-                raise serializers.ValidationError(
-                    {"to": _("期間は%(days)d日以内にしてください。") % {"days": MAX_RANGE_DAYS}}
-                )
+        problem = range_problem(attrs.get("from_"), attrs.get("to"))
+        if problem:
+            raise serializers.ValidationError(problem)
         return attrs
+
+    @staticmethod
+    def unknown(field: str, value: Any) -> serializers.ValidationError:
+        """The error the related fields gave for a place or service that does not exist."""
+        if field == "location":
+            message = serializers.PrimaryKeyRelatedField.default_error_messages["does_not_exist"]
+            return serializers.ValidationError({field: [str(message).format(pk_value=value)]})
+        message = serializers.SlugRelatedField.default_error_messages["does_not_exist"]
+        return serializers.ValidationError({field: [str(message).format(slug_name="code", value=value)]})
 
 
 class SlotOut(serializers.Serializer):
@@ -99,6 +140,32 @@ class SlotOut(serializers.Serializer):
             "capacity": slot.capacity,
             "remaining": slot.remaining,
         }
+
+    @staticmethod
+    def render(slots: list[FreeSlot]) -> bytes:
+        """The JSON the API answers, byte for byte as DRF's JSONRenderer writes `of()` (compact, keys in this
+        order), made once and kept in the cache. Each slot's start, end and capacity are written once per
+        process (`_SLOT_HEADS`): in a booking flood every answer is made again after each booking, and
+        formatting two times per slot was half of that (issue 12)."""
+        parts = []
+        for slot in slots:
+            key = (slot.starts_at, slot.ends_at, slot.capacity)
+            head = _SLOT_HEADS.get(key)
+            if head is None:
+                if len(_SLOT_HEADS) >= _SLOT_HEADS_MAX:
+                    _SLOT_HEADS.clear()
+                start, end = iso(slot.starts_at), iso(slot.ends_at)
+                head = _SLOT_HEADS[key] = (
+                    f'{{"start":"{start}","end":"{end}","capacity":{slot.capacity:d},"remaining":'
+                ).encode()
+            parts.append(b"%s%d}" % (head, slot.remaining))
+        return b"[" + b",".join(parts) + b"]"
+
+
+# A slot's JSON up to its remaining places, by (start, end, capacity); bounded (a year of a large city's
+# slots fits), started afresh when full.
+_SLOT_HEADS: dict[tuple[dt.datetime, dt.datetime, int], bytes] = {}
+_SLOT_HEADS_MAX = 100_000
 
 
 class SessionIn(serializers.Serializer):

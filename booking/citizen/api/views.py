@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from booking.citizen.api import serializers as s
 from booking.citizen.api.auth import CitizenTokenAuthentication, IsCitizen
 from booking.citizen.login import LoginRefused, do_citizen_login, do_create_citizen_token
 from booking.citizen.stops import refused_during_stop
-from booking.engine import idempotency, queries, services
+from booking.engine import availability_cache, idempotency, queries, services
 from booking.engine.texts import active_language
 from booking.models import Card, OpeningPattern
 from madoguchi.api_errors import ApiError
@@ -73,7 +74,11 @@ def idempotent(request: Request, card: Card, write: Callable[[], idempotency.Ans
     )
     try:
         answer, replayed = idempotency.do_once(
-            f"card:{card.pk}", key, idempotency.fingerprint(request.method or "", request.path, body), write
+            f"card:{card.pk}",
+            key,
+            idempotency.fingerprint(request.method or "", request.path, body),
+            write,
+            raises_refusals=True,  # book, change and cancel raise every refusal as an ApiError
         )
     except idempotency.KeyReused as reused:
         raise ApiError(
@@ -114,13 +119,21 @@ class AvailabilityView(APIView):
         responses={200: s.SlotOut(many=True), 400: s.ErrorOut},
     )
     def get(self, request: Request) -> Response:
-        query = s.AvailabilityQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = s.plain_availability_query(request.query_params)
+        if data is None:  # unusual or wrong: DRF's checks, and their errors
+            query = s.AvailabilityQuery(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            data = query.validated_data
         first = data.get("from_") or timezone.localdate()
         last = data.get("to") or first + dt.timedelta(days=31)
-        slots = queries.free_slots(data["location"], data["service"], first, last)
-        return Response([s.SlotOut.of(slot) for slot in slots])
+        try:
+            body = availability_cache.free_slots_body(
+                data["location"], data["service"], first, last, render=s.SlotOut.render
+            )
+        except availability_cache.Unknown as unknown:
+            raise s.AvailabilityQuery.unknown(unknown.field, unknown.value) from unknown
+        # already JSON (DRF's renderer made it, maybe for an earlier request): sent as it is
+        return HttpResponse(body, content_type="application/json")
 
 
 class CitizenSessionsView(APIView):
