@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 BROWSER_STAMP := $(VENV)/.browser-installed-stamp
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test test-browser lint format manage shell clean-local lock messages bench-http ha-rehearsal bench-waiting-room
+.PHONY: run test test-browser lint format manage shell clean-local lock messages bench-http ha-rehearsal bench-waiting-room bench-tenants
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -66,6 +66,12 @@ bench-http: $(STAMP)
 ## a crowd at 10x a municipality's admission rate through gunicorn; needs PostgreSQL and Redis on 127.0.0.1
 bench-waiting-room: $(STAMP)
 	$(BIN)/python bench/waiting_room_bench.py $(ARGS)
+
+## bench-tenants: tenant scale (bench/tenant_scale_bench.py; docs/performance.md "Tenant scale"): provisioning,
+## migrate_schemas and request cost at 2,000 municipalities ÷ 1; needs PostgreSQL and Redis on 127.0.0.1.
+## ARGS="--keep" keeps the 2,000 tenants for the next run
+bench-tenants: $(STAMP)
+	$(BIN)/python bench/tenant_scale_bench.py $(ARGS)
 
 ## ha-rehearsal: the production topology on loopback (etcd, three PostgreSQL 15 under Patroni with synchronous
 ## replication, HAProxy, pgBackRest, Redis with Sentinel, gunicorn, Celery) and, under load through the real

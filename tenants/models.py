@@ -8,6 +8,9 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import schema_exists
+
+from tenants import template_schema
 
 
 class Municipality(TenantMixin):
@@ -45,6 +48,15 @@ class Municipality(TenantMixin):
                 "(manage.py offboard_tenant or the vendor console)"
             )
         return super().delete(force_drop, *args, **kwargs)
+
+    def create_schema(
+        self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1
+    ) -> Any:
+        """A new schema is made from the template schema (tenants.template_schema), not by every migration."""
+        if not sync_schema or schema_exists(self.schema_name):  # an existing schema is never touched here
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        template_schema.create_schema(self.schema_name, verbosity)
+        return True
 
     @property
     def suspended(self) -> bool:

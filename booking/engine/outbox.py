@@ -35,12 +35,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from booking.audit import oplog
 from booking.engine import notifications
+from booking.engine.retry import is_lost_connection
 from booking.jobs.enqueue import queue_on_commit
 from booking.models import Booking, OutboxMail
 
@@ -93,29 +94,55 @@ def do_relay_outbox(now: dt.datetime | None = None, batch: int = BATCH) -> int:
         if timezone.now() - started > LEASE / 2:
             break  # a slow mail server: leave the rest to the next relay rather than outrun our leases
         claimed = _claim(now, batch)
-        for row in claimed:
-            sent += _deliver(row, now)
+        for index, row in enumerate(claimed):
+            try:
+                sent += _deliver(row, now)
+            except DatabaseError as error:
+                if is_lost_connection(error):
+                    _give_back(claimed[index + 1 :])
+                raise
         if len(claimed) < batch:
             break
     return sent
 
 
+def _give_back(rows: list[OutboxMail]) -> None:
+    """A relay that lost its database connection (a failover) gives the mails it had not started back, on a
+    new connection (which waits for the new primary), so they go out with the next relay instead of after
+    the lease. The mail it was at stays leased: it may have been sent (the lease guards a second copy)."""
+    if not rows:
+        return
+    connection.close()
+    try:
+        for row in rows:
+            _ours(row).update(
+                status=OutboxMail.Status.PENDING, attempts=F("attempts") - 1, next_attempt_at=timezone.now()
+            )
+    except DatabaseError:
+        logger.warning("outbox: %s claimed mails left to their lease (no database)", len(rows))
+
+
 def _claim(now: dt.datetime, batch: int) -> list[OutboxMail]:
+    """Lease a batch of due mails to this relay. The rows are read in the claim's own transaction: a relay
+    whose connection is lost (a failover) after the claim committed would otherwise leave its mails leased,
+    unsent, for the whole LEASE (ten minutes) before another relay may take them."""
     with transaction.atomic():
-        ids = list(
-            OutboxMail.objects.select_for_update(skip_locked=True)
+        rows = list(
+            OutboxMail.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("booking__slot__place")
             .filter(status__in=_OPEN, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:batch]
+            .order_by("next_attempt_at", "pk")[:batch]
         )
-        if not ids:
+        if not rows:
             return []
-        OutboxMail.objects.filter(pk__in=ids).update(
-            status=OutboxMail.Status.SENDING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=max(now, timezone.now()) + LEASE,
+        lease_until = max(now, timezone.now()) + LEASE
+        OutboxMail.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=OutboxMail.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=lease_until
         )
-    return list(OutboxMail.objects.select_related("booking__slot__place").filter(pk__in=ids).order_by("pk"))
+    for row in rows:  # as the UPDATE left them (the rows were locked: nobody else changed them)
+        row.status, row.next_attempt_at = OutboxMail.Status.SENDING, lease_until
+        row.attempts += 1
+    return sorted(rows, key=lambda row: row.pk)
 
 
 def _deliver(row: OutboxMail, now: dt.datetime) -> int:

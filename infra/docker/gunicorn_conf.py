@@ -16,7 +16,8 @@ def _int(name: str, default: int) -> int:
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104
 
 # gthread: a few processes with several threads each; requests mostly wait on PostgreSQL.
-worker_class = "gthread"
+# GUNICORN_WORKER_CLASS (e.g. "sync", one request per process) is there for measuring (make bench-http).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("WEB_CONCURRENCY", 3)
 threads = _int("GUNICORN_THREADS", 4)
 

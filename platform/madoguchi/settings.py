@@ -62,6 +62,9 @@ PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "madoguchi.urls_public"
 ROOT_URLCONF = "madoguchi.urls_tenant"
 TENANT_LIMIT_SET_CALLS = True
+# migrate_schemas hands its executor only the schemas with migrations to apply (issue 12 §4)
+GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor"
+TENANT_MULTIPROCESSING_MAX_PROCESSES = int(env_str("TENANT_MULTIPROCESSING_MAX_PROCESSES") or 2)
 
 MIDDLEWARE = [
     "madoguchi.access_log.AccessLogMiddleware",

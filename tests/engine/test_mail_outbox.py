@@ -242,3 +242,38 @@ def test_a_mail_taken_over_by_another_relay_is_not_sent_again(kyoto: None) -> No
     OutboxMail.objects.filter(pk=row.pk).update(attempts=claimed.attempts + 1)  # another relay's claim
     assert outbox._deliver(claimed, now) == 0
     assert mail.outbox == []
+
+
+def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_started(
+    committed_kyoto: Callable[[Callable[[], Any]], Any],
+) -> None:
+    """The HA rehearsal's leader crash: the relay's connection is lost at its second mail. The first is sent,
+    the second stays leased (it may have gone out), the rest are given back and go with the next relay at
+    once, not ten minutes later."""
+    from django.db import DatabaseError, connection
+
+    def four_bookings() -> list[int]:
+        return [_book(email=f"f{n}@example.jp", after_days=7 + n).pk for n in range(4)]
+
+    committed_kyoto(four_bookings)
+    refreshes: list[str] = []
+
+    def cut_at_the_second_mail(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if 'SET "next_attempt_at"' in sql:  # a mail's own lease, taken as its sending starts
+            refreshes.append(sql)
+            if len(refreshes) == 2:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return execute(sql, params, many, context)
+
+    def relay_cut_off() -> None:
+        with connection.execute_wrapper(cut_at_the_second_mail), pytest.raises(DatabaseError):
+            outbox.do_relay_outbox()
+        connection.close()
+
+    committed_kyoto(relay_cut_off)
+    assert [m.to[0] for m in mail.outbox] == ["f0@example.jp"]
+    assert committed_kyoto(outbox.do_relay_outbox) == 2  # the two never started, at once
+    assert sorted(m.to[0] for m in mail.outbox[1:]) == ["f2@example.jp", "f3@example.jp"]
+    rows = committed_kyoto(lambda: sorted(OutboxMail.objects.values_list("status", "attempts")))
+    assert rows == [(Status.SENDING, 1), (Status.SENT, 1), (Status.SENT, 1), (Status.SENT, 1)]

@@ -22,6 +22,8 @@ from typing import Any
 import psycopg
 from django_tenants.postgresql_backend import base
 
+from madoguchi.postgresql.introspection import SchemaIntrospection
+
 logger = logging.getLogger(__name__)
 
 RETRY_INTERVAL_SECONDS = 0.5
@@ -64,6 +66,10 @@ def permanent(error: BaseException) -> bool:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.introspection = SchemaIntrospection(self)  # a table list that scales with schemas (issue 12 §4)
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         wait = float(self.settings_dict.get("FAILOVER_WAIT_SECONDS") or 0) if _waiting.get() else 0.0
         deadline = time.monotonic() + wait

@@ -1,0 +1,104 @@
+"""`migrate_schemas` over many tenants (issue 12 §4): django-tenants' executors, less the schemas that have
+nothing to apply.
+
+django-tenants runs Django's whole `migrate` command in every schema, even one already at the code's
+migrations: it loads the migration graph, renders the project state twice, looks for model changes, sends
+the post-migrate signals and reconnects, about 0.3 s of one core per schema (docs/performance.md "Tenant
+scale"), so 2,000 up-to-date tenants cost minutes for nothing. Here one query per 500 schemas reads which
+have recorded exactly the code's migrations, and only the others are handed to the executor. A schema that
+is skipped has nothing `migrate` would do: its post-migrate work (content types, permissions) follows model
+changes, which come with migrations.
+
+The system checks, which Django's `migrate` runs again in every schema, run once (as migrate_schemas starts).
+
+Only a plain run skips schemas: naming an app or a migration, --fake, --fake-initial, --plan, --prune,
+--check or --run-syncdb hand every schema to the executor as django-tenants would.
+
+Settings: GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.db.migrations.loader import MigrationLoader
+from django_tenants.migration_executors import get_executor as tenants_get_executor
+from psycopg import sql
+
+from tenants.db import tenant_connection
+
+BATCH = 500  # schemas per query
+PLAIN_RUN_EXCLUDES = (
+    "app_label",
+    "migration_name",
+    "fake",
+    "fake_initial",
+    "plan",
+    "prune",
+    "check_unapplied",
+    "run_syncdb",
+)
+
+
+def _fingerprint(migrations: Any) -> str:
+    return hashlib.md5("\n".join(sorted(f"{app}.{name}" for app, name in migrations)).encode()).hexdigest()  # noqa: S324 - a fingerprint, not security
+
+
+def schemas_behind(schemas: list[str]) -> list[str]:
+    """The schemas whose recorded migrations are not exactly the code's, in the order given."""
+    current = _fingerprint(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+    fingerprints: dict[str, str] = {}
+    connection = tenant_connection()
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute(  # a schema made just now has no migration records yet
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname = ANY(%s)",
+            [schemas],
+        )
+        recorded = {name for (name,) in cursor.fetchall()}
+        with_records = [schema for schema in schemas if schema in recorded]
+        for start in range(0, len(with_records), BATCH):
+            batch = with_records[start : start + BATCH]
+            cursor.execute(
+                sql.SQL(" UNION ALL ").join(
+                    sql.SQL(
+                        "SELECT {}, md5(coalesce(string_agg(app || '.' || name, E'\\n' "
+                        "ORDER BY app || '.' || name COLLATE \"C\"), '')) FROM {}.django_migrations"
+                    ).format(sql.Literal(schema), sql.Identifier(schema))
+                    for schema in batch
+                )
+            )
+            fingerprints.update({str(schema): str(digest) for schema, digest in cursor.fetchall()})
+    return [schema for schema in schemas if fingerprints.get(schema) != current]
+
+
+class SkipCurrentSchemas:
+    """Mixed in before one of django-tenants' executors."""
+
+    args: Any
+    options: dict[str, Any]
+    PUBLIC_SCHEMA_NAME: str
+
+    def run_migrations(self, tenants: Any = None) -> None:
+        schemas = list(tenants or [])
+        if not any(self.options.get(option) for option in PLAIN_RUN_EXCLUDES):
+            tenant_schemas = [schema for schema in schemas if schema != self.PUBLIC_SCHEMA_NAME]
+            behind = set(schemas_behind(tenant_schemas))
+            if tenant_schemas and int(self.options.get("verbosity", 1)) >= 1:
+                print(
+                    f"{len(tenant_schemas) - len(behind)} of {len(tenant_schemas)} tenant schemas have every "
+                    "migration already: skipped"
+                )
+            schemas = [s for s in schemas if s == self.PUBLIC_SCHEMA_NAME or s in behind]
+        if schemas:
+            # The system checks ran once, as migrate_schemas started; Django's migrate would run them again in
+            # every schema (a tenth of a second each).
+            self.options["skip_checks"] = True
+            super().run_migrations(tenants=schemas)  # type: ignore[misc]
+
+
+def get_executor(codename: str | None = None) -> type:
+    base = tenants_get_executor(codename)
+    return type(f"SkipCurrent{base.__name__}", (SkipCurrentSchemas, base), {"codename": base.codename})
