@@ -17,11 +17,13 @@ connection (which waits for the new primary: `madoguchi.postgresql.base`), when 
   before the chain runs; an upload is never replayed);
 - it is the first time for this request.
 
-A write whose fate is unknown counts as committed: a COMMIT whose acknowledgement was lost with the
-connection (the server may have carried it out), an autocommit statement cut mid-way, a transaction that
-ended by an exception (rolled back, but the watch cannot tell a rollback from a lost COMMIT): such a request
-is answered with its error, never run twice. Its writes' own guards still apply (bookings:
-`booking.engine.retry`'s `already_done`, `booking.engine.idempotency`'s keys and one-time tokens).
+A write whose fate is unknown counts as committed: a COMMIT that failed (its acknowledgement lost with the
+connection: the server may have carried it out; counted by `madoguchi.postgresql.base`), an autocommit
+statement cut mid-way: such a request is answered with its error, never run twice. A transaction that
+ended by an exception without a COMMIT (a refusal such as "slot full", then a read that lost its
+connection: the HA rehearsal's hold page) was rolled back: nothing of it is in, and the request is
+answered again. Writes' own guards still apply (bookings: `booking.engine.retry`'s `already_done`,
+`booking.engine.idempotency`'s keys and one-time tokens).
 While a municipality's waiting room is on, a resident without a pass may be given one on each run (the
 first one's cookie is never sent), so a lost connection can cost that line one extra admission.
 """
@@ -95,6 +97,7 @@ class _Watch:
         self.lost = False
         self.committed = False
         self.pending: list[Any] = []  # the raw connection of each write whose transaction has not ended
+        self.failed_commits_before = int(getattr(connection, "failed_commits", 0))
 
     def _commit(self, raw: Any) -> None:
         self.committed = True
@@ -125,7 +128,12 @@ class _Watch:
 
     @property
     def maybe_committed(self) -> bool:
-        return self.committed or bool(self.pending)
+        # A write left pending is in a transaction that ended without its on-commit calls: rolled back (a
+        # refusal, a BookingError: no COMMIT was sent) or its COMMIT failed, whose fate nobody knows.
+        return self.committed or (bool(self.pending) and self.commit_failed())
+
+    def commit_failed(self) -> bool:
+        return int(getattr(connection, "failed_commits", 0)) > self.failed_commits_before
 
 
 def _replayable(request: HttpRequest) -> bool:

@@ -440,3 +440,42 @@ def test_a_sign_in_whose_connection_is_lost_while_issuing_its_token_is_answered_
 
     assert committed_kyoto(scenario) == (201, 1)
     assert cut, "the connection was never cut"
+
+
+def test_a_post_whose_transaction_was_refused_and_rolled_back_is_answered_again(
+    committed_kyoto: Committed,
+) -> None:
+    """The HA rehearsal's hold page: the hold was refused (its transaction rolled back, no COMMIT sent), then
+    the page's read of the free times lost its connection. Nothing was written: answered again."""
+    calls: list[str] = []
+
+    class Refused(Exception):
+        pass
+
+    def hold_page(request: HttpRequest) -> HttpResponseBase:
+        calls.append("hold")
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("CREATE TEMP TABLE held (x int)")  # a write, rolled back with the refusal
+                raise Refused
+        except Refused:
+            pass
+        with connection.cursor() as cursor:
+            if len(calls) == 1:
+                _die()
+            cursor.execute("SELECT 1")  # the free times
+        return HttpResponse("the times, with the refusal", status=409)
+
+    def scenario() -> int:
+        request = RequestFactory().post(  # as a browser sends the form
+            "/book/card_issuance/1/2027-01-05/",
+            "start=2027-01-05T09%3A00",
+            content_type="application/x-www-form-urlencoded",
+        )
+        try:
+            return LostConnectionRetryMiddleware(_as_django_would_with_signal(hold_page))(request).status_code
+        finally:
+            connection.close()
+
+    status = committed_kyoto(scenario)
+    assert (status, calls) == (409, ["hold", "hold"])

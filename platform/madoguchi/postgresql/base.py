@@ -69,6 +69,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.introspection = SchemaIntrospection(self)  # a table list that scales with schemas (issue 12 §4)
+        # COMMITs that failed (their fate unknown: the server may have carried one out before the connection
+        # went). madoguchi.lost_connection tells a transaction rolled back (none attempted) from one of these.
+        self.failed_commits = 0
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()
+        except Exception:
+            self.failed_commits += 1
+            raise
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         wait = float(self.settings_dict.get("FAILOVER_WAIT_SECONDS") or 0) if _waiting.get() else 0.0
