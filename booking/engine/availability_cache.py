@@ -19,7 +19,8 @@ places, services) and `room` (slots, holds, bookings). A cached answer is stored
   serve an answer stored before the outage for at most `TTL_SECONDS` after Redis is back.
 
 In each process a small memo keeps the answers and each place's setup (rules, slot template, closed days) by
-generation, so a hit costs one Redis round trip (the generations) and a miss one query (the slot counters).
+generation, so a hit costs no round trip (the generations are held in memory and kept current by Redis
+pub/sub, `madoguchi.watched_hashes`) and a miss one query (the slot counters).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from booking.engine import queries
 from booking.lib.dates import LATEST_DAY, TOKYO
 from booking.models import Place, Service
 from booking.rules import windows
+from madoguchi.watched_hashes import WatchedHashes
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +159,21 @@ def _failed(error: BaseException) -> None:
         note_failure(error)
 
 
-def _gen_key(prefix: str, schema: str, kind: str) -> str:
-    return f"{prefix}:availability:{schema}:{kind}"
+# every move is published here (one channel for all tenants and key prefixes: messages name the whole key)
+_WATCHED = WatchedHashes("madoguchi:availability-generations")
+
+
+def _gen_key(prefix: str, schema: str) -> str:
+    """The tenant's generations: one Redis hash, fields `config` and `room` (read together, kept by the
+    tracking client as one key)."""
+    return f"{prefix}:availability:{schema}"
+
+
+def _move(client: Any, prefix: str, schema: str, kind: str) -> None:
+    key = _gen_key(prefix, schema)
+    if _WATCHED.incr(client, key, kind) == 1:
+        # the field had gone (evicted, flushed): never count up again through numbers used before
+        _WATCHED.set(client, key, kind, secrets.randbits(48))
 
 
 def bump(schema: str, kind: str) -> None:
@@ -173,9 +188,7 @@ def bump(schema: str, kind: str) -> None:
         return
     cache, client = found
     try:
-        if client.incr(_gen_key(prefix, schema, kind)) == 1:
-            # the key had gone (evicted, flushed): never count up again through numbers used before
-            client.set(_gen_key(prefix, schema, kind), secrets.randbits(48))
+        _move(client, prefix, schema, kind)
     except Exception as error:  # noqa: BLE001 - Redis away: owed, and this process reads live until paid
         cache.note_failure(error)
         with _owed_lock:
@@ -186,7 +199,7 @@ def _pay_owed(client: Any) -> bool:
     with _owed_lock:
         owed = list(_owed)
     for prefix, schema, kind in owed:
-        client.incr(_gen_key(prefix, schema, kind))
+        _move(client, prefix, schema, kind)
         with _owed_lock:
             _owed.discard((prefix, schema, kind))
     return True
@@ -201,7 +214,11 @@ class Generations:
 
 
 def generations() -> tuple[Generations, Any] | None:
-    """The current tenant's generations (and the Redis client), or None: compute live."""
+    """The current tenant's generations (and the Redis client), or None: compute live.
+
+    Read through `madoguchi.watched_hashes`: while nobody writes, the numbers come from this process's
+    memory with no round trip; a move by any process is published with it and taken in before the numbers
+    are served again."""
     schema = getattr(default_connection, "schema_name", None)
     if not schema or schema == "public" or _own_uncommitted_write(default_connection, schema):
         return None
@@ -209,18 +226,20 @@ def generations() -> tuple[Generations, Any] | None:
     if found is None:
         return None
     cache, client = found
-    keys = [_gen_key(cache.key_prefix, schema, CONFIG), _gen_key(cache.key_prefix, schema, ROOM)]
+    key = _gen_key(cache.key_prefix, schema)
     try:
         if _owed:
             _pay_owed(client)
-        config, room = client.mget(keys)
+        config, room = _WATCHED.read(client, key, (CONFIG, ROOM))
         if config is None or room is None:
-            for key in keys:
-                client.set(key, secrets.randbits(48), nx=True)
-            config, room = client.mget(keys)
+            for kind in (CONFIG, ROOM):
+                _WATCHED.set(client, key, kind, secrets.randbits(48), only_if_missing=True)
+            config, room = _WATCHED.read(client, key, (CONFIG, ROOM))
     except Exception as error:  # noqa: BLE001
         cache.note_failure(error)
         return None
+    if config is None or room is None:
+        return None  # gone again at once (evicted): live this time
     return Generations(cache.key_prefix, schema, int(config), int(room)), client
 
 

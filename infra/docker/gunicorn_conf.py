@@ -30,9 +30,12 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # closes idle connections and never sends a request on a connection gunicorn is closing.
 keepalive = _int("GUNICORN_KEEPALIVE", 75)
 
-# Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once. Not
+# too often: a new worker pays Django's start-up and starts with cold per-process memory (host routing,
+# availability answers). At 2,000 requests a worker serving a flash crowd (~300 requests/s) restarted every
+# 7 s, which halved what the pool answered and made its p99 (issue 12, docs/performance.md).
+max_requests = _int("GUNICORN_MAX_REQUESTS", 100_000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 10_000)
 
 # The gateways and the ingress controller are the only callers (NetworkPolicy), so their forwarded headers
 # are trusted; the chart sets FORWARDED_ALLOW_IPS ("*" by default, narrow it to the pod CIDR if you like).

@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "madoguchi.bulkhead.BulkheadMiddleware",  # citizen requests cannot take the threads staff need
     "madoguchi.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # the citizen API (bearer tokens, JSON) goes on through CITIZEN_API_MIDDLEWARE below, not the rest of this
+    # list: it has no use for sessions, CSRF, sign-in, OTP or messages (issue 12)
+    "madoguchi.api_lane.CitizenApiLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "madoguchi.middleware.JapaneseFirstLocaleMiddleware",
@@ -93,6 +96,15 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "madoguchi.middleware.MethodNotAllowedPageMiddleware",  # a page, not a blank 405, for a form's address
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# What the citizen API runs after madoguchi.api_lane, in this order, then its view: the language (its
+# messages), a suspended municipality's 503, Django's common checks and X-Frame-Options.
+CITIZEN_API_MIDDLEWARE = [
+    "madoguchi.middleware.JapaneseFirstLocaleMiddleware",
+    "madoguchi.suspension.SuspendedTenantMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

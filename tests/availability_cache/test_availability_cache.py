@@ -49,8 +49,8 @@ def remaining(day: dt.date) -> dict[dt.datetime, int]:
 def generations() -> tuple[int, int]:
     """Kyoto's generations as Redis holds them."""
     cache = caches["default"]
-    keys = [availability_cache._gen_key(cache.key_prefix, "kyoto", kind) for kind in ("config", "room")]
-    config, room = cache.raw_client().mget(keys)  # type: ignore[attr-defined]
+    key = availability_cache._gen_key(cache.key_prefix, "kyoto")
+    config, room = cache.raw_client().hmget(key, "config", "room")  # type: ignore[attr-defined]
     return int(config), int(room)
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -109,6 +110,32 @@ class LocationsView(APIView):
 
 
 class AvailabilityView(APIView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """The usual query (well formed, a place and service that exist) answered without DRF's request
+        machinery, which costs as much as the answer itself when it comes from the cache (issue 12, the
+        cheap request path); anything else, and every error, goes through DRF as before."""
+        if request.method == "GET":
+            data = s.plain_availability_query(request.GET)
+            if data is not None:
+                try:
+                    body = self.answer(data)
+                except availability_cache.Unknown:
+                    pass  # DRF's dispatch words the error
+                else:
+                    response = HttpResponse(body, content_type="application/json")
+                    response["Allow"] = ", ".join(self.allowed_methods)  # as DRF's finalize_response says
+                    return response
+        return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def answer(data: dict[str, Any]) -> bytes:
+        """The answer's JSON; availability_cache raises Unknown for a place or service that does not exist."""
+        first = data.get("from_") or timezone.localdate()
+        last = data.get("to") or first + dt.timedelta(days=31)
+        return availability_cache.free_slots_body(
+            data["location"], data["service"], first, last, render=s.SlotOut.render
+        )
+
     @extend_schema(
         parameters=[
             OpenApiParameter("location", int, required=True),
@@ -124,12 +151,8 @@ class AvailabilityView(APIView):
             query = s.AvailabilityQuery(data=request.query_params)
             query.is_valid(raise_exception=True)
             data = query.validated_data
-        first = data.get("from_") or timezone.localdate()
-        last = data.get("to") or first + dt.timedelta(days=31)
         try:
-            body = availability_cache.free_slots_body(
-                data["location"], data["service"], first, last, render=s.SlotOut.render
-            )
+            body = self.answer(data)
         except availability_cache.Unknown as unknown:
             raise s.AvailabilityQuery.unknown(unknown.field, unknown.value) from unknown
         # already JSON (DRF's renderer made it, maybe for an earlier request): sent as it is

@@ -1,0 +1,119 @@
+"""The citizen API's shorter middleware list (madoguchi.api_lane, issue 12) and the availability answer
+outside DRF's dispatch: the same answers, headers and refusals as the full stack, and nothing a session
+would leave behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, RequestFactory
+
+from madoguchi import api_lane
+from tests import factories
+from tests.conftest import KYOTO_HOST
+
+pytestmark = pytest.mark.django_db
+
+SECURITY_HEADERS = (
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "X-Frame-Options",
+    "Cross-Origin-Opener-Policy",
+    "Cache-Control",
+)
+
+
+def place_id(kyoto: None) -> int:
+    return int(factories.place().pk)
+
+
+def test_which_requests_take_the_lane(tenants: Any) -> None:
+    def request(path: str, tenant: Any) -> HttpRequest:
+        made = RequestFactory().get(path)
+        made.tenant = tenant  # type: ignore[attr-defined]
+        return made
+
+    kyoto = tenants.kyoto
+    assert api_lane.is_citizen_api(request("/api/v1/availability/", kyoto))
+    assert api_lane.is_citizen_api(request("/api/v1/citizen/booking/", kyoto))
+    assert not api_lane.is_citizen_api(request("/api/v1/staff/bookings/", kyoto))
+    assert not api_lane.is_citizen_api(request("/api/schema/", kyoto))
+    assert not api_lane.is_citizen_api(request("/booking/", kyoto))
+
+    class Public:
+        schema_name = "public"
+
+    assert not api_lane.is_citizen_api(request("/api/v1/availability/", Public()))
+    assert not api_lane.is_citizen_api(request("/api/v1/availability/", None))
+
+
+def test_the_lane_runs_its_own_list_and_not_the_rest(tenants: Any) -> None:
+    ran: list[str] = []
+
+    def rest(request: HttpRequest) -> HttpResponse:
+        ran.append(request.path)
+        return HttpResponse("rest")
+
+    lane = api_lane.CitizenApiLaneMiddleware(rest)
+    citizen = RequestFactory().get("/api/v1/no-such-thing/")
+    citizen.tenant = tenants.kyoto  # type: ignore[attr-defined]
+    citizen.urlconf = "madoguchi.urls_tenant"
+    answer = lane(citizen)
+    assert answer.status_code == 404 and answer.has_header("X-Frame-Options")  # the lane's own list ran
+    assert ran == []
+    other = RequestFactory().get("/booking/")
+    other.tenant = tenants.kyoto  # type: ignore[attr-defined]
+    assert lane(other).content == b"rest"
+    assert ran == ["/booking/"]
+
+
+def test_citizen_api_answers_carry_every_security_header_and_no_session(kyoto: None) -> None:
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    client.cookies["sessionid"] = "not-a-session"
+    client.cookies["csrftoken"] = "x" * 32
+    query = {"location": str(place_id(kyoto)), "service": "card_issuance"}
+    response = client.get("/api/v1/availability/", query)
+    assert response.status_code == 200
+    for header in SECURITY_HEADERS:
+        assert response.has_header(header), header
+    assert response["X-Frame-Options"] == "DENY"
+    assert "sessionid" not in response.cookies and "csrftoken" not in response.cookies
+    # the language middleware is in the lane: the answer says its language
+    assert response["Content-Language"] == "ja"
+
+
+def test_a_citizen_api_refusal_is_in_the_chosen_language(kyoto: None) -> None:
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    client.cookies["django_language"] = "en"
+    response = client.get("/api/v1/availability/", {"location": "x", "service": "card_issuance"})
+    assert response.status_code == 400
+    assert response["Content-Language"] == "en"
+
+
+def test_the_staff_api_still_runs_the_whole_list(kyoto: None) -> None:
+    # no bearer token: refused by the staff API's own checks, with the full list's headers
+    response = Client(HTTP_HOST=KYOTO_HOST).get("/api/v1/staff/bookings/")
+    assert response.status_code in (401, 403)
+    for header in SECURITY_HEADERS:
+        assert response.has_header(header), header
+
+
+def test_the_plain_availability_answer_is_the_one_drf_gives(kyoto: None) -> None:
+    """`location=01` is not read plainly (DRF's IntegerField reads it as 1): the two paths answer alike."""
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    pk = place_id(kyoto)
+    plain = client.get("/api/v1/availability/", {"location": str(pk), "service": "card_issuance"})
+    through_drf = client.get("/api/v1/availability/", {"location": f"0{pk}", "service": "card_issuance"})
+    assert plain.status_code == through_drf.status_code == 200
+    assert plain.content == through_drf.content
+    assert sorted(plain.headers.items()) == sorted(through_drf.headers.items())
+
+
+def test_an_unknown_place_read_plainly_gets_drfs_refusal(kyoto: None) -> None:
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    response = client.get("/api/v1/availability/", {"location": "999999", "service": "card_issuance"})
+    assert response.status_code == 400
+    assert "location" in response.json()["fields"]

@@ -1,0 +1,85 @@
+"""madoguchi.watched_hashes (issue 12): numbers held in memory, yet a change made anywhere is seen by the
+very next read; held values are trusted only so long; a lost subscription forgets everything."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+
+from madoguchi import watched_hashes
+from madoguchi.watched_hashes import WatchedHashes
+
+
+@pytest.fixture
+def client() -> Any:
+    return caches["default"].raw_client()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def key(client: Any) -> Iterator[str]:
+    name = f"test:watched:{secrets.token_hex(6)}"
+    client.hset(name, mapping={"a": 1, "b": 10})
+    yield name
+    client.delete(name)
+
+
+@pytest.fixture
+def channel() -> str:
+    return f"test:watched:{secrets.token_hex(6)}"
+
+
+def test_a_held_value_is_served_from_memory(client: Any, key: str, channel: str) -> None:
+    reader = WatchedHashes(channel)
+    assert reader.read(client, key, ("a", "b")) == (b"1", b"10")
+    client.hset(key, "a", 2)  # changed behind the watch's back (not through incr): not seen, so not read
+    assert reader.read(client, key, ("a", "b")) == (b"1", b"10")
+    reader.forget()
+
+
+def test_a_change_by_another_process_is_seen_by_the_next_read(client: Any, key: str, channel: str) -> None:
+    reader, writer = WatchedHashes(channel), WatchedHashes(channel)  # two processes' watches
+    assert reader.read(client, key, ("a", "b")) == (b"1", b"10")
+    assert writer.incr(client, key, "b") == 11
+    # no wait: Redis wrote the message to the reader's socket before it answered the writer
+    assert reader.read(client, key, ("a", "b")) == (b"1", b"11")
+    writer.set(client, key, "a", 7)
+    assert reader.read(client, key, ("a",)) == (b"7",)
+    reader.forget()
+    writer.forget()
+
+
+def test_held_values_are_read_again_after_the_trust_time(
+    client: Any, key: str, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = WatchedHashes(channel)
+    reader.read(client, key, ("a",))
+    client.hset(key, "a", 5)  # a change whose message was lost
+    monkeypatch.setattr(watched_hashes, "TRUST_SECONDS", 0.0)
+    assert reader.read(client, key, ("a",)) == (b"5",)
+    reader.forget()
+
+
+def test_a_lost_subscription_forgets_what_it_held(client: Any, key: str, channel: str) -> None:
+    reader = WatchedHashes(channel)
+    reader.read(client, key, ("a",))
+    client.hset(key, "a", 9)  # not told...
+    # ...and Redis cuts the subscription (a failover, say): this one only, other tests may be subscribed
+    host, port = reader._pubsub.connection._sock.getsockname()[:2]
+    client.client_kill_filter(addr=f"{host}:{port}")
+    with pytest.raises(Exception):  # noqa: B017,PT011 - whatever redis-py raises for a closed connection
+        reader.read(client, key, ("a",))
+    # the next read subscribes again and reads afresh
+    assert reader.read(client, key, ("a",)) == (b"9",)
+    reader.forget()
+
+
+def test_missing_fields_are_not_held(client: Any, key: str, channel: str) -> None:
+    reader = WatchedHashes(channel)
+    assert reader.read(client, key, ("a", "nothing")) == (b"1", None)
+    client.hset(key, "nothing", 3)  # not told: read anyway, since a missing field is never held
+    assert reader.read(client, key, ("a", "nothing")) == (b"1", b"3")
+    reader.forget()
