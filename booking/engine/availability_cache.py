@@ -297,6 +297,16 @@ def setup_for(place_id: int, service_code: str, gens: Generations | None) -> que
     return found[2]
 
 
+def kept_setup(place_id: int, service_code: str) -> queries.AvailabilitySetup | None:
+    """The setup the availability answers are computed from (place, service, rules...), as kept under the
+    current configuration generation, for a booking to be checked against without reading them again; None
+    when no generation can be read (Redis away): the caller reads its own way then. Raises Unknown."""
+    found = generations()
+    if found is None:
+        return None
+    return setup_for(place_id, service_code, found[0])
+
+
 def valid_until(slots: list[queries.FreeSlot], rules: Any, now: dt.datetime) -> dt.datetime:
     """When an answer must be computed again: its first slot leaving the window, midnight or the TTL.
     Slots are in start order and a later day's deadline is never earlier, so the first slot says it."""

@@ -241,12 +241,14 @@ def do_book(
     language: str = Booking.Language.JA,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
+    rules: BookingSettings | None = None,
 ) -> Booking:
     """A new booking; `actor` is the staff user making it for the person ("" when it is the person);
-    `language` is the one the person used, the language of every mail about the booking."""
+    `language` is the one the person used, the language of every mail about the booking. `rules`: the
+    booking settings if the caller has them current (availability_cache.kept_setup), else read here."""
     now = now or timezone.now()
     _check_channel(service, channel)
-    rules = booking_rules()
+    rules = rules or booking_rules()
     try:
         with transaction.atomic(savepoint=idempotency.savepoint_needed()):
             state = _lock_card_to_book(card)
