@@ -163,17 +163,26 @@ def _failed(error: BaseException) -> None:
 _WATCHED = WatchedHashes("madoguchi:availability-generations")
 
 
-def _gen_key(prefix: str, schema: str) -> str:
-    """The tenant's generations: one Redis hash, fields `config` and `room` (read together, kept by the
-    tracking client as one key)."""
-    return f"{prefix}:availability:{schema}"
+def _gen_key(prefix: str, schema: str, kind: str) -> str:
+    """A tenant's generation of one kind: a Redis hash of its own (field `n`), so that a booking, which moves
+    `room`, does not make a process read `config` again (the booking itself reads only `config`)."""
+    return f"{prefix}:availability:{schema}:{kind}"
 
 
 def _move(client: Any, prefix: str, schema: str, kind: str) -> None:
-    key = _gen_key(prefix, schema)
-    if _WATCHED.incr(client, key, kind) == 1:
-        # the field had gone (evicted, flushed): never count up again through numbers used before
-        _WATCHED.set(client, key, kind, secrets.randbits(48))
+    key = _gen_key(prefix, schema, kind)
+    if _WATCHED.incr(client, key, "n") == 1:
+        # the number had gone (evicted, flushed): never count up again through numbers used before
+        _WATCHED.set(client, key, "n", secrets.randbits(48))
+
+
+def _read(client: Any, prefix: str, schema: str, kind: str) -> int | None:
+    key = _gen_key(prefix, schema, kind)
+    (number,) = _WATCHED.read(client, key, ("n",))
+    if number is None:
+        _WATCHED.set(client, key, "n", secrets.randbits(48), only_if_missing=True)
+        (number,) = _WATCHED.read(client, key, ("n",))
+    return None if number is None else int(number)
 
 
 def bump(schema: str, kind: str) -> None:
@@ -210,10 +219,10 @@ class Generations:
     prefix: str
     schema: str
     config: int
-    room: int
+    room: int | None  # None: not read (a booking needs only `config`)
 
 
-def generations() -> tuple[Generations, Any] | None:
+def generations(*, room: bool = True) -> tuple[Generations, Any] | None:
     """The current tenant's generations (and the Redis client), or None: compute live.
 
     Read through `madoguchi.watched_hashes`: while nobody writes, the numbers come from this process's
@@ -226,21 +235,17 @@ def generations() -> tuple[Generations, Any] | None:
     if found is None:
         return None
     cache, client = found
-    key = _gen_key(cache.key_prefix, schema)
     try:
         if _owed:
             _pay_owed(client)
-        config, room = _WATCHED.read(client, key, (CONFIG, ROOM))
-        if config is None or room is None:
-            for kind in (CONFIG, ROOM):
-                _WATCHED.set(client, key, kind, secrets.randbits(48), only_if_missing=True)
-            config, room = _WATCHED.read(client, key, (CONFIG, ROOM))
+        config = _read(client, cache.key_prefix, schema, CONFIG)
+        room_number = _read(client, cache.key_prefix, schema, ROOM) if room else None
     except Exception as error:  # noqa: BLE001
         cache.note_failure(error)
         return None
-    if config is None or room is None:
+    if config is None or (room and room_number is None):
         return None  # gone again at once (evicted): live this time
-    return Generations(cache.key_prefix, schema, int(config), int(room)), client
+    return Generations(cache.key_prefix, schema, config, room_number), client
 
 
 # --- the memo and the answers ------------------------------------------------------------------------------
@@ -301,7 +306,7 @@ def kept_setup(place_id: int, service_code: str) -> queries.AvailabilitySetup | 
     """The setup the availability answers are computed from (place, service, rules...), as kept under the
     current configuration generation, for a booking to be checked against without reading them again; None
     when no generation can be read (Redis away): the caller reads its own way then. Raises Unknown."""
-    found = generations()
+    found = generations(room=False)
     if found is None:
         return None
     return setup_for(place_id, service_code, found[0])
