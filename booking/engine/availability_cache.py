@@ -48,6 +48,9 @@ from madoguchi.watched_hashes import WatchedHashes
 logger = logging.getLogger(__name__)
 
 TTL_SECONDS = 30.0
+# A booking is checked against a kept setup read at most this long ago: a configuration move lost in a
+# failover (the COMMIT's answer lost, a move owed by a process that ended) is missed no longer by bookings.
+BOOKING_SETUP_SECONDS = 5.0
 MEMO_SIZE = 2048  # answers and setups kept per process; the memo starts afresh when full
 
 CONFIG, ROOM = "config", "room"
@@ -166,7 +169,7 @@ _WATCHED = WatchedHashes("madoguchi:availability-generations")
 def _gen_key(prefix: str, schema: str, kind: str) -> str:
     """A tenant's generation of one kind: a Redis hash of its own (field `n`), so that a booking, which moves
     `room`, does not make a process read `config` again (the booking itself reads only `config`)."""
-    return f"{prefix}:availability:{schema}:{kind}"
+    return f"{prefix}:availability-gen:{schema}:{kind}"  # not the name of the plain counters used before
 
 
 def _move(client: Any, prefix: str, schema: str, kind: str) -> None:
@@ -285,10 +288,12 @@ def read_setup(place_id: int, service_code: str, today: dt.date) -> queries.Avai
     )
 
 
-def setup_for(place_id: int, service_code: str, gens: Generations | None) -> queries.AvailabilitySetup:
-    """The place's setup, kept by configuration generation and for at most TTL_SECONDS: a generation move
-    can be lost (the COMMIT's answer lost in a failover drops Django's on-commit calls; a move owed to Redis
-    by a process that ends before paying it), and then the read-time bounds how long it is missed."""
+def setup_for(
+    place_id: int, service_code: str, gens: Generations | None, max_age: float = TTL_SECONDS
+) -> queries.AvailabilitySetup:
+    """The place's setup, kept by configuration generation and for at most `max_age` seconds: a generation
+    move can be lost (the COMMIT's answer lost in a failover drops Django's on-commit calls; a move owed to
+    Redis by a process that ends before paying it), and then the read-time bounds how long it is missed."""
     today = timezone.localdate()
     if gens is None:
         return read_setup(place_id, service_code, today)
@@ -296,7 +301,7 @@ def setup_for(place_id: int, service_code: str, gens: Generations | None) -> que
     found = _memo.get(key)
     read_at = timezone.now().timestamp()
     # (day read, when read, setup): closed days count from the day it was read
-    if found is None or found[0] != today or read_at - found[1] >= TTL_SECONDS:
+    if found is None or found[0] != today or read_at - found[1] >= max_age:
         found = (today, read_at, read_setup(place_id, service_code, today))
         _remember(key, found)
     return found[2]
@@ -309,7 +314,7 @@ def kept_setup(place_id: int, service_code: str) -> queries.AvailabilitySetup | 
     found = generations(room=False)
     if found is None:
         return None
-    return setup_for(place_id, service_code, found[0])
+    return setup_for(place_id, service_code, found[0], max_age=BOOKING_SETUP_SECONDS)
 
 
 def valid_until(slots: list[queries.FreeSlot], rules: Any, now: dt.datetime) -> dt.datetime:

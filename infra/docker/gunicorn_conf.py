@@ -33,7 +33,8 @@ keepalive = _int("GUNICORN_KEEPALIVE", 75)
 # Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once. Not
 # too often: a new worker pays Django's start-up and starts with cold per-process memory (host routing,
 # availability answers). At 2,000 requests a worker serving a flash crowd (~300 requests/s) restarted every
-# 7 s, which halved what the pool answered and made its p99 (issue 12, docs/performance.md).
+# 7 s, which halved what the pool answered and made its p99 (issue 12, docs/performance.md). The chart sets
+# it per pool (values.yaml: webCitizen/webStaff.gunicorn.maxRequests).
 max_requests = _int("GUNICORN_MAX_REQUESTS", 100_000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 10_000)
 

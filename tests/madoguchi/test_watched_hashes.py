@@ -67,13 +67,39 @@ def test_a_lost_subscription_forgets_what_it_held(client: Any, key: str, channel
     reader = WatchedHashes(channel)
     reader.read(client, key, ("a",))
     client.hset(key, "a", 9)  # not told...
-    # ...and Redis cuts the subscription (a failover, say): this one only, other tests may be subscribed
+    # ...and Redis cuts the subscription (a failover, a proxy's idle timeout): this one only, other tests
+    # may be subscribed
     host, port = reader._pubsub.connection._sock.getsockname()[:2]
     client.client_kill_filter(addr=f"{host}:{port}")
-    with pytest.raises(Exception):  # noqa: B017,PT011 - whatever redis-py raises for a closed connection
-        reader.read(client, key, ("a",))
-    # the next read subscribes again and reads afresh
+    # not an error (Redis answers): the next read forgets what was held and reads afresh
     assert reader.read(client, key, ("a",)) == (b"9",)
+    client.hset(key, "a", 10)
+    assert reader.read(client, key, ("a",)) == (b"10",)  # nothing held without a subscription
+    reader.forget()
+
+
+def test_no_subscription_means_reading_redis_each_time(
+    client: Any, key: str, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = WatchedHashes(channel)
+
+    def refused(_client: Any) -> None:
+        raise ConnectionError("no pub/sub here")
+
+    monkeypatch.setattr(reader, "_subscribe", refused)
+    assert reader.read(client, key, ("a",)) == (b"1",)
+    client.hset(key, "a", 4)
+    assert reader.read(client, key, ("a",)) == (b"4",)
+
+
+def test_the_writer_forgets_at_once_without_waiting_for_its_own_message(
+    client: Any, key: str, channel: str
+) -> None:
+    reader = WatchedHashes(channel)
+    assert reader.read(client, key, ("b",)) == (b"10",)
+    reader.channel = f"{channel}:elsewhere"  # its message goes where its subscription does not listen
+    assert reader.incr(client, key, "b") == 11
+    assert reader.read(client, key, ("b",)) == (b"11",)
     reader.forget()
 
 

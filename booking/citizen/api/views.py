@@ -113,7 +113,9 @@ class AvailabilityView(APIView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """The usual query (well formed, a place and service that exist) answered without DRF's request
         machinery, which costs as much as the answer itself when it comes from the cache (issue 12, the
-        cheap request path); anything else, and every error, goes through DRF as before."""
+        cheap request path); anything else, and every error, goes through DRF as before. DRF's `initial()`
+        is not run on this path: no content negotiation (the answer is JSON whatever Accept says), and a
+        throttle or permission added to this view later must be added here too."""
         if request.method == "GET":
             data = s.plain_availability_query(request.GET)
             if data is not None:
