@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from booking.access import bearer, throttle
 from booking.cards import credentials
+from booking.engine.retry import retry_on_lost_connection
 from booking.models import Card, CitizenToken
 
 TOKEN_LIFETIME = dt.timedelta(minutes=30)
@@ -33,12 +34,17 @@ def do_citizen_login(raw_number: str, raw_password: str, client: str) -> Card:
     number = credentials.normalise_reservation_number(raw_number)
     keys = throttle.keys_for(client, number or raw_number.strip()[:40])
     verdict = throttle.verdict(keys)
-    if verdict.allowed:
-        verdict = throttle.claim(keys)
     if not verdict.allowed:
         raise LoginRefused("too_many_attempts", verdict.retry_after, verdict.locked)
-    # with_probe: the external prober's card signs in too (BK-08); the engine refuses its bookings
+    # with_probe: the external prober's card signs in too (BK-08); the engine refuses its bookings. Looked up
+    # before the claim: a lookup that fails (its connection lost in a failover, the sign-in answered again by
+    # madoguchi.lost_connection) must not leave a claim that is never given back, counted against everyone
+    # behind the same address. Between the claim and its release nothing can fail: the password check is
+    # arithmetic, and the throttle counts in memory when Redis fails.
     card = Card.with_probe.filter(reservation_number=number).first() if number else None
+    verdict = throttle.claim(keys)
+    if not verdict.allowed:
+        raise LoginRefused("too_many_attempts", verdict.retry_after, verdict.locked)
     digest = card.password_digest if card else _NO_SUCH_CARD_DIGEST
     if not credentials.password_matches(raw_password, digest) or card is None:
         raise LoginRefused("invalid_credentials")  # already counted by the claim
@@ -49,12 +55,22 @@ def do_citizen_login(raw_number: str, raw_password: str, client: str) -> Card:
 def do_create_citizen_token(card: Card, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
     now = now or timezone.now()
     issued = bearer.issue(TOKEN_LIFETIME, now)
-    # One transaction: a connection lost before its COMMIT (a failover) leaves nothing written, so the sign-in
-    # is answered again on the new primary (madoguchi.lost_connection) instead of with a 500; two autocommit
-    # statements would leave the first one's fate unknown.
-    with transaction.atomic():
-        CitizenToken.objects.filter(expires_at__lte=now).delete()
-        CitizenToken.objects.create(card=card, token_digest=issued.digest, expires_at=issued.expires_at)
+
+    def create() -> bool:
+        # One transaction: the purge and the token are in together or not at all.
+        with transaction.atomic():
+            CitizenToken.objects.filter(expires_at__lte=now).delete()
+            CitizenToken.objects.create(card=card, token_digest=issued.digest, expires_at=issued.expires_at)
+        return True
+
+    def created() -> bool | None:
+        return CitizenToken.objects.filter(token_digest=issued.digest).exists() or None
+
+    # A connection lost in a failover is met here, on a new connection (which waits for the new primary),
+    # rather than by answering the whole sign-in again: a lost COMMIT's fate is unknown (the server may have
+    # carried it out), so madoguchi.lost_connection would answer a 500, and one of the HA rehearsal's
+    # residents got it. Here the token's own row tells: `created` looks for it before each new attempt.
+    retry_on_lost_connection(create, already_done=created)
     return issued.token, issued.expires_at
 
 

@@ -58,6 +58,9 @@ BATCH = 50
 MAX_BATCHES = 20  # per run; what is left is due for the next minute's run
 
 _OPEN = (OutboxMail.Status.PENDING, OutboxMail.Status.SENDING)
+# Marks a lost connection's error met before the mail was handed to the mail server (which needs no
+# database): that mail is given back with the rest, not left to its lease.
+_UNSENT = "madoguchi_outbox_unsent"
 
 
 def queue_booking_mail(booking: Booking, kind: str) -> OutboxMail | None:
@@ -99,7 +102,7 @@ def do_relay_outbox(now: dt.datetime | None = None, batch: int = BATCH) -> int:
                 sent += _deliver(row, now)
             except DatabaseError as error:
                 if is_lost_connection(error):
-                    _give_back(claimed[index + 1 :])
+                    _give_back(claimed[index if getattr(error, _UNSENT, False) else index + 1 :])
                 raise
         if len(claimed) < batch:
             break
@@ -107,9 +110,9 @@ def do_relay_outbox(now: dt.datetime | None = None, batch: int = BATCH) -> int:
 
 
 def _give_back(rows: list[OutboxMail]) -> None:
-    """A relay that lost its database connection (a failover) gives the mails it had not started back, on a
+    """A relay that lost its database connection (a failover) gives the mails it had not sent back, on a
     new connection (which waits for the new primary), so they go out with the next relay instead of after
-    the lease. The mail it was at stays leased: it may have been sent (the lease guards a second copy)."""
+    the lease. A mail lost after its send stays leased: it may have gone out (the lease guards a copy)."""
     if not rows:
         return
     connection.close()
@@ -126,19 +129,29 @@ def _claim(now: dt.datetime, batch: int) -> list[OutboxMail]:
     """Lease a batch of due mails to this relay. The rows are read in the claim's own transaction: a relay
     whose connection is lost (a failover) after the claim committed would otherwise leave its mails leased,
     unsent, for the whole LEASE (ten minutes) before another relay may take them."""
-    with transaction.atomic():
-        rows = list(
-            OutboxMail.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("booking__slot__place")
-            .filter(status__in=_OPEN, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "pk")[:batch]
-        )
-        if not rows:
-            return []
-        lease_until = max(now, timezone.now()) + LEASE
-        OutboxMail.objects.filter(pk__in=[row.pk for row in rows]).update(
-            status=OutboxMail.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=lease_until
-        )
+    rows: list[OutboxMail] = []
+    try:
+        with transaction.atomic():
+            rows = list(
+                OutboxMail.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("booking__slot__place")
+                .filter(status__in=_OPEN, next_attempt_at__lte=now)
+                .order_by("next_attempt_at", "pk")[:batch]
+            )
+            if not rows:
+                return []
+            lease_until = max(now, timezone.now()) + LEASE
+            OutboxMail.objects.filter(pk__in=[row.pk for row in rows]).update(
+                status=OutboxMail.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=lease_until
+            )
+    except DatabaseError as error:
+        if rows and is_lost_connection(error):
+            # Its COMMIT may have been lost with the connection, carried out or not: whatever it leased is
+            # given back (nothing was sent), else those mails would wait out the lease.
+            for row in rows:
+                row.status, row.attempts = OutboxMail.Status.SENDING, row.attempts + 1
+            _give_back(rows)
+        raise
     for row in rows:  # as the UPDATE left them (the rows were locked: nobody else changed them)
         row.status, row.next_attempt_at = OutboxMail.Status.SENDING, lease_until
         row.attempts += 1
@@ -151,7 +164,12 @@ def _deliver(row: OutboxMail, now: dt.datetime) -> int:
         return 0
     # The lease runs from this mail's own start, not the batch's: taken over meanwhile (a relay slower than
     # the lease), it is the other relay's to send, never both.
-    if not _ours(row).update(next_attempt_at=max(now, timezone.now()) + LEASE):
+    try:
+        renewed = _ours(row).update(next_attempt_at=max(now, timezone.now()) + LEASE)
+    except DatabaseError as error:
+        _unsent_if_lost(error)
+        raise
+    if not renewed:
         return 0
     try:
         mail = (
@@ -162,10 +180,21 @@ def _deliver(row: OutboxMail, now: dt.datetime) -> int:
             return 0
         notifications.send_mail(mail)
     except Exception as exc:  # SMTP errors are OSErrors; anything else is retried alike, then fails
+        if isinstance(exc, DatabaseError) and _unsent_if_lost(exc):
+            # composing it (the mail's texts): the HA rehearsal's leader crash left such a mail leased, and
+            # unsent, for ten minutes (and its failure could not be recorded on the lost connection either)
+            raise
         _attempt_failed(row, exc, now)
         return 0
     _finish(row, OutboxMail.Status.SENT, sent_at=timezone.now())
     return 1
+
+
+def _unsent_if_lost(error: DatabaseError) -> bool:
+    if not is_lost_connection(error):
+        return False
+    setattr(error, _UNSENT, True)
+    return True
 
 
 def _ours(row: OutboxMail) -> QuerySet[OutboxMail]:

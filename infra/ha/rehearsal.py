@@ -10,8 +10,10 @@ on failure and on Ctrl-C too. docs/availability.md explains the figures and has 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -40,6 +42,8 @@ from ha_topology import (
 )
 
 PYTHON = str(VENV_BIN / "python")
+DATED = re.compile(r"\d{4}-\d\d-\d\d \d\d:")  # a log record's first line (settings.LOGGING's "plain")
+ERROR_FOR = re.compile(r"(?:Internal Server Error|Bad Request): (\S+)")  # django.request's record of one
 
 
 def app_env(topology: Topology, keys: dict[str, str]) -> dict[str, str]:
@@ -142,23 +146,78 @@ def _healthz() -> int:
         conn.close()
 
 
+def _log_records(lines: list[str]) -> list[list[str]]:
+    """web.log's records: a dated log line (with its traceback's lines), a JSON access line, or gunicorn's
+    own (its log, and its access line when GUNICORN_ACCESS_LOG is set)."""
+    records: list[list[str]] = []
+    for line in lines:
+        if not records or DATED.match(line) or line.startswith(("{", "[", "127.0.0.1")):
+            records.append([line])
+        else:
+            records[-1].append(line)
+    return records
+
+
+def _seconds_apart(logged: str, ts: str) -> float:
+    """Seconds between a log record's time ("2026-12-07 04:27:12") and an access line's ("…T04:27:12+09")."""
+    try:
+        first, second = dt.datetime.fromisoformat(logged), dt.datetime.fromisoformat(ts[:19])
+    except ValueError:
+        return float("inf")
+    return abs((first - second).total_seconds())
+
+
 def print_web_tracebacks(web_log: Path, most: int = 3) -> None:
-    """The web tier's first tracebacks (an error answer's cause), each with its chained causes."""
+    """The causes of the web tier's error answers (status 400 or 5xx in its access lines): for each, the
+    nearest traceback before it logged for the same path, each distinct one (by its last line) once.
+
+    A request the lost-connection middleware answered again has a traceback too (Django logs the first
+    run's 500 before the second run succeeds), so tracebacks are picked by the answers, not all shown.
+    With no error answer (a run failed otherwise), the first distinct tracebacks are shown instead.
+    """
     if not web_log.exists():
         return
-    lines = web_log.read_text(errors="replace").splitlines()
-    shown = 0
-    for number, line in enumerate(lines):
-        if line.startswith("Traceback") and shown < most:
-            # the traceback (its chained causes too) runs until the next log record: a JSON access line,
-            # (gunicorn's access line, when GUNICORN_ACCESS_LOG is set) or a dated log line
-            end = next(
-                (i for i in range(number + 1, len(lines)) if lines[i].startswith(("{", "127.0.0.1", "20"))),
-                len(lines),
-            )
-            context = [ln for ln in lines[max(0, number - 3) : number] if "WARNING" in ln or "ERROR" in ln]
-            log("web tier traceback:\n" + "\n".join([*context, *lines[number:end]])[-4000:])
-            shown += 1
+    records = _log_records(web_log.read_text(errors="replace").splitlines())
+    last_traceback: dict[str, tuple[str, list[str]]] = {}  # path -> (its time, the latest traceback for it)
+    chosen: dict[str, tuple[list[str], list[str]]] = {}  # last line -> (traceback, its error answers)
+    answers: list[str] = []
+    for record in records:
+        if any(line.startswith("Traceback") for line in record):
+            named = ERROR_FOR.search(record[0])
+            last_traceback[named.group(1) if named else ""] = (record[0][:19], record)
+            if not answers and len(chosen) < most:  # kept in case no answer is an error
+                chosen.setdefault(record[-1].strip(), (record, []))
+            continue
+        if not record[0].startswith("{"):
+            continue
+        try:
+            entry = json.loads(record[0])
+        except ValueError:
+            continue
+        status = int(entry.get("status") or 0)
+        if status != 400 and status < 500:
+            continue
+        rid = f" rid {entry['rid']}" if entry.get("rid") else ""
+        answer = f"{entry.get('ts')} {entry.get('method')} {entry.get('path')} {status}{rid}"
+        if not answers:
+            chosen.clear()  # from here on only the tracebacks of error answers count
+        answers.append(answer)
+        logged, traceback = last_traceback.pop(str(entry.get("path")), ("", []))
+        # the answer's own traceback is logged just before its access line (an older one was answered again)
+        if (
+            traceback
+            and _seconds_apart(logged, str(entry.get("ts"))) <= 2
+            and (traceback[-1].strip() in chosen or len(chosen) < most)
+        ):
+            chosen.setdefault(traceback[-1].strip(), (traceback, []))[1].append(answer)
+    if answers:
+        log(f"web tier: {len(answers)} error answers:\n  " + "\n  ".join(answers[:10]))
+    for traceback, answered in chosen.values():
+        head = f"answered {len(answered)}x, first {answered[0]}" if answered else "no error answer matched"
+        text = "\n".join(traceback)
+        if len(text) > 4000:  # its record's first line (which request) and its last frames (what failed)
+            text = f"{text[:1000]}\n  [… {len(text) - 4000} characters …]\n{text[-3000:]}"
+        log(f"web tier traceback ({head}):\n{text}")
 
 
 def parse_args() -> argparse.Namespace:

@@ -244,12 +244,14 @@ def test_a_mail_taken_over_by_another_relay_is_not_sent_again(kyoto: None) -> No
     assert mail.outbox == []
 
 
-def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_started(
-    committed_kyoto: Callable[[Callable[[], Any]], Any],
+@pytest.mark.parametrize("cut_at", ["lease", "compose", "after-send"])
+def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_sent(
+    committed_kyoto: Callable[[Callable[[], Any]], Any], cut_at: str
 ) -> None:
-    """The HA rehearsal's leader crash: the relay's connection is lost at its second mail. The first is sent,
-    the second stays leased (it may have gone out), the rest are given back and go with the next relay at
-    once, not ten minutes later."""
+    """The HA rehearsal's leader crash: the relay's connection is lost at its second mail. The first is sent;
+    the second is given back with the rest (they go with the next relay at once, not ten minutes later)
+    when it was lost before its send (its lease, its texts), and stays leased when lost after it (it may
+    have gone out: the lease guards a second copy)."""
     from django.db import DatabaseError, connection
 
     def four_bookings() -> list[int]:
@@ -257,13 +259,23 @@ def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_started(
 
     committed_kyoto(four_bookings)
     refreshes: list[str] = []
+    cut: list[str] = []
 
     def cut_at_the_second_mail(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if 'SET "next_attempt_at"' in sql:  # a mail's own lease, taken as its sending starts
             refreshes.append(sql)
-            if len(refreshes) == 2:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        second = len(refreshes) == 2 and not cut
+        if (
+            second
+            and {
+                "lease": 'SET "next_attempt_at"' in sql,
+                "compose": sql.lstrip().upper().startswith("SELECT"),  # its texts (the booking rules)
+                "after-send": '"sent_at"' in sql,
+            }[cut_at]
+        ):
+            cut.append(sql)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return execute(sql, params, many, context)
 
     def relay_cut_off() -> None:
@@ -272,8 +284,70 @@ def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_started(
         connection.close()
 
     committed_kyoto(relay_cut_off)
-    assert [m.to[0] for m in mail.outbox] == ["f0@example.jp"]
-    assert committed_kyoto(outbox.do_relay_outbox) == 2  # the two never started, at once
-    assert sorted(m.to[0] for m in mail.outbox[1:]) == ["f2@example.jp", "f3@example.jp"]
+    assert cut, "the connection was never cut"
+    sent_first = ["f0@example.jp", "f1@example.jp"] if cut_at == "after-send" else ["f0@example.jp"]
+    assert [m.to[0] for m in mail.outbox] == sent_first
+    assert committed_kyoto(outbox.do_relay_outbox) == 4 - len(sent_first)  # the unsent ones, at once
+    assert sorted(m.to[0] for m in mail.outbox) == [f"f{n}@example.jp" for n in range(4)]
     rows = committed_kyoto(lambda: sorted(OutboxMail.objects.values_list("status", "attempts")))
-    assert rows == [(Status.SENDING, 1), (Status.SENT, 1), (Status.SENT, 1), (Status.SENT, 1)]
+    leased = [(Status.SENDING, 1)] if cut_at == "after-send" else [(Status.SENT, 1)]
+    assert rows == sorted([*leased, (Status.SENT, 1), (Status.SENT, 1), (Status.SENT, 1)])
+
+
+@pytest.mark.parametrize("carried_out", [False, True], ids=["commit-not-done", "commit-done-answer-lost"])
+def test_a_claim_whose_commit_is_lost_leaves_no_mail_leased(
+    committed_kyoto: Callable[[Callable[[], Any]], Any], carried_out: bool
+) -> None:
+    """The HA rehearsal's leader crash at the claim's COMMIT: its fate is unknown. Carried out, it would
+    leave the mails leased, unsent, for ten minutes; they are given back, and the next relay sends them."""
+    import psycopg
+    from django.db import DatabaseError, connection
+
+    def two_bookings() -> list[int]:
+        return [_book(email=f"c{n}@example.jp", after_days=7 + n).pk for n in range(2)]
+
+    committed_kyoto(two_bookings)
+    cut: list[str] = []
+
+    def terminate(pid: int) -> None:
+        settings = connection.settings_dict
+        with psycopg.connect(
+            dbname=settings["NAME"],
+            user=settings["USER"],
+            password=settings["PASSWORD"],
+            host=settings["HOST"],
+            port=settings["PORT"],
+            autocommit=True,
+        ) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    def lose_the_claims_commit(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if not cut and '"attempts" = (' in sql:  # the claim's UPDATE, in its transaction
+            cut.append(sql)
+            raw = connection.connection
+            pid = raw.info.backend_pid
+            if not carried_out:
+                terminate(pid)  # the COMMIT meets a closed connection: nothing is in
+                return result
+            commit = raw.commit
+
+            def commit_then_lose_the_answer() -> None:
+                commit()  # carried out ...
+                terminate(pid)
+                raw.execute("SELECT 1")  # ... and the connection's real error is what the relay gets
+
+            raw.commit = commit_then_lose_the_answer
+        return result
+
+    def relay_cut_off() -> None:
+        with connection.execute_wrapper(lose_the_claims_commit), pytest.raises(DatabaseError):
+            outbox.do_relay_outbox()
+        connection.close()
+
+    committed_kyoto(relay_cut_off)
+    assert cut, "the connection was never cut"
+    assert mail.outbox == []
+    assert committed_kyoto(outbox.do_relay_outbox) == 2  # at once, not after the lease
+    rows = committed_kyoto(lambda: sorted(OutboxMail.objects.values_list("status", "attempts")))
+    assert rows == [(Status.SENT, 1), (Status.SENT, 1)]
