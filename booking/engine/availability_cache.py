@@ -179,13 +179,16 @@ def _move(client: Any, prefix: str, schema: str, kind: str) -> None:
         _WATCHED.set(client, key, "n", secrets.randbits(48))
 
 
-def _read(client: Any, prefix: str, schema: str, kind: str) -> int | None:
-    key = _gen_key(prefix, schema, kind)
-    (number,) = _WATCHED.read(client, key, ("n",))
-    if number is None:
-        _WATCHED.set(client, key, "n", secrets.randbits(48), only_if_missing=True)
-        (number,) = _WATCHED.read(client, key, ("n",))
-    return None if number is None else int(number)
+def _read(client: Any, prefix: str, schema: str, kinds: tuple[str, ...]) -> list[int | None]:
+    """The tenant's generations of these kinds, in that order (None: gone again at once)."""
+    keys = [_gen_key(prefix, schema, kind) for kind in kinds]
+    numbers = [values[0] for values in _WATCHED.read_many(client, keys, ("n",))]
+    if None in numbers:
+        for key, number in zip(keys, numbers, strict=True):
+            if number is None:  # never made, or evicted: a random start, never a number used before
+                _WATCHED.set(client, key, "n", secrets.randbits(48), only_if_missing=True)
+        numbers = [values[0] for values in _WATCHED.read_many(client, keys, ("n",))]
+    return [None if number is None else int(number) for number in numbers]
 
 
 def bump(schema: str, kind: str) -> None:
@@ -241,8 +244,11 @@ def generations(*, room: bool = True) -> tuple[Generations, Any] | None:
     try:
         if _owed:
             _pay_owed(client)
-        config = _read(client, cache.key_prefix, schema, CONFIG)
-        room_number = _read(client, cache.key_prefix, schema, ROOM) if room else None
+        config, room_number = (
+            _read(client, cache.key_prefix, schema, (CONFIG, ROOM))
+            if room
+            else [*_read(client, cache.key_prefix, schema, (CONFIG,)), None]
+        )
     except Exception as error:  # noqa: BLE001
         cache.note_failure(error)
         return None

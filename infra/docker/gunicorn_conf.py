@@ -30,6 +30,22 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # closes idle connections and never sends a request on a connection gunicorn is closing.
 keepalive = _int("GUNICORN_KEEPALIVE", 75)
 
+# Citizen pool: each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them. With one shared socket a gthread worker keeps accepting while its threads are
+# busy, and a kept-alive connection stays with the worker that took it: in a flood one worker (one GIL,
+# one core) was seen holding all 32 connections while the other two idled, a third of the pod's
+# throughput (issue 12, docs/performance.md). The price: connections waiting in a worker's own queue when
+# that worker exits (recycled after max_requests, below) are reset, not handed to its siblings; the proxy
+# retries the GETs, and a booking POST is safe to send again (Idempotency-Key). Linux's
+# net.ipv4.tcp_migrate_req=1 on the node hands them over instead (docs/operations.md). Staff pool: one
+# shared socket (few requests; a long export must not cost a reset).
+_CITIZEN_POOL = os.environ.get("MADOGUCHI_WEB_POOL", "").strip().lower() == "citizen"
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1" if _CITIZEN_POOL else "0").strip().lower() in (
+    "1",
+    "true",
+    "yes",
+)
+
 # Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once. Not
 # too often: a new worker pays Django's start-up and starts with cold per-process memory (host routing,
 # availability answers). At 2,000 requests a worker serving a flash crowd (~300 requests/s) restarted every

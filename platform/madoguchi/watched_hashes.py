@@ -62,18 +62,37 @@ class WatchedHashes:
 
     def read(self, client: Any, key: str, fields: tuple[str, ...]) -> tuple[bytes | None, ...]:
         """The fields of hash `key` (None for a missing one). Raises what Redis raises for the read."""
+        return self.read_many(client, [key], fields)[0]
+
+    def read_many(
+        self, client: Any, keys: list[str], fields: tuple[str, ...]
+    ) -> list[tuple[bytes | None, ...]]:
+        """`read` of several hashes with one look at the subscription (the lock and the poll are most of
+        what a held read costs, and a request's threads queue for the lock)."""
+        answers: list[tuple[bytes | None, ...] | None] = [None] * len(keys)
         with self._lock:
             watching = self._take_in(client)
             epoch = self._epoch
-            held = self._held.get((key, fields)) if watching else None
-            if held is not None and time.monotonic() - held[1] < TRUST_SECONDS:
-                return held[0]
-        read_at = time.monotonic()
-        values = tuple(client.hmget(key, *fields))
-        with self._lock:
-            if watching and self._epoch == epoch and self._pubsub is not None and None not in values:
-                self._held[(key, fields)] = (values, read_at)
-        return values
+            now = time.monotonic()
+            for index, key in enumerate(keys):
+                held = self._held.get((key, fields)) if watching else None
+                if held is not None and now - held[1] < TRUST_SECONDS:
+                    answers[index] = held[0]
+        missing = [index for index, answer in enumerate(answers) if answer is None]
+        if missing:
+            read_at = time.monotonic()
+            pipe = client.pipeline(transaction=False)
+            for index in missing:
+                pipe.hmget(keys[index], *fields)
+            for index, values in zip(missing, pipe.execute(), strict=True):
+                answers[index] = tuple(values)
+            with self._lock:
+                if watching and self._epoch == epoch and self._pubsub is not None:
+                    for index in missing:
+                        values = answers[index]
+                        if values is not None and None not in values:
+                            self._held[(keys[index], fields)] = (values, read_at)
+        return [answer for answer in answers if answer is not None]
 
     def incr(self, client: Any, key: str, field: str, amount: int = 1) -> int:
         """Move a field and tell every process, in one transaction; the new value."""
@@ -126,6 +145,10 @@ class WatchedHashes:
                 logger.warning("%s: no subscription (%s): reading Redis each time", self.channel, error)
                 return False
         try:
+            # the usual case, nothing received, answered by one poll of the socket (get_message's own path
+            # through redis-py costs several times more); a closed connection reads as "something there"
+            if not self._pubsub.connection.can_read(timeout=0):
+                return True
             while True:
                 message = self._pubsub.get_message(timeout=0.0)
                 if message is None:
