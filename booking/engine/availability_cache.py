@@ -244,17 +244,14 @@ def generations(*, room: bool = True) -> tuple[Generations, Any] | None:
     try:
         if _owed:
             _pay_owed(client)
-        config, room_number = (
-            _read(client, cache.key_prefix, schema, (CONFIG, ROOM))
-            if room
-            else [*_read(client, cache.key_prefix, schema, (CONFIG,)), None]
-        )
+        numbers = _read(client, cache.key_prefix, schema, (CONFIG, ROOM) if room else (CONFIG,))
     except Exception as error:  # noqa: BLE001
         cache.note_failure(error)
         return None
-    if config is None or (room and room_number is None):
+    config, *rest = numbers
+    if config is None or None in rest:
         return None  # gone again at once (evicted): live this time
-    return Generations(cache.key_prefix, schema, config, room_number), client
+    return Generations(cache.key_prefix, schema, config, rest[0] if rest else None), client
 
 
 # --- the memo and the answers ------------------------------------------------------------------------------

@@ -4,44 +4,18 @@ PostgreSQL itself (`pg_terminate_backend`), on connections that really commit (`
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, OperationalError, connection, connections, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from booking.engine import retry, services
 from booking.engine.services import BookingError, do_book, do_book_visit, do_confirm_hold, do_hold
 from booking.models import Booking, Slot
-from tests import factories
+from tests import factories, lost_connections
 
 pytestmark = pytest.mark.django_db
 Committed = Callable[[Callable[[], Any]], Any]
-
-
-def _terminate_from_elsewhere(pid: int) -> None:
-    """Kill backend `pid` from a second connection and wait until it is gone."""
-
-    def kill() -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-                for _ in range(200):
-                    cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-                    if cursor.fetchone()[0] == 0:
-                        return
-                    cursor.execute("SELECT pg_sleep(0.01)")
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(kill).result()
-
-
-def _die() -> None:
-    """This connection's backend ends itself: the statement fails as on a lost connection."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
 def _slot_taken(slot: Any) -> int:
@@ -54,7 +28,7 @@ def test_a_connection_killed_before_the_booking_is_retried(committed_kyoto: Comm
         slot = factories.next_free_slot()
         place, service = factories.place(), factories.card_issuance()
         connection.ensure_connection()
-        _terminate_from_elsewhere(connection.connection.info.backend_pid)
+        lost_connections.terminate()
 
         booking = do_book(card, place, service, slot.starts_at)  # its first statement finds it dead
 
@@ -72,7 +46,7 @@ def test_a_connection_lost_inside_the_transaction_is_retried(
     def lock_after_losing_the_connection_once(card: Any) -> None:
         if not lost:
             lost.append(True)
-            _die()
+            lost_connections.die()
         real_lock(card)
 
     def scenario() -> None:
@@ -99,7 +73,8 @@ def _lose_the_answer_after_the_first_commit(monkeypatch: pytest.MonkeyPatch) -> 
         real_event(*args, **kwargs)
         if not lost:
             lost.append(True)
-            transaction.on_commit(_die)  # runs after the COMMIT, inside the service's atomic block's exit
+            # runs after the COMMIT, inside the service's atomic block's exit
+            transaction.on_commit(lost_connections.die)
 
     monkeypatch.setattr(services, "_event", event_then_lose_the_answer)
     return lost
@@ -170,7 +145,7 @@ def test_no_retry_inside_an_outer_transaction(committed_kyoto: Committed) -> Non
         slot = factories.next_free_slot()
         try:
             with pytest.raises(OperationalError), transaction.atomic():
-                _die()
+                lost_connections.die()
                 do_book(card, factories.place(), factories.card_issuance(), slot.starts_at)
         finally:
             connection.close()
@@ -208,7 +183,7 @@ def test_refusals_and_other_errors_are_not_retried(committed_kyoto: Committed) -
 
         def always_lost() -> None:  # bounded: at most ATTEMPTS tries
             calls.append(1)
-            _die()
+            lost_connections.die()
 
         with pytest.raises(OperationalError):
             retry.retry_on_lost_connection(always_lost, backoff=0)
@@ -232,7 +207,7 @@ def test_a_keyed_write_is_retried_whole_and_kept_once(committed_kyoto: Committed
         def write() -> idempotency.Answer:
             tries.append(1)
             if len(tries) == 1:
-                _die()
+                lost_connections.die()
             do_book(card, place, service, slot.starts_at)
             return idempotency.Answer(201)
 

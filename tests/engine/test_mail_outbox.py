@@ -24,7 +24,7 @@ from booking.engine import outbox, tasks
 from booking.engine.services import do_book, do_cancel_booking
 from booking.jobs import enqueue
 from booking.models import Booking, OperationLogEntry, OutboxMail, Place, Service, Slot
-from tests import factories
+from tests import factories, lost_connections
 from tests.concurrency import race
 
 pytestmark = pytest.mark.django_db
@@ -252,7 +252,6 @@ def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_sent(
     the second is given back with the rest (they go with the next relay at once, not ten minutes later)
     when it was lost before its send (its lease, its texts), and stays leased when lost after it (it may
     have gone out: the lease guards a second copy)."""
-    from django.db import DatabaseError, connection
 
     def four_bookings() -> list[int]:
         return [_book(email=f"f{n}@example.jp", after_days=7 + n).pk for n in range(4)]
@@ -274,16 +273,10 @@ def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_sent(
             }[cut_at]
         ):
             cut.append(sql)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            lost_connections.die()
         return execute(sql, params, many, context)
 
-    def relay_cut_off() -> None:
-        with connection.execute_wrapper(cut_at_the_second_mail), pytest.raises(DatabaseError):
-            outbox.do_relay_outbox()
-        connection.close()
-
-    committed_kyoto(relay_cut_off)
+    committed_kyoto(_relay_cut_off_by(cut_at_the_second_mail))
     assert cut, "the connection was never cut"
     sent_first = ["f0@example.jp", "f1@example.jp"] if cut_at == "after-send" else ["f0@example.jp"]
     assert [m.to[0] for m in mail.outbox] == sent_first
@@ -294,14 +287,24 @@ def test_a_relay_cut_off_by_a_failover_gives_back_the_mails_it_had_not_sent(
     assert rows == sorted([*leased, (Status.SENT, 1), (Status.SENT, 1), (Status.SENT, 1)])
 
 
+def _relay_cut_off_by(wrapper: lost_connections.ExecuteWrapper) -> Callable[[], None]:
+    """A relay run whose connection the execute wrapper cuts: it fails with the database's error."""
+    from django.db import DatabaseError, connection
+
+    def relay() -> None:
+        with connection.execute_wrapper(wrapper), pytest.raises(DatabaseError):
+            outbox.do_relay_outbox()
+        connection.close()
+
+    return relay
+
+
 @pytest.mark.parametrize("carried_out", [False, True], ids=["commit-not-done", "commit-done-answer-lost"])
 def test_a_claim_whose_commit_is_lost_leaves_no_mail_leased(
     committed_kyoto: Callable[[Callable[[], Any]], Any], carried_out: bool
 ) -> None:
     """The HA rehearsal's leader crash at the claim's COMMIT: its fate is unknown. Carried out, it would
     leave the mails leased, unsent, for ten minutes; they are given back, and the next relay sends them."""
-    import psycopg
-    from django.db import DatabaseError, connection
 
     def two_bookings() -> list[int]:
         return [_book(email=f"c{n}@example.jp", after_days=7 + n).pk for n in range(2)]
@@ -309,43 +312,13 @@ def test_a_claim_whose_commit_is_lost_leaves_no_mail_leased(
     committed_kyoto(two_bookings)
     cut: list[str] = []
 
-    def terminate(pid: int) -> None:
-        settings = connection.settings_dict
-        with psycopg.connect(
-            dbname=settings["NAME"],
-            user=settings["USER"],
-            password=settings["PASSWORD"],
-            host=settings["HOST"],
-            port=settings["PORT"],
-            autocommit=True,
-        ) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    lose = lost_connections.lose_commit_once(
+        cut,
+        lambda sql: '"attempts" = (' in sql,
+        carried_out=carried_out,  # the claim's UPDATE
+    )
 
-    def lose_the_claims_commit(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        result = execute(sql, params, many, context)
-        if not cut and '"attempts" = (' in sql:  # the claim's UPDATE, in its transaction
-            cut.append(sql)
-            raw = connection.connection
-            pid = raw.info.backend_pid
-            if not carried_out:
-                terminate(pid)  # the COMMIT meets a closed connection: nothing is in
-                return result
-            commit = raw.commit
-
-            def commit_then_lose_the_answer() -> None:
-                commit()  # carried out ...
-                terminate(pid)
-                raw.execute("SELECT 1")  # ... and the connection's real error is what the relay gets
-
-            raw.commit = commit_then_lose_the_answer
-        return result
-
-    def relay_cut_off() -> None:
-        with connection.execute_wrapper(lose_the_claims_commit), pytest.raises(DatabaseError):
-            outbox.do_relay_outbox()
-        connection.close()
-
-    committed_kyoto(relay_cut_off)
+    committed_kyoto(_relay_cut_off_by(lose))
     assert cut, "the connection was never cut"
     assert mail.outbox == []
     assert committed_kyoto(outbox.do_relay_outbox) == 2  # at once, not after the lease

@@ -21,14 +21,10 @@ from django.test import RequestFactory
 from madoguchi import database
 from madoguchi.lost_connection import LostConnectionRetryMiddleware
 from madoguchi.postgresql import base as backend
+from tests import lost_connections
 
 pytestmark = pytest.mark.django_db
 Committed = Callable[[Callable[[], Any]], Any]
-
-
-def _die() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
 def _as_django_would(
@@ -60,7 +56,7 @@ def test_a_read_whose_connection_was_lost_is_answered_again(committed_kyoto: Com
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             if len(calls) == 1:
-                _die()
+                lost_connections.die()
                 cursor.execute("SELECT 2")  # fails: the connection is gone
             cursor.execute("SELECT pg_is_in_recovery()")
         return HttpResponse("ok")
@@ -79,7 +75,7 @@ def test_a_form_or_json_post_that_wrote_nothing_is_answered_again_with_the_same_
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("CREATE TEMP TABLE written (x int)")  # a write, rolled back with the connection
             if len(bodies) == 1:
-                _die()
+                lost_connections.die()
         return JsonResponse({"ok": True}, status=201)
 
     request = RequestFactory().post("/api/v1/citizen/sessions/", {"a": 1}, content_type="application/json")
@@ -96,7 +92,7 @@ def test_a_post_that_committed_a_write_is_not_run_twice_but_a_read_is(committed_
         with connection.cursor() as cursor:
             cursor.execute("CREATE TEMP TABLE written (x int)")  # autocommit: done, whatever follows
             if calls.count(request.method or "") == 1:
-                _die()
+                lost_connections.die()
         return HttpResponse("ok")
 
     def scenario() -> tuple[int, int]:
@@ -120,7 +116,7 @@ def test_other_errors_and_uploads_are_never_run_twice(committed_kyoto: Committed
 
     def upload(request: HttpRequest) -> HttpResponseBase:
         calls.append("upload")
-        _die()
+        lost_connections.die()
         return HttpResponse("ok")
 
     def scenario() -> tuple[int, int]:
@@ -178,8 +174,7 @@ def test_a_session_save_lost_with_its_connection_is_saved_again(committed_kyoto:
         store.create()
         try:
             store["step"] = "confirmed"
-            with connection.cursor() as cursor:  # the connection is cut between the view and the save
-                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            lost_connections.die()  # the connection is cut between the view and the save
         except Exception:  # noqa: BLE001, S110 - the statement ends with its own connection
             pass
         try:
@@ -268,23 +263,6 @@ def _as_django_would_with_signal(
     return chain
 
 
-def _terminate_from_elsewhere() -> None:
-    """Another session ends this one (as a failover does): the next round trip finds the socket closed."""
-    settings = connection.settings_dict
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    with psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        host=settings["HOST"],
-        port=settings["PORT"],
-        autocommit=True,
-    ) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-
 def test_a_write_whose_fate_is_unknown_is_never_run_twice(committed_kyoto: Committed) -> None:
     """A COMMIT lost with its connection (the server may have carried it out), an autocommit write cut
     mid-way: nobody can say nothing was committed, so the request is answered with its error, once."""
@@ -294,7 +272,7 @@ def test_a_write_whose_fate_is_unknown_is_never_run_twice(committed_kyoto: Commi
         calls.append("commit")
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("CREATE TEMP TABLE written (x int)")
-            _terminate_from_elsewhere()  # the COMMIT at the block's end meets a closed connection
+            lost_connections.terminate()  # the COMMIT at the block's end meets a closed connection
         return HttpResponse("ok")
 
     def autocommit_cut(request: HttpRequest) -> HttpResponseBase:
@@ -418,11 +396,7 @@ def test_a_sign_in_whose_connection_is_lost_while_issuing_its_token_is_answered_
 
     cut: list[str] = []
 
-    def cut_at_the_token(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if not cut and sql.lstrip().upper().startswith("INSERT") and "citizentoken" in sql:
-            cut.append(sql)
-            _die()
-        return execute(sql, params, many, context)
+    cut_at_the_token = lost_connections.cut_once(cut, _token_insert)
 
     def scenario() -> tuple[int, int]:
         issued = factories.issue_card()
@@ -463,7 +437,7 @@ def test_a_post_whose_transaction_was_refused_and_rolled_back_is_answered_again(
             pass
         with connection.cursor() as cursor:
             if len(calls) == 1:
-                _die()
+                lost_connections.die()
             cursor.execute("SELECT 1")  # the free times
         return HttpResponse("the times, with the refusal", status=409)
 
@@ -480,6 +454,10 @@ def test_a_post_whose_transaction_was_refused_and_rolled_back_is_answered_again(
 
     status = committed_kyoto(scenario)
     assert (status, calls) == (409, ["hold", "hold"])
+
+
+def _token_insert(sql: str) -> bool:
+    return sql.lstrip().upper().startswith("INSERT") and "citizentoken" in sql
 
 
 def _sign_in_cut_by(cut: Callable[..., Any]) -> Callable[[], tuple[int, str, int, dict[str, int]]]:
@@ -525,23 +503,7 @@ def test_a_sign_in_whose_token_commit_is_lost_gets_one_token_that_works(
     its own row: one token, the one answered, whether or not the lost COMMIT had been carried out."""
     cut: list[str] = []
 
-    def lose_the_commit(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        result = execute(sql, params, many, context)
-        if not cut and sql.lstrip().upper().startswith("INSERT") and "citizentoken" in sql:
-            cut.append(sql)
-            raw = connection.connection
-            if not carried_out:
-                _terminate_from_elsewhere()  # the COMMIT meets a closed connection: nothing is in
-                return result
-            commit = raw.commit
-
-            def commit_then_lose_the_answer() -> None:
-                commit()  # carried out ...
-                _terminate_from_elsewhere()
-                raw.execute("SELECT 1")  # ... and the connection's real error is what the caller gets
-
-            raw.commit = commit_then_lose_the_answer
-        return result
+    lose_the_commit = lost_connections.lose_commit_once(cut, _token_insert, carried_out=carried_out)
 
     status, token, tokens, counted = committed_kyoto(_sign_in_cut_by(lose_the_commit))
     assert cut, "the connection was never cut"
@@ -556,11 +518,10 @@ def test_a_sign_in_whose_card_lookup_lost_its_connection_leaves_no_login_count_b
     resident behind that address (a carrier's NAT) would be slowed and refused a little sooner."""
     cut: list[str] = []
 
-    def cut_at_the_card(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if not cut and sql.lstrip().upper().startswith("SELECT") and 'FROM "booking_card"' in sql:
-            cut.append(sql)
-            _die()
-        return execute(sql, params, many, context)
+    def card_lookup(sql: str) -> bool:
+        return sql.lstrip().upper().startswith("SELECT") and 'FROM "booking_card"' in sql
+
+    cut_at_the_card = lost_connections.cut_once(cut, card_lookup)
 
     status, token, tokens, counted = committed_kyoto(_sign_in_cut_by(cut_at_the_card))
     assert cut, "the connection was never cut"
