@@ -67,7 +67,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="madoguchi_http_bench", help="must contain 'bench'")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    parser.add_argument("--cards", type=int, default=3000, help="cards, so booking POSTs, at most")
+    # enough that the booking scenario does not run out (it asks each slot capacity + 1 times): ~1,000 POSTs/s
+    parser.add_argument("--cards", type=int, default=15000, help="cards, so booking POSTs, at most")
     parser.add_argument("--seconds", type=int, default=15, help="each wrk scenario")
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")

@@ -206,6 +206,12 @@ def _event(
 _BOOKED_FROM = frozenset({CardState.NOTICE_SENT, CardState.RETURNED})
 
 
+def booking_moves() -> tuple[frozenset[str], frozenset[str]]:
+    """(the states a booking moves a card to "booked" from, those of them card_states allows as that move);
+    for the one-call booking (booking.engine.one_call), which makes the move in SQL as `_move_to_booked`."""
+    return _BOOKED_FROM, frozenset(state for state in _BOOKED_FROM if is_legal(state, CardState.BOOKED))
+
+
 def card_booked(card: Card, *, actor: str, now: dt.datetime, state: str | None = None) -> None:
     """A booking was made for the card (inside the booking's transaction, the card row locked).
 

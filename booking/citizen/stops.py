@@ -47,6 +47,12 @@ def refused_during_stop(view: View) -> View:
     return wrapper
 
 
+def refuses_writes_now(request: HttpRequest | Request) -> bool:
+    """Whether `refused_during_stop` would refuse this write now (for a path that answers before the view
+    runs: it leaves such a request to the view, which words the refusal)."""
+    return not _operator(request) and site_down_now(notices_for_request(request)) is not None
+
+
 def _operator(request: HttpRequest | Request) -> bool:
     match = request.resolver_match
     return match is not None and match.namespace == "caller"

@@ -121,6 +121,12 @@ def _note_write(conn: Any, kind: str) -> None:
     conn.on_commit(_Bump(schema, kind), robust=True)  # runs at once outside a transaction
 
 
+def note_room_write() -> None:
+    """A write to the slots, holds or bookings this module cannot see in its SQL (a database function's,
+    booking.engine.one_call): moves the tenant's `room` generation as a seen write does."""
+    _note_write(default_connection, ROOM)
+
+
 def _own_uncommitted_write(conn: Any, schema: str) -> bool:
     return conn.in_atomic_block and any(
         isinstance(func, _Bump) and func.schema == schema for _sids, func, _robust in conn.run_on_commit
@@ -282,12 +288,14 @@ def read_setup(place_id: int, service_code: str, today: dt.date) -> queries.Avai
     service = Service.objects.filter(code=service_code).first()
     if service is None:
         raise Unknown("service", service_code)
+    patterns, patterns_print = queries.patterns_with_print(place, service)
     return queries.AvailabilitySetup(
         place=place,
         service=service,
         rules=queries.booking_rules(),
-        template=queries.slot_template(queries.patterns_of(place, service)),
+        template=queries.slot_template(patterns),
         closed=queries.closed_days_for(place, today - dt.timedelta(days=1), LATEST_DAY),
+        patterns_print=patterns_print,
     )
 
 

@@ -183,12 +183,23 @@ def _claim(scope: str, key: str, print_: str) -> int | IdempotentRequest:
             if waits:  # the booking's own locks wait as they always did
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
     except OperationalError as error:
-        if getattr(error.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+        if is_lock_wait_over(error):
             raise KeyInProgress from error
         raise
     if inserted is not None:
         return int(inserted[0])
     return IdempotentRequest.objects.get(scope=scope, key=key)
+
+
+def claim_waits_as_configured() -> bool:
+    """Whether a claim made in SQL elsewhere (booking.engine.one_call) waits as `_claim` does, with no
+    setting changed: this connection's lock_timeout is WAIT."""
+    return not _lock_timeout_differs()
+
+
+def is_lock_wait_over(error: BaseException) -> bool:
+    """Whether `error` is a lock wait ended by lock_timeout (`_claim` answers KeyInProgress to it)."""
+    return getattr(error.__cause__, "sqlstate", None) == _LOCK_NOT_AVAILABLE
 
 
 def _lock_timeout_differs() -> bool:

@@ -138,6 +138,27 @@ def patterns_of(place: Place, service: Service) -> QuerySet[OpeningPattern]:
     return place.opening_patterns.filter(service=service).order_by("opens_at", "pk")
 
 
+# The md5 of a place's patterns for a service as PostgreSQL writes their rows: the one-call booking
+# (booking.engine.one_call, migration 0023) compares it, under the patterns' lock, with the one read here.
+_PATTERNS_PRINT = (
+    "(SELECT md5(string_agg(q::text, '|' ORDER BY q.id)) FROM booking_openingpattern q"
+    " WHERE q.place_id = %(place)s AND q.service_id = %(service)s)"
+)
+
+
+def patterns_with_print(place: Place, service: Service) -> tuple[list[OpeningPattern], str | None]:
+    """`patterns_of` and their print (None: no patterns), read in one statement so that both are of the
+    same moment."""
+    patterns = list(
+        OpeningPattern.objects.raw(
+            f"SELECT p.*, {_PATTERNS_PRINT} AS patterns_print FROM booking_openingpattern p"  # noqa: S608
+            " WHERE p.place_id = %(place)s AND p.service_id = %(service)s ORDER BY p.opens_at, p.id",
+            {"place": place.pk, "service": service.pk},
+        )
+    )
+    return patterns, (getattr(patterns[0], "patterns_print", None) if patterns else None)
+
+
 def slot_template(patterns: Iterable[OpeningPattern]) -> SlotTemplate:
     by_weekday: list[dict[dt.timedelta, tuple[dt.timedelta, int]]] = [{} for _ in range(7)]
     for pattern in patterns:
@@ -171,6 +192,23 @@ class AvailabilitySetup:
     rules: BookingSettings
     template: SlotTemplate
     closed: set[dt.date]  # the tenant's closed days for this place, at least over the days asked about
+    # the patterns' print, of the moment the template was made from them (patterns_with_print); None: not read
+    patterns_print: str | None = None
+
+
+def offered_slot(setup: AvailabilitySetup, starts_at: dt.datetime) -> schedule.SlotTime | None:
+    """The slot starting at `starts_at` as the setup offers it (what schedule.day_slots answers for that
+    start, read from the template as free_slots_of reads it), or None: no such slot, or a closed day. The
+    booking window is not judged here."""
+    local = starts_at.astimezone(TOKYO)
+    day = local.date()
+    if schedule.closed_reason(day, setup.place, setup.closed):
+        return None
+    after = local - dt.datetime.combine(day, dt.time.min, tzinfo=TOKYO)
+    for at, length, capacity in setup.template.by_weekday[day.weekday()]:
+        if at == after:
+            return schedule.SlotTime(starts_at=starts_at, ends_at=starts_at + length, capacity=capacity)
+    return None
 
 
 def bookable_range(

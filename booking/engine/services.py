@@ -78,7 +78,7 @@ def _constraint_of(error: IntegrityError) -> str:
     return getattr(diag, "constraint_name", "") or ""
 
 
-def _refusal(error: IntegrityError) -> BookingError:
+def database_refusal(error: IntegrityError) -> BookingError:
     constraint = _constraint_of(error)
     if constraint == "slot_taken_within_capacity":
         return BookingError("slot_full")
@@ -273,7 +273,7 @@ def do_book(
             lifecycle.card_booked(card, actor=_name(actor), now=now, state=state)
             _queue_mail(booking, BOOKED)
     except IntegrityError as error:
-        raise _refusal(error) from error
+        raise database_refusal(error) from error
     return booking
 
 
@@ -330,7 +330,7 @@ def do_move_booking(
             _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
             _queue_mail(booking, CHANGED)
     except IntegrityError as error:
-        raise _refusal(error) from error
+        raise database_refusal(error) from error
     booking.refresh_from_db()
     return booking
 
@@ -408,7 +408,7 @@ def do_book_visit(
             )
             _event(booking, BookingEvent.Kind.BOOKED, Booking.Channel.PHONE, actor, now, to_slot=slot)
     except IntegrityError as error:
-        raise _refusal(error) from error
+        raise database_refusal(error) from error
     return booking
 
 
@@ -460,7 +460,7 @@ def do_hold(
             _record_operator(actor, "booking.hold", f"card {card.pk}", {"to": _slot_detail(slot)})
             return hold
     except IntegrityError as error:
-        raise _refusal(error) from error
+        raise database_refusal(error) from error
 
 
 def do_release_hold(card: Card, *, actor: oplog.Actor | str = "") -> None:
@@ -529,7 +529,7 @@ def do_confirm_hold(
                 )
             _queue_mail(booking, kind)
     except IntegrityError as error:
-        raise _refusal(error) from error
+        raise database_refusal(error) from error
     return booking
 
 

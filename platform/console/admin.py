@@ -5,11 +5,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from console.access import _actor
 from console.models import OperatorSignIn, PlannedStop
-from console.services import do_record_stop, stop_problems
+from console.services import do_delete_stops, do_record_stop, stop_problems
 
 
 class PlannedStopForm(forms.ModelForm):
@@ -52,7 +53,8 @@ class PlannedStopForm(forms.ModelForm):
 
 @admin.register(PlannedStop)
 class PlannedStopAdmin(admin.ModelAdmin):
-    """Stops are recorded by do_record_stop, which writes their vendor-log entry itself."""
+    """Stops are recorded by do_record_stop, which writes their vendor-log entry itself, and deleted by
+    do_delete_stops: both tell every process's kept notices (console.announcements.stops_changed)."""
 
     form = PlannedStopForm
     logged_by_service = True
@@ -73,6 +75,12 @@ class PlannedStopAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: PlannedStop, form: Any, change: bool) -> None:
         do_record_stop(obj, actor=_actor(request))
+
+    def delete_model(self, request: HttpRequest, obj: PlannedStop) -> None:
+        do_delete_stops(PlannedStop.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PlannedStop]) -> None:
+        do_delete_stops(queryset)  # the "delete selected" action
 
 
 @admin.register(OperatorSignIn)

@@ -12,11 +12,13 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from console import vendor_log
+from console.announcements import stops_changed
 from console.models import Heartbeat, OperatorSignIn, PlannedStop
 from console.queries import client_key
 from madoguchi.cache import LocalCounter
@@ -229,4 +231,14 @@ def do_record_stop(
             approval_reference=stop.approval_reference,
             approved_on=stop.approved_on.isoformat() if stop.approved_on else "",
         )
+        stops_changed()
     return stop
+
+
+def do_delete_stops(stops: QuerySet[PlannedStop]) -> None:
+    """Delete stops (the admin's delete, of one or of a selection); their notices go everywhere at once.
+
+    The vendor-log entries are the admin's own (console.access.VendorLoggedAdmin.log_deletions)."""
+    with transaction.atomic():
+        stops.delete()
+        stops_changed()

@@ -224,11 +224,22 @@ class BookingOut(serializers.Serializer):
         slot = booking.slot
         return {
             "id": booking.pk,
-            "location": slot.place_id,
-            "service": slot.service.code,
-            "start": iso(slot.starts_at),
-            "end": iso(slot.ends_at),
-            "status": booking.status,
+            **BookingOut.of_slot(
+                slot.place_id, slot.service.code, slot.starts_at, slot.ends_at, booking.status
+            ),
+        }
+
+    @staticmethod
+    def of_slot(
+        location: int, service: str, starts_at: dt.datetime, ends_at: dt.datetime, status: str
+    ) -> dict[str, Any]:
+        """The fields after "id" (the one-call booking answers with them before its booking has an id)."""
+        return {
+            "location": location,
+            "service": service,
+            "start": iso(starts_at),
+            "end": iso(ends_at),
+            "status": status,
         }
 
 

@@ -15,17 +15,21 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from booking.access import bearer
+from booking.access.bearer import token_from_header
 from booking.citizen.api import serializers as s
 from booking.citizen.api.auth import CitizenTokenAuthentication, IsCitizen
 from booking.citizen.login import LoginRefused, do_citizen_login, do_create_citizen_token
-from booking.citizen.stops import refused_during_stop
-from booking.engine import availability_cache, idempotency, queries, services
+from booking.citizen.stops import refused_during_stop, refuses_writes_now
+from booking.engine import availability_cache, idempotency, one_call, queries, services
 from booking.engine.texts import active_language
-from booking.models import BookingSettings, Card, OpeningPattern, Place, Service
+from booking.models import Booking, BookingSettings, Card, OpeningPattern, Place, Service
 from madoguchi.api_errors import ApiError
 from madoguchi.client_address import client_address
 
@@ -59,6 +63,27 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+def key_in_progress(busy: idempotency.KeyInProgress) -> ApiError:
+    return ApiError(
+        "idempotency_key_in_progress",
+        _("同じ Idempotency-Key のリクエストを処理中です。しばらく待ってから再送してください。"),
+        status.HTTP_409_CONFLICT,
+        headers={"Retry-After": str(busy.retry_after)},
+    )
+
+
+def plain_error(error: ApiError) -> HttpResponse:
+    """An ApiError answered outside DRF, as madoguchi.api_errors answers it inside."""
+    response = HttpResponse(
+        JSONRenderer().render({"code": error.error_code, "message": str(error.detail)}),
+        status=error.status_code,
+        content_type="application/json",
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
 def idempotent(request: Request, card: Card, write: Callable[[], idempotency.Answer]) -> Response:
     """Do a booking write once per Idempotency-Key of this card (issue 11): a repeat gets the first answer.
     Without the header the write is done as before."""
@@ -88,12 +113,7 @@ def idempotent(request: Request, card: Card, write: Callable[[], idempotency.Ans
             status.HTTP_422_UNPROCESSABLE_ENTITY,
         ) from reused
     except idempotency.KeyInProgress as busy:
-        raise ApiError(
-            "idempotency_key_in_progress",
-            _("同じ Idempotency-Key のリクエストを処理中です。しばらく待ってから再送してください。"),
-            status.HTTP_409_CONFLICT,
-            headers={"Retry-After": str(busy.retry_after)},
-        ) from busy
+        raise key_in_progress(busy) from busy
     response = Response(answer.body, status=answer.status)
     if replayed:
         response["Idempotent-Replayed"] = "true"
@@ -197,6 +217,66 @@ class CitizenBookingView(APIView):
     authentication_classes = [CitizenTokenAuthentication]
     permission_classes = [IsCitizen]
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """The usual booking POST is made in one database call (`booking_in_one_call`); every other request,
+        and every booking that path leaves, goes through DRF as before. DRF's `initial()` is not run on that
+        path: authentication is the database function's token lookup, there is no content negotiation (the
+        answer is JSON whatever Accept says), and a throttle or permission added to this view later must be
+        added there too."""
+        if request.method == "POST":
+            response = self.booking_in_one_call(request)
+            if response is not None:
+                response["Allow"] = ", ".join(self.allowed_methods)  # as DRF's finalize_response says
+                return response
+        return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def booking_in_one_call(request: HttpRequest) -> HttpResponse | None:
+        """The answer to a keyed booking POST with the usual body from one database call (issue 12:
+        booking.engine.one_call), or None when the usual path must answer: no or a malformed key or token,
+        a body BookingIn would have to read, the site stopped, a place or start the kept setup does not offer,
+        Redis away, a kept answer under the key, a lost connection."""
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None or not idempotency.valid_key(key) or request.content_type != "application/json":
+            return None
+        try:
+            token = token_from_header(request)
+            data = json.loads(request.body)
+        except (AuthenticationFailed, ValueError):  # a UnicodeDecodeError is a ValueError
+            return None
+        plain = s.plain_booking_body(data)
+        if token is None or plain is None or refuses_writes_now(request):
+            return None
+        location, service_code, start = plain
+        try:
+            setup = availability_cache.kept_setup(location, service_code)
+        except availability_cache.Unknown:
+            return None
+        if setup is None:
+            return None
+        body = json.dumps(data, sort_keys=True, default=str).encode()  # as `idempotent` fingerprints it
+        try:
+            answer = one_call.do_book_in_one_call(
+                token_digest=bearer.digest(token),
+                key=key,
+                fingerprint=idempotency.fingerprint("POST", request.path, body),
+                setup=setup,
+                starts_at=start,
+                language=active_language(),
+                answer_of=lambda slot: s.BookingOut.of_slot(
+                    location, service_code, slot.starts_at, slot.ends_at, Booking.Status.CONFIRMED
+                ),
+            )
+        except services.BookingError as error:
+            return plain_error(booking_error(error))
+        except idempotency.KeyInProgress as busy:
+            return plain_error(key_in_progress(busy))
+        if answer is None:
+            return None
+        return HttpResponse(
+            JSONRenderer().render(answer), status=status.HTTP_201_CREATED, content_type="application/json"
+        )
+
     def card(self, request: Request) -> Card:
         return cast(Card, request.user)
 
@@ -243,20 +323,22 @@ class CitizenBookingView(APIView):
     def post(self, request: Request) -> Response:
         def book() -> idempotency.Answer:
             place, service, start, rules = self.what_to_book(request)
-            try:
-                booking = services.do_book(
-                    self.card(request),
-                    place,
-                    service,
-                    start,
-                    language=active_language(),  # the request's language: the booking's mails are in it
-                    rules=rules,
-                )
-            except services.BookingError as error:
-                raise booking_error(error) from error
+            booking = services.do_book(
+                self.card(request),
+                place,
+                service,
+                start,
+                language=active_language(),  # the request's language: the booking's mails are in it
+                rules=rules,
+            )
             return idempotency.Answer(status.HTTP_201_CREATED, s.BookingOut.of(booking))
 
-        return idempotent(request, self.card(request), book)
+        try:
+            return idempotent(request, self.card(request), book)
+        except services.BookingError as error:
+            # worded once the key's transaction is rolled back: a refusal inside do_book leaves it unusable
+            # (no savepoint under a key), and some messages read the rules (the call center's number)
+            raise booking_error(error) from error
 
     @extend_schema(
         request=s.BookingChangeIn,
