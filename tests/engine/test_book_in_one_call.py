@@ -17,12 +17,14 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from booking.access import bearer
 from booking.citizen.api import views
 from booking.citizen.login import do_create_citizen_token
 from booking.engine import availability_cache, idempotency, one_call, services
@@ -33,6 +35,7 @@ from booking.rules.card_states import CardState
 from tests import factories
 from tests.concurrency import race
 from tests.conftest import KYOTO_HOST
+from tests.lost_connections import cut_once, die
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
@@ -432,7 +435,176 @@ def test_an_unknown_or_expired_token_gets_the_401_it_got_before(committed_kyoto:
             assert keyed.status_code == plain.status_code == 401
             assert keyed.json() == plain.json() and keyed.json()["code"] == "not_authenticated"
             assert headers_of(keyed) == headers_of(plain)
-        assert not Booking.objects.exists() and not IdempotentRequest.objects.exists()
+        # this card's rows only: another test's committed rows are not this test's to judge
+        assert not Booking.objects.filter(card=card).exists() and not keyed_rows(card)
+        assert not IdempotentRequest.objects.filter(key="who-1").exists()
+
+    committed_kyoto(scenario)
+
+
+@pytest.mark.parametrize(
+    ("accept", "plain"),
+    [
+        ("", True),
+        ("*/*", True),
+        ("application/json", True),
+        ("application/json, */*", True),
+        ("text/html", False),
+        ("application/json; indent=4", False),  # DRF indents its answer
+        ("text/html, application/json", False),
+    ],
+)
+def test_only_what_drf_answers_with_plain_json_is_answered_outside_it(accept: str, plain: bool) -> None:
+    assert views.answers_json(accept) is plain
+
+
+def test_a_request_drf_answers_otherwise_takes_the_usual_path(committed_kyoto: Committed) -> None:
+    """An Accept DRF refuses (406) and a body DRF's parser refuses (a UTF-8 BOM: 400) are answered as before,
+    never booked by the one-call path: a repeat of the key must get the first answer."""
+
+    def scenario() -> None:
+        try:
+            start = factories.next_free_slot().starts_at
+            card = factories.issue_card().card
+            auth = f"Bearer {token_of(card)}"
+            client = Client(HTTP_HOST=KYOTO_HOST)
+            with queries() as captured:
+                html = client.post(
+                    BOOKING,
+                    body_for(start),
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=auth,
+                    HTTP_IDEMPOTENCY_KEY="negotiated-1",
+                    HTTP_ACCEPT="text/html",
+                )
+                bom = client.post(
+                    BOOKING,
+                    b"\xef\xbb\xbf" + json.dumps(body_for(start)).encode(),
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=auth,
+                    HTTP_IDEMPOTENCY_KEY="negotiated-2",
+                )
+            assert calls_of_the_function(captured) == 0
+            assert html.status_code == 406
+            assert bom.status_code == 400 and bom.json()["code"] == "invalid"
+            assert not Booking.objects.filter(card=card).exists() and not keyed_rows(card)
+        finally:
+            forget_keys()
+
+    committed_kyoto(scenario)
+
+
+def call_directly(card: Card, start: dt.datetime, key: str) -> dict[str, Any] | None:
+    place = factories.place()
+    setup = availability_cache.kept_setup(place.pk, SERVICE)
+    assert setup is not None
+    return one_call.do_book_in_one_call(
+        token_digest=bearer.digest(token_of(card)),
+        key=key,
+        fingerprint="print",
+        setup=setup,
+        starts_at=start,
+        language="ja",
+        answer_of=lambda slot: {"location": place.pk},
+    )
+
+
+@contextmanager
+def held_elsewhere(statement: str, params: list[Any]) -> Iterator[None]:
+    """`statement` run in a transaction of a second connection, kept open (its locks held) meanwhile."""
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+    ) as other:
+        other.execute(statement, params)
+        try:
+            yield
+        finally:
+            other.rollback()
+
+
+@contextmanager
+def short_lock_waits() -> Iterator[None]:
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '300ms'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+
+def test_a_lock_wait_is_key_in_progress_only_when_it_was_the_keys(committed_kyoto: Committed) -> None:
+    """Another request holding the key's row (uncommitted) is "in progress"; a card row locked elsewhere past
+    lock_timeout is an error, as on the usual path, not a claim about the key."""
+
+    def scenario() -> None:
+        try:
+            start = factories.next_free_slot().starts_at
+            card = factories.issue_card().card
+            with short_lock_waits():
+                with (
+                    held_elsewhere(
+                        "INSERT INTO kyoto.booking_idempotentrequest"
+                        " (scope, key, fingerprint, status_code, body, redirect_to, created_at)"
+                        " VALUES (%s, 'held-1', 'print', 0, NULL, '', now())",
+                        [f"card:{card.pk}"],
+                    ),
+                    pytest.raises(idempotency.KeyInProgress),
+                ):
+                    call_directly(card, start, "held-1")
+                with held_elsewhere("SELECT 1 FROM kyoto.booking_card WHERE id = %s FOR UPDATE", [card.pk]):
+                    with pytest.raises(OperationalError) as raised:
+                        call_directly(card, start, "held-2")
+                    assert not isinstance(raised.value, idempotency.KeyInProgress)
+                    assert idempotency.is_lock_wait_over(raised.value)
+            assert not Booking.objects.filter(card=card).exists() and not keyed_rows(card)
+        finally:
+            forget_keys()
+
+    committed_kyoto(scenario)
+
+
+def test_a_call_lost_with_its_connection_is_answered_by_the_key(committed_kyoto: Committed) -> None:
+    """The connection lost before the call ran (nothing in) or after it committed (only the answer lost):
+    either way the usual path, on a new connection, answers right (a booking, or the kept one), once."""
+
+    def lose_after(cut: list[str]) -> Any:
+        def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            result = execute(sql, params, many, context)
+            if not cut and THE_CALL in sql:
+                cut.append(sql)
+                die()  # carried out (a statement of its own: committed), its answer lost
+            return result
+
+        return wrapper
+
+    def scenario() -> None:
+        try:
+            for number, lose in enumerate(
+                [lambda cut: cut_once(cut, lambda sql: THE_CALL in sql), lose_after], start=1
+            ):
+                start = factories.next_free_slot().starts_at
+                card = factories.issue_card().card
+                token = token_of(card)
+                at_place = Slot.objects.filter(starts_at=start, place=factories.place())
+                taken_before = sum(at_place.values_list("taken", flat=True))
+                cut: list[str] = []
+                with connection.execute_wrapper(lose(cut)):
+                    response = post(token, body_for(start), key=f"lost-{number}")
+                assert cut, "the call was not cut"
+                assert response.status_code == 201, response.content
+                (booking,) = Booking.objects.filter(card=card)
+                assert response.json()["id"] == booking.pk
+                assert Slot.objects.get(pk=booking.slot_id).taken == taken_before + 1  # counted once
+                (kept,) = keyed_rows(card)
+                assert kept.status_code == 201 and kept.body == response.json()
+        finally:
+            forget_keys()
 
     committed_kyoto(scenario)
 

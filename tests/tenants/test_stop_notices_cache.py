@@ -96,7 +96,10 @@ def queries_of(fn: Callable[[], Any]) -> int:
     return elsewhere(counted)
 
 
-def test_a_stop_recorded_is_seen_at_once_then_kept_for_every_municipality(tenants: Tenants) -> None:
+def test_a_stop_recorded_is_seen_at_once_then_kept_for_every_municipality(
+    tenants: Tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(announcements, "KEPT_SECONDS", 3600.0)  # "kept" whatever a loaded machine's pace
     kyoto, mihon = tenants.kyoto.pk, tenants.mihon.pk
     assert reasons(kyoto) == []
     stop = elsewhere(lambda: do_record_stop(emergency(None), actor=OPS))  # every municipality
@@ -117,7 +120,10 @@ def test_a_stop_of_one_municipality_is_not_anothers_and_order_is_by_start(tenant
     assert reasons(tenants.mihon.pk) == [REASON]
 
 
-def test_a_move_by_another_process_is_seen_by_the_next_read(tenants: Tenants, fresh: WatchedHashes) -> None:
+def test_a_move_by_another_process_is_seen_by_the_next_read(
+    tenants: Tenants, fresh: WatchedHashes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(announcements, "KEPT_SECONDS", 3600.0)  # only the move may make it read again
     kyoto = tenants.kyoto.pk
     assert reasons(kyoto) == []
     # committed by a process whose move has not come yet (the row alone): this process keeps what it read

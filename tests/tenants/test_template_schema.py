@@ -100,6 +100,8 @@ def test_a_new_tenants_trigger_functions_are_pinned_to_its_own_schema(tenants: T
         )
         pinned = dict(cursor.fetchall())
     assert pinned, "migration 0010 pins the trigger functions' search_path"
+    # and the functions made later: 0023's one-call booking, 0024's counter (re-made, pinned again)
+    assert {"booking_book_in_one_call", "booking_slot_take"} <= pinned.keys(), pinned
     assert all(config == ["search_path=clone_b, pg_catalog"] for config in pinned.values()), pinned
 
 

@@ -63,6 +63,20 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+# What DRF's content negotiation answers with plain JSON (its only renderer): no Accept, or these, without
+# parameters (`application/json; indent=4` is rendered indented by DRF; anything else is its 406).
+_PLAIN_JSON_ACCEPTS = frozenset({"*/*", "application/*", "application/json"})
+
+
+def answers_json(accept: str) -> bool:
+    """Whether DRF would answer a request with this Accept header with plain JSON (a path that answers
+    outside DRF then answers the same)."""
+    if not accept.strip():
+        return True
+    ranges = [part.strip().lower() for part in accept.split(",")]
+    return all(part in _PLAIN_JSON_ACCEPTS for part in ranges)
+
+
 def key_in_progress(busy: idempotency.KeyInProgress) -> ApiError:
     return ApiError(
         "idempotency_key_in_progress",
@@ -237,11 +251,18 @@ class CitizenBookingView(APIView):
         a body BookingIn would have to read, the site stopped, a place or start the kept setup does not offer,
         Redis away, a kept answer under the key, a lost connection."""
         key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is None or not idempotency.valid_key(key) or request.content_type != "application/json":
+        if (
+            key is None
+            or not idempotency.valid_key(key)
+            or request.content_type != "application/json"
+            or (request.content_params or {}).get("charset", "utf-8").lower() not in ("utf-8", "utf8")
+            or not answers_json(request.headers.get("Accept", ""))
+        ):
             return None
         try:
             token = token_from_header(request)
-            data = json.loads(request.body)
+            # decoded as DRF's JSONParser decodes it (strict UTF-8: a BOM is an error there, not skipped)
+            data = json.loads(request.body.decode("utf-8"))
         except (AuthenticationFailed, ValueError):  # a UnicodeDecodeError is a ValueError
             return None
         plain = s.plain_booking_body(data)
