@@ -18,20 +18,26 @@ def die() -> None:
         cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
 
-def terminate(pid: int | None = None) -> None:
-    """End backend `pid` (default: this connection's) from a second connection, and wait until it is gone."""
-    if pid is None:
-        connection.ensure_connection()
-        pid = connection.connection.info.backend_pid
+def second_connection(*, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A plain psycopg connection to the test database beside Django's (another session: its locks and
+    transactions are another backend's)."""
     settings = connection.settings_dict
-    with psycopg.connect(
+    return psycopg.connect(
         dbname=settings["NAME"],
         user=settings["USER"],
         password=settings["PASSWORD"],
         host=settings["HOST"],
         port=settings["PORT"],
-        autocommit=True,
-    ) as other:
+        autocommit=autocommit,
+    )
+
+
+def terminate(pid: int | None = None) -> None:
+    """End backend `pid` (default: this connection's) from a second connection, and wait until it is gone."""
+    if pid is None:
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+    with second_connection(autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
         for _ in range(200):
             if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():

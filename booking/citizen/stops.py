@@ -36,9 +36,9 @@ def refused_during_stop(view: View) -> View:
 
     @wraps(view)
     def wrapper(request: HttpRequest | Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.method not in SAFE_METHODS and not _operator(request):
+        if request.method not in SAFE_METHODS:
             now = timezone.now()
-            notice = site_down_now(notices_for_request(request), now)
+            notice = _stop_refusing(request, now)
             if notice is not None:
                 return _refusal(request, notice, now)
         return view(request, *args, **kwargs)
@@ -50,7 +50,12 @@ def refused_during_stop(view: View) -> View:
 def refuses_writes_now(request: HttpRequest | Request) -> bool:
     """Whether `refused_during_stop` would refuse this write now (for a path that answers before the view
     runs: it leaves such a request to the view, which words the refusal)."""
-    return not _operator(request) and site_down_now(notices_for_request(request)) is not None
+    return _stop_refusing(request, timezone.now()) is not None
+
+
+def _stop_refusing(request: HttpRequest | Request, now: dt.datetime) -> Notice | None:
+    """The stop that refuses this request's writes now (operators booking for a caller are never refused)."""
+    return None if _operator(request) else site_down_now(notices_for_request(request), now)
 
 
 def _operator(request: HttpRequest | Request) -> bool:

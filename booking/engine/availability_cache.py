@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from booking.engine import queries
 from booking.lib.dates import LATEST_DAY, TOKYO
 from booking.models import Place, Service
 from booking.rules import windows
+from madoguchi.cache import shared_redis
 from madoguchi.watched_hashes import WatchedHashes
 
 logger = logging.getLogger(__name__)
@@ -150,18 +150,6 @@ _owed: set[tuple[str, str, str]] = set()  # (key prefix, schema, kind) moves Red
 _owed_lock = threading.Lock()
 
 
-def _redis() -> tuple[Any, Any] | None:
-    """The default cache and its Redis client, or None when there is none to use now."""
-    cache = caches["default"]
-    raw_client = getattr(cache, "raw_client", None)
-    if raw_client is None:
-        return None  # not our Redis cache (nothing to share the generations through)
-    try:
-        return cache, raw_client()
-    except Exception:  # noqa: BLE001 - paused after a failure: live answers
-        return None
-
-
 def _failed(error: BaseException) -> None:
     note_failure = getattr(caches["default"], "note_failure", None)  # FailSoftRedisCache: the breaker
     if note_failure is not None:
@@ -179,29 +167,19 @@ def _gen_key(prefix: str, schema: str, kind: str) -> str:
 
 
 def _move(client: Any, prefix: str, schema: str, kind: str) -> None:
-    key = _gen_key(prefix, schema, kind)
-    if _WATCHED.incr(client, key, "n") == 1:
-        # the number had gone (evicted, flushed): never count up again through numbers used before
-        _WATCHED.set(client, key, "n", secrets.randbits(48))
+    _WATCHED.move(client, _gen_key(prefix, schema, kind))
 
 
 def _read(client: Any, prefix: str, schema: str, kinds: tuple[str, ...]) -> list[int | None]:
     """The tenant's generations of these kinds, in that order (None: gone again at once)."""
-    keys = [_gen_key(prefix, schema, kind) for kind in kinds]
-    numbers = [values[0] for values in _WATCHED.read_many(client, keys, ("n",))]
-    if None in numbers:
-        for key, number in zip(keys, numbers, strict=True):
-            if number is None:  # never made, or evicted: a random start, never a number used before
-                _WATCHED.set(client, key, "n", secrets.randbits(48), only_if_missing=True)
-        numbers = [values[0] for values in _WATCHED.read_many(client, keys, ("n",))]
-    return [None if number is None else int(number) for number in numbers]
+    return _WATCHED.numbers(client, [_gen_key(prefix, schema, kind) for kind in kinds])
 
 
 def bump(schema: str, kind: str) -> None:
     """Move a tenant's generation (a config move also moves the setups)."""
     if getattr(caches["default"], "raw_client", None) is None:
         return  # no shared cache: nothing was ever stored
-    found = _redis()
+    found = shared_redis()
     prefix = caches["default"].key_prefix
     if found is None:
         with _owed_lock:
@@ -243,7 +221,7 @@ def generations(*, room: bool = True) -> tuple[Generations, Any] | None:
     schema = getattr(default_connection, "schema_name", None)
     if not schema or schema == "public" or _own_uncommitted_write(default_connection, schema):
         return None
-    found = _redis()
+    found = shared_redis()
     if found is None:
         return None
     cache, client = found

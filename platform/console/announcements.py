@@ -19,13 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import secrets
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -33,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from console.models import PlannedStop
+from madoguchi.cache import shared_redis
 from madoguchi.watched_hashes import WatchedHashes
 
 logger = logging.getLogger(__name__)
@@ -196,53 +194,35 @@ def _read(now: dt.datetime, tenant_id: int | None = None) -> tuple[_Stop, ...]:
     )
 
 
-def _redis() -> tuple[Any, Any] | None:
-    """The default cache and its Redis client, or None when there is none to use now."""
-    cache = caches["default"]
-    raw_client = getattr(cache, "raw_client", None)
-    if raw_client is None:
-        return None  # not our Redis cache: nothing to share a generation through
-    try:
-        return cache, raw_client()
-    except Exception:  # noqa: BLE001 - paused after a failure (the breaker): read the database
-        return None
-
-
 def _gen_key(prefix: str) -> str:
     return f"{prefix}:stop-notices-gen"
 
 
 def _generation() -> tuple[str, int] | None:
     """The stops' generation (key, number), or None: read the database this time."""
-    found = _redis()
+    found = shared_redis()
     if found is None:
         return None
     cache, client = found
     key = _gen_key(cache.key_prefix)
     try:
-        number = _WATCHED.read(client, key, ("n",))[0]
-        if number is None:  # never made, or evicted: a random start, never a number used before
-            _WATCHED.set(client, key, "n", secrets.randbits(48), only_if_missing=True)
-            number = _WATCHED.read(client, key, ("n",))[0]
+        (number,) = _WATCHED.numbers(client, [key])
     except Exception as error:  # noqa: BLE001 - Redis away: the breaker leaves it alone a while
         cache.note_failure(error)
         return None
-    return None if number is None else (key, int(number))
+    return None if number is None else (key, number)
 
 
 def _move() -> None:
     """Move the generation: every process's kept stops are left behind (this one's at once, Redis or not)."""
     global _kept
     _kept = None
-    found = _redis()
+    found = shared_redis()
     if found is None:
         return  # others keep theirs at most KEPT_SECONDS
     cache, client = found
-    key = _gen_key(cache.key_prefix)
     try:
-        if _WATCHED.incr(client, key, "n") == 1:
-            # the number had gone (evicted, flushed): never count up again through numbers used before
-            _WATCHED.set(client, key, "n", secrets.randbits(48))
+        _WATCHED.move(client, _gen_key(cache.key_prefix))
     except Exception as error:  # noqa: BLE001 - a stop is recorded whether Redis is there or not
         cache.note_failure(error)
         logger.warning(

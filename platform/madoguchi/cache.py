@@ -168,6 +168,22 @@ class FailSoftRedisCache(RedisCache):
             raise
 
 
+def shared_redis() -> tuple[Any, Any] | None:
+    """The default cache and its Redis client, for numbers shared between processes (the watched
+    generations); None when the default cache has no Redis client of ours (tests with another cache) or is
+    paused after a failure: the caller reads its database instead."""
+    from django.core.cache import caches  # settings import this module: the cache is looked up when asked
+
+    cache = caches["default"]
+    raw_client = getattr(cache, "raw_client", None)
+    if raw_client is None:
+        return None
+    try:
+        return cache, raw_client()
+    except Exception:  # noqa: BLE001 - paused after a failure (the breaker), or Redis away
+        return None
+
+
 class LocalCounter:
     """Counts with an expiry, in this process's memory: the throttles' stand-in while Redis is away.
 

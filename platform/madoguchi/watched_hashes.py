@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import threading
 import time
 from typing import Any
@@ -122,6 +123,25 @@ class WatchedHashes:
             return client.evalsha(_CHANGE_SHA, *arguments)
         except NoScriptError:  # a Redis that has not seen the script yet (new, restarted, flushed)
             return client.eval(_CHANGE, *arguments)
+
+    # --- generation numbers: field "n" of a hash, never counting again through numbers used before -------
+
+    def numbers(self, client: Any, keys: list[str]) -> list[int | None]:
+        """The generation numbers held in `keys`, in that order; one never made (or evicted) starts at a
+        random number, never one used before (None: gone again at once)."""
+        found = [values[0] for values in self.read_many(client, keys, ("n",))]
+        if None in found:
+            for key, number in zip(keys, found, strict=True):
+                if number is None:
+                    self.set(client, key, "n", secrets.randbits(48), only_if_missing=True)
+            found = [values[0] for values in self.read_many(client, keys, ("n",))]
+        return [None if number is None else int(number) for number in found]
+
+    def move(self, client: Any, key: str) -> None:
+        """Move a generation number on (every process is told)."""
+        if self.incr(client, key, "n") == 1:
+            # the number had gone (evicted, flushed): a process may still hold 1 from before
+            self.set(client, key, "n", secrets.randbits(48))
 
     def forget(self) -> None:
         """Drop the subscription and all held values (tests)."""

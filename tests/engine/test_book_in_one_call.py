@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
-import psycopg
 import pytest
 from django.db import OperationalError, connection
 from django.test import Client
@@ -35,7 +34,7 @@ from booking.rules.card_states import CardState
 from tests import factories
 from tests.concurrency import race
 from tests.conftest import KYOTO_HOST
-from tests.lost_connections import cut_once, die
+from tests.lost_connections import cut_once, die, second_connection
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
@@ -512,14 +511,7 @@ def call_directly(card: Card, start: dt.datetime, key: str) -> dict[str, Any] | 
 @contextmanager
 def held_elsewhere(statement: str, params: list[Any]) -> Iterator[None]:
     """`statement` run in a transaction of a second connection, kept open (its locks held) meanwhile."""
-    settings = connection.settings_dict
-    with psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        host=settings["HOST"],
-        port=settings["PORT"],
-    ) as other:
+    with second_connection() as other:
         other.execute(statement, params)
         try:
             yield
