@@ -6,9 +6,10 @@ authentication is configured), no messages and no OTP. In a flash crowd those mi
 request about a third of its time for nothing, so once the common part of the stack has run (access log,
 security headers, failover replay, host routing, networks, pools, waiting room, bulkhead, NUL bytes,
 Django's SecurityMiddleware), `CitizenApiLaneMiddleware` sends such a request through
-`settings.CITIZEN_API_MIDDLEWARE` (language, suspension, common, CSRF, clickjacking) to the URL resolver and
-the view, and the rest of `settings.MIDDLEWARE` is not run for it. The list must be of sync middleware (the
-lane does not adapt sync and async as Django's handler does; the project is served by WSGI).
+`settings.CITIZEN_API_MIDDLEWARE` (language, suspension, common, CSRF; X-Frame-Options comes from
+SecurityHeadersMiddleware, outermost) to the URL resolver and the view, and the rest of
+`settings.MIDDLEWARE` is not run for it. The list must be of sync middleware (the lane does not adapt sync
+and async as Django's handler does; the project is served by WSGI).
 
 Every other request (pages, the staff API, the vendor console, static files) goes on down the full list.
 """

@@ -100,14 +100,15 @@ MIDDLEWARE = [
 ]
 
 # What the citizen API runs after madoguchi.api_lane, in this order, then its view: the language (its
-# messages), a suspended municipality's 503, Django's common checks, CSRF and X-Frame-Options.
+# messages), a suspended municipality's 503, Django's common checks and CSRF. Not XFrameOptionsMiddleware:
+# SecurityHeadersMiddleware (outermost) sets X-Frame-Options on every answer already, and no API view is
+# exempt from it; a second pass was a cost per request for nothing (issue 12).
 CITIZEN_API_MIDDLEWARE = [
     "madoguchi.middleware.JapaneseFirstLocaleMiddleware",
     "madoguchi.suspension.SuspendedTenantMiddleware",
     "django.middleware.common.CommonMiddleware",
     # the API's views are exempt; kept for the HTML error pages (404) whose language switch posts a token
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 # Operators stay up when citizens flood in (madoguchi.bulkhead, docs/architecture.md). Per process, citizen
@@ -379,7 +380,7 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "access": {"class": "logging.StreamHandler", "formatter": "json_line"},
+        "access": {"class": "madoguchi.access_log.LineHandler", "formatter": "json_line"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {

@@ -30,6 +30,7 @@ import hashlib
 import logging
 import os
 import secrets
+import select
 import threading
 import time
 from typing import Any
@@ -83,8 +84,9 @@ class WatchedHashes:
         """`read` of several hashes with one look at the subscription (the lock and the poll are most of
         what a held read costs, and a request's threads queue for the lock)."""
         answers: list[tuple[bytes | None, ...] | None] = [None] * len(keys)
+        looked_at = self._look_for_news()
         with self._lock:
-            watching = self._take_in(client)
+            watching = self._take_in(client, looked_at)
             epoch = self._epoch
             now = time.monotonic()
             for index, key in enumerate(keys):
@@ -159,8 +161,27 @@ class WatchedHashes:
         for held in [h for h in self._held if h[0] == key]:
             del self._held[held]
 
-    def _take_in(self, client: Any) -> bool:
-        """Take in the messages received; whether values may be held (a subscription is on)."""
+    def _look_for_news(self) -> tuple[Any, bool] | None:
+        """(the subscription, whether its socket has anything to read), looked at without the lock; None
+        when that cannot be told here (no subscription, no socket). The poll is a system call, and Python
+        lets other threads run during it: with the lock held across it, a process's other request threads
+        queued behind the poll, one futex sleep and wake after another (issue 12, a flood of requests). It
+        only looks: what is there is read under the lock (redis-py's own `can_read` reads into its buffer,
+        so it is used only there). A read under the lock takes in every whole message, so a message not yet
+        taken in is on the socket (or its rest is), and "nothing to read" seen here is the truth."""
+        pubsub = self._pubsub
+        sock = getattr(getattr(pubsub, "connection", None), "_sock", None)
+        if sock is None:
+            return None
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):  # closed meanwhile: the read under the lock finds out
+            return None
+        return pubsub, bool(readable)
+
+    def _take_in(self, client: Any, looked_at: tuple[Any, bool] | None = None) -> bool:
+        """Take in the messages received; whether values may be held (a subscription is on). `looked_at`:
+        what `_look_for_news` saw, trusted only for the subscription it looked at."""
         now = time.monotonic()
         renew = now - self._subscribed_at >= RENEW_SECONDS
         if self._pubsub is not None and (self._pid != os.getpid() or renew):
@@ -177,7 +198,10 @@ class WatchedHashes:
         try:
             # the usual case, nothing received, answered by one poll of the socket (get_message's own path
             # through redis-py costs several times more); a closed connection reads as "something there"
-            if not self._pubsub.connection.can_read(timeout=0):
+            if looked_at is not None and looked_at[0] is self._pubsub:
+                if not looked_at[1]:
+                    return True
+            elif not self._pubsub.connection.can_read(timeout=0):
                 return True
             while True:
                 message = self._pubsub.get_message(timeout=0.0)

@@ -62,7 +62,7 @@ def test_the_lane_runs_its_own_list_and_not_the_rest(tenants: Any) -> None:
     citizen.tenant = tenants.kyoto  # type: ignore[attr-defined]
     citizen.urlconf = "madoguchi.urls_tenant"
     answer = lane(citizen)
-    assert answer.status_code == 404 and answer.has_header("X-Frame-Options")  # the lane's own list ran
+    assert answer.status_code == 404 and answer.has_header("Content-Language")  # the lane's own list ran
     assert ran == []
     for path in ("/booking/", "/api/v1/staff/bookings/"):  # a page, the staff API: the whole list
         other = RequestFactory().get(path)
@@ -110,3 +110,24 @@ def test_an_unknown_place_read_plainly_gets_drfs_refusal(kyoto: None) -> None:
     response = client.get("/api/v1/availability/", {"location": "999999", "service": "card_issuance"})
     assert response.status_code == 400
     assert "location" in response.json()["fields"]
+
+
+def test_the_plain_path_reads_the_query_string_as_django_does(kyoto: None) -> None:
+    """The plain path reads the query string itself (no QueryDict): percent escapes, a repeated name (the
+    last one counts, as QueryDict.get) and an empty `from` read alike on both paths; too many fields are
+    refused with a 400 by Django's own check, never a 500."""
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    pk = place_id(kyoto)
+    usual = client.get(f"/api/v1/availability/?location={pk}&service=card_issuance")
+    assert usual.status_code == 200
+    escaped = client.get(
+        f"/api/v1/availability/?location=%3{str(pk)[0]}{str(pk)[1:]}&service=card%5Fissuance"
+    )
+    repeated = client.get(f"/api/v1/availability/?location=999999&location={pk}&service=card_issuance")
+    assert escaped.status_code == repeated.status_code == 200
+    assert escaped.content == repeated.content == usual.content
+    empty_from = client.get(f"/api/v1/availability/?location={pk}&service=card_issuance&from=")
+    assert empty_from.status_code == 400 and "from" in empty_from.json()["fields"]
+    many = "&".join(f"x{n}=1" for n in range(1001))
+    flooded = client.get(f"/api/v1/availability/?location={pk}&service=card_issuance&{many}")
+    assert flooded.status_code == 400

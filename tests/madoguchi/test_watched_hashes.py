@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -109,3 +110,38 @@ def test_missing_fields_are_not_held(client: Any, key: str, channel: str) -> Non
     client.hset(key, "nothing", 3)  # not told: read anyway, since a missing field is never held
     assert reader.read(client, key, ("a", "nothing")) == (b"1", b"3")
     reader.forget()
+
+
+def test_messages_that_came_together_are_all_taken_in(client: Any, channel: str) -> None:
+    """The socket is looked at without the lock, and "nothing there" is trusted: so a read must take in every
+    message that came, not only the first, or a later read would miss what is left in redis-py's buffer."""
+    keys = [f"test:watched:{secrets.token_hex(6)}" for _ in range(3)]
+    for name in keys:
+        client.hset(name, "n", 1)
+    reader, writer = WatchedHashes(channel), WatchedHashes(channel)
+    try:
+        assert [reader.read(client, name, ("n",)) for name in keys] == [(b"1",)] * 3
+        for name in keys:
+            writer.incr(client, name, "n")  # three messages on the reader's socket before it reads again
+        assert [reader.read(client, name, ("n",)) for name in keys] == [(b"2",)] * 3
+    finally:
+        reader.forget()
+        writer.forget()
+        client.delete(*keys)
+
+
+def test_threads_reading_at_once_each_see_a_change_made_before_their_read(
+    client: Any, key: str, channel: str
+) -> None:
+    """A process's request threads read together (the lock is not held while the socket is looked at):
+    none of them is served a number older than a change that was answered before its read began."""
+    reader, writer = WatchedHashes(channel), WatchedHashes(channel)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(40):
+                moved = writer.incr(client, key, "b")
+                seen = list(pool.map(lambda _n: reader.read(client, key, ("b",))[0], range(8)))
+                assert seen == [str(moved).encode()] * 8
+    finally:
+        reader.forget()
+        writer.forget()

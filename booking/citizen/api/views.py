@@ -151,7 +151,7 @@ class AvailabilityView(APIView):
         is not run on this path: no content negotiation (the answer is JSON whatever Accept says), and a
         throttle or permission added to this view later must be added here too."""
         if request.method == "GET":
-            data = s.plain_availability_query(request.GET)
+            data = s.plain_availability_query(s.query_of(request))
             if data is not None:
                 try:
                     body = self.answer(data)
