@@ -1,6 +1,6 @@
 """HTTP benchmark (issue 12): the project under gunicorn against the limits of the same machine, in one run.
 
-    make bench-http                       # or: python bench/http_bench.py [--keep] [--seconds 15] ...
+    make bench-http              # or: python bench/http_bench.py [--keep] [--rounds 3] [--seconds 8] ...
 
 In one sitting it:
 
@@ -63,6 +63,11 @@ SCHEMA = "kyoto"
 SERVICE_CODE = "card_issuance"
 
 
+# Booking POSTs a second the default --cards allows without running out: P1 = 0.15 with pgbench at ~6,500
+# tps is ~1,000 bookings/s, ~1,300 POSTs/s (each slot is asked capacity + 1 times, so ~1 in 4 is a 409).
+POSTS_A_SECOND = 1500
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,18 +75,31 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="madoguchi_http_bench", help="must contain 'bench'")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    # enough that the booking scenario does not run out (it asks each slot capacity + 1 times): ~1,000 POSTs/s
     parser.add_argument(
-        "--cards", type=int, default=21000, help="cards, so booking POSTs, at most (all rounds)"
+        "--cards",
+        type=int,
+        help=f"cards, so booking POSTs, at most, all rounds (default: rounds × seconds × {POSTS_A_SECOND})",
     )
-    parser.add_argument("--seconds", type=int, default=10, help="each wrk scenario, each round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of limit-then-project measurements")
+    parser.add_argument("--seconds", type=positive, default=8, help="each wrk scenario, each round")
+    parser.add_argument(
+        "--rounds", type=positive, default=3, help="rounds of limit-then-project measurements"
+    )
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--pgbench-clients", type=int, default=16)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.cards is None:
+        args.cards = args.rounds * args.seconds * POSTS_A_SECOND
+    return args
+
+
+def positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 ARGS = parse_args()
@@ -441,7 +459,7 @@ def run(work_dir: Path, started: list[Gunicorn]) -> int:
     tokens = citizen_tokens(citizen.port, requests)
     # each round books its own share of the cards, in order (a slot's asks stay together but at a share's end)
     share = -(-len(requests) // ARGS.rounds)
-    targets = []
+    targets: list[tuple[Path, int]] = []
     for number in range(ARGS.rounds):
         part = slice(number * share, (number + 1) * share)
         target = work_dir / f"targets-{number + 1}.tsv"
@@ -450,7 +468,7 @@ def run(work_dir: Path, started: list[Gunicorn]) -> int:
                 f"{t}\t{r.location}\t{r.start}\n" for t, r in zip(tokens[part], requests[part], strict=True)
             )
         )
-        targets.append(target)
+        targets.append((target, len(tokens[part])))
     print(f"{len(tokens)} citizen tokens, {share} a round", flush=True)
     today = timezone.localdate()  # the availability API's days are Tokyo days, not the machine's
     availability_path = (
@@ -471,7 +489,7 @@ def run(work_dir: Path, started: list[Gunicorn]) -> int:
                 citizen.port,
                 "/api/v1/citizen/booking/",
                 ARGS.seconds,
-                {"BENCH_MODE": "book", "BENCH_TARGETS": str(targets[number - 1])},
+                {"BENCH_MODE": "book", "BENCH_TARGETS": str(targets[number - 1][0])},
             )
             noop_result = wrk(
                 f"no-op Django view, round {number}", noop.port, "/", ARGS.seconds, {"BENCH_MODE": "get"}
@@ -489,9 +507,10 @@ def run(work_dir: Path, started: list[Gunicorn]) -> int:
                 f" P2 {rounds[-1].p2:.4f}",
                 flush=True,
             )
-            if booking.requests > share:
+            if booking.requests > targets[number - 1][1]:
                 print(
-                    f"cards ran out in round {number}: {booking.requests} POSTs for {share} cards;"
+                    f"cards ran out in round {number}: {booking.requests} POSTs for"
+                    f" {targets[number - 1][1]} cards;"
                     " raise --cards"
                 )
     noop.stop()

@@ -1,6 +1,7 @@
-"""Web access logs (SO-14): one JSON object a line, with the tenant on each, to standard output where the
-platform's log collector keeps them for a year. The only access log of the web pods: gunicorn's own is off
-(infra/docker/gunicorn_conf.py), since it would repeat each line without the tenant.
+"""Web access logs (SO-14): one JSON object a line, with the tenant on each, to the process's standard
+error (the `access` handler of settings.LOGGING), where the platform's log collector keeps them for a year.
+The only access log of the web pods: gunicorn's own is off (infra/docker/gunicorn_conf.py), since it would
+repeat each line without the tenant.
 
 Query strings are not logged: they can hold what a resident or a clerk searched for (names, numbers).
 """
@@ -12,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
 
@@ -20,36 +22,76 @@ from madoguchi.client_address import client_address
 logger = logging.getLogger("madoguchi.access")
 
 
+# One write() of at most PIPE_BUF bytes (4 KiB on Linux) to a pipe is never interleaved with another's.
+LINE_LIMIT = 4096
+
+
 class LineHandler(logging.StreamHandler):
     """The access log's handler: each line goes out in one write() to the stream's file descriptor, and no
     lock is held meanwhile. logging's StreamHandler holds its lock across the write, a system call during
     which Python runs other threads: under a flood a process's request threads queued for that lock, a
-    futex sleep and wake each (issue 12). One write() of a whole line is not interleaved with another's
-    (a pipe up to PIPE_BUF, 4 KiB: a line is about 300 bytes, its free-form parts cut short). A stream with
-    no descriptor (a test's captured stderr) is written as StreamHandler writes it."""
+    futex sleep and wake each (issue 12). A line of at most LINE_LIMIT bytes, which JsonLineFormatter keeps
+    every access line to, is never interleaved with another process's or thread's. A longer line (a record
+    not made by the access middleware) and a stream with no descriptor (a test's captured stderr) are
+    written as StreamHandler writes them, under its lock."""
 
-    def handle(self, record: logging.LogRecord) -> bool:
-        if not self.filter(record):
-            return False
+    def handle(self, record: logging.LogRecord) -> Any:
+        passed: Any = self.filter(record)  # from Python 3.12 a filter may hand back another record
+        if isinstance(passed, logging.LogRecord):
+            record = passed
+        if passed:
+            self.emit(record)
+        return passed
+
+    def emit(self, record: logging.LogRecord) -> None:
         try:
             fd = self.stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            return bool(super().handle(record))
-        try:
             line = (self.format(record) + self.terminator).encode("utf-8", "replace")
-            while line:
-                line = line[os.write(fd, line) :]
+        except (AttributeError, OSError, ValueError):
+            fd, line = -1, b""
         except Exception:  # noqa: BLE001 - as logging does: a log line never fails the request
             self.handleError(record)
-        return True
+            return
+        if fd < 0 or len(line) > LINE_LIMIT:
+            self.acquire()
+            try:
+                super().emit(record)
+            finally:
+                self.release()
+            return
+        try:
+            while line:
+                line = line[os.write(fd, line) :]
+        except Exception:  # noqa: BLE001
+            self.handleError(record)
 
 
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = getattr(record, "access", None)
         if isinstance(entry, dict):
-            return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+            return json_line(entry)
         return super().format(record)
+
+
+def json_line(entry: dict[str, Any], limit: int = LINE_LIMIT - 1) -> str:
+    """The entry as one JSON line of at most `limit` bytes in UTF-8 (the newline is the last of
+    LINE_LIMIT). A longer one (a path of escapes or long characters, a long Host or User-Agent: all chosen
+    by the client) has its longest text cut in half until it fits, and says so with "cut": true."""
+    line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    # a character is at most 6 bytes in this JSON (an escape like \u0001): short lines need no encoding
+    if len(line) * 6 <= limit or len(line.encode("utf-8", "replace")) <= limit:
+        return line
+    cut = {**entry, "cut": True}
+    while True:
+        texts = [name for name, value in cut.items() if isinstance(value, str) and value]
+        if not texts:
+            return line
+        longest = max(texts, key=lambda name: len(cut[name]))
+        cut[longest] = cut[longest][: len(cut[longest]) // 2]
+        line = json.dumps(cut, ensure_ascii=False, separators=(",", ":"))
+        if len(line.encode("utf-8", "replace")) <= limit:
+            return line
 
 
 def _who(user: object) -> str | None:
@@ -76,7 +118,7 @@ class AccessLogMiddleware:
                     "tenant": getattr(tenant, "schema_name", None),
                     "host": request.META.get("HTTP_HOST", ""),
                     "method": request.method,
-                    "path": request.path[:1000],  # a line stays one write (LineHandler)
+                    "path": request.path,
                     "status": response.status_code,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "client": client_address(request),

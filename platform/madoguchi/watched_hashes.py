@@ -168,7 +168,10 @@ class WatchedHashes:
         queued behind the poll, one futex sleep and wake after another (issue 12, a flood of requests). It
         only looks: what is there is read under the lock (redis-py's own `can_read` reads into its buffer,
         so it is used only there). A read under the lock takes in every whole message, so a message not yet
-        taken in is on the socket (or its rest is), and "nothing to read" seen here is the truth."""
+        taken in is on the socket (or its rest is), and "nothing to read" seen here is the truth. (The
+        subscription's connection is not retried by redis-py: settings give Redis clients no retries. A
+        reconnect on the same PubSub would lose the messages sent meanwhile anyway; TRUST_SECONDS bounds
+        that.)"""
         pubsub = self._pubsub
         sock = getattr(getattr(pubsub, "connection", None), "_sock", None)
         if sock is None:
@@ -198,18 +201,17 @@ class WatchedHashes:
         try:
             # the usual case, nothing received, answered by one poll of the socket (get_message's own path
             # through redis-py costs several times more); a closed connection reads as "something there"
-            if looked_at is not None and looked_at[0] is self._pubsub:
-                if not looked_at[1]:
-                    return True
-            elif not self._pubsub.connection.can_read(timeout=0):
+            if looked_at is not None and looked_at[0] is self._pubsub and not looked_at[1]:
                 return True
-            while True:
+            # Until nothing is left in redis-py's buffer or on the socket: get_message answers None for a
+            # reply that is no message (a health check's PONG), and stopping there would leave a message
+            # behind it in the buffer, which no later look at the socket would see.
+            while self._pubsub.connection.can_read(timeout=0):
                 message = self._pubsub.get_message(timeout=0.0)
-                if message is None:
-                    return True
-                if message.get("type") == "message":
+                if message is not None and message.get("type") == "message":
                     name = message["data"]
                     self._forget_key(name.decode() if isinstance(name, bytes) else str(name))
+            return True
         except Exception:  # noqa: BLE001 - a cut subscription (killed, proxy timeout): forget all, read
             self._drop()
             self._failed_at = now

@@ -7,12 +7,13 @@ import json
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import Client
 
-from madoguchi.access_log import JsonLineFormatter, LineHandler
+from madoguchi.access_log import JsonLineFormatter, LineHandler, json_line
 from tests.conftest import KYOTO_HOST, Tenants
 
 pytestmark = pytest.mark.django_db
@@ -43,43 +44,74 @@ def _access_record(path: str, number: int) -> logging.LogRecord:
     return record
 
 
-def test_lines_written_from_many_threads_at_once_arrive_whole() -> None:
-    """LineHandler writes without a lock (one write() a line): 8 threads × 500 lines through a pipe, as to
-    a container's standard output, every line whole and each exactly once."""
+def _read_all(read_end: int, received: list[bytes]) -> None:
+    chunks = []
+    while chunk := os.read(read_end, 4096):
+        chunks.append(chunk)
+        time.sleep(0.0002)  # a slow log collector: the pipe fills and writers wait
+    received.append(b"".join(chunks))
+
+
+@pytest.mark.parametrize("size", [200, 6000])
+def test_lines_written_from_many_threads_at_once_arrive_whole(size: int) -> None:
+    """LineHandler writes without a lock (one write() a line): 8 threads × 300 lines through a pipe that a
+    slow reader keeps full, as a container's log collector may, every line whole and each exactly once.
+    A record whose text would make a line over 4 KiB is cut to fit (one write() of more is split)."""
     read_end, write_end = os.pipe()
     handler = LineHandler(os.fdopen(write_end, "w"))
     handler.setFormatter(JsonLineFormatter())
     received: list[bytes] = []
-    reader = threading.Thread(
-        target=lambda: received.append(b"".join(iter(lambda: os.read(read_end, 65536), b"")))
-    )
+    reader = threading.Thread(target=_read_all, args=(read_end, received))
     reader.start()
 
     def write(thread: int) -> None:
-        for n in range(500):
-            handler.handle(_access_record(f"/api/v1/availability/{thread}/" + "x" * 200, thread * 1000 + n))
+        for n in range(300):
+            handler.handle(_access_record(f"/api/v1/availability/{thread}/" + "x" * size, thread * 1000 + n))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(write, range(8)))
     handler.stream.close()
     reader.join()
-    lines = received[0].decode().splitlines()
-    assert sorted(json.loads(line)["n"] for line in lines) == sorted(
-        t * 1000 + n for t in range(8) for n in range(500)
-    )
-    assert all(json.loads(line)["agent"] == "エージェント" for line in lines)
+    lines = [json.loads(line) for line in received[0].decode().splitlines()]
+    assert sorted(line["n"] for line in lines) == sorted(t * 1000 + n for t in range(8) for n in range(300))
+    assert all(line["agent"] == "エージェント" for line in lines)
+    assert all(line.get("cut") is (True if size > 4096 else None) for line in lines)
 
 
 def test_a_stream_without_a_descriptor_is_written_as_logging_writes_it() -> None:
     stream = io.StringIO()  # a test's captured output has no file descriptor
     handler = LineHandler(stream)
     handler.setFormatter(JsonLineFormatter())
+    seen: list[logging.LogRecord] = []
+
+    def counting(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return True
+
+    handler.addFilter(counting)
     handler.handle(_access_record("/healthz", 1))
     assert json.loads(stream.getvalue()) == {"path": "/healthz", "n": 1, "agent": "エージェント"}
+    assert len(seen) == 1  # the filters ran once
 
 
-def test_a_long_path_is_cut_short_in_the_log(tenants: Tenants, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_line_the_client_makes_long_is_cut_to_one_write(
+    tenants: Tenants, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A path of 1,000 escaped control characters (3 KB on the request line, 6 KB as JSON escapes), a long
+    Host and User-Agent: the line stays within 4 KiB, says it was cut, and keeps the start of each."""
     with caplog.at_level(logging.INFO, logger="madoguchi.access"):
-        Client(HTTP_HOST=KYOTO_HOST).get("/" + "a" * 3000)
-    record = next(r for r in caplog.records if r.name == "madoguchi.access")
-    assert json.loads(JsonLineFormatter().format(record))["path"] == "/" + "a" * 999
+        Client(HTTP_HOST=KYOTO_HOST, HTTP_USER_AGENT="ü" * 300).get("/" + "%01" * 1000)
+        Client(HTTP_HOST="h" * 8000 + ".localhost").get("/" + "日" * 1500)
+    records = [r for r in caplog.records if r.name == "madoguchi.access"]
+    assert len(records) == 2
+    for record in records:
+        line = JsonLineFormatter().format(record)
+        assert len((line + "\n").encode()) <= 4096
+        entry = json.loads(line)
+        assert entry["cut"] is True and entry["status"] == 404 and entry["path"].startswith("/")
+    assert json.loads(JsonLineFormatter().format(records[0]))["tenant"] == "kyoto"
+
+
+def test_an_ordinary_line_is_not_cut() -> None:
+    entry = {"path": "/api/v1/availability/", "host": "kyoto.localhost", "agent": "Mozilla/5.0 " + "x" * 180}
+    assert json.loads(json_line(entry)) == entry

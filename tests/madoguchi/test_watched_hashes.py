@@ -145,3 +145,22 @@ def test_threads_reading_at_once_each_see_a_change_made_before_their_read(
     finally:
         reader.forget()
         writer.forget()
+
+
+def test_a_message_behind_a_health_check_reply_is_taken_in(client: Any, key: str, channel: str) -> None:
+    """With `health_check_interval` set (it can be given in REDIS_URL), redis-py's PubSub sends PINGs whose
+    PONGs arrive among the messages and for which get_message answers None: the read goes on past them, or
+    the message behind would stay in redis-py's buffer, unseen by every later look at the socket."""
+    reader, writer = WatchedHashes(channel), WatchedHashes(channel)
+    try:
+        assert reader.read(client, key, ("b",)) == (b"10",)
+        pubsub = reader._pubsub
+        # what PubSub.check_health() sends
+        pubsub.connection.send_command("PING", pubsub.HEALTH_CHECK_MESSAGE, check_health=False)
+        pubsub.health_check_response_counter += 1
+        moved = writer.incr(client, key, "b")  # on the reader's socket: the PONG, then the message
+        assert reader.read(client, key, ("b",)) == (str(moved).encode(),)
+        assert reader.read(client, key, ("b",)) == (str(moved).encode(),)
+    finally:
+        reader.forget()
+        writer.forget()
