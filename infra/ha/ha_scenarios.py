@@ -52,6 +52,7 @@ from ha_topology import (
 
 SCHEMA = "kyoto"
 CRASH_GAP_LIMIT, SWITCH_GAP_LIMIT = 25.0, 5.0
+ARCHIVE_ARRIVAL_SECONDS = 15.0  # a segment just switched reaches the archive within this (pgBackRest push)
 
 
 class Run:
@@ -246,8 +247,16 @@ def reinit_switch(run: Run) -> None:
     segment = primary_query("SELECT pg_walfile_name(pg_current_wal_lsn())")[0][0]
     previous = f"{int(segment[:8], 16):08X}{segment[8:16]}{int(segment[16:], 16) - 1:08X}"
     fetched = topology.node_dir(rebuilt) / "archive-get-check"  # a folder the postgres user may write
-    topology.pgbackrest(rebuilt, "archive-get", previous, str(fetched), check=False)
-    got = fetched.exists() and fetched.stat().st_size == 16 * 1024 * 1024
+    # archive_timeout (30 s) may switch WAL again between `check` and the query above: then `previous` is
+    # the segment just switched, on its way to the archive (archive_command is asynchronous). It is given
+    # a few seconds to arrive rather than counted missing at once.
+    deadline = time.monotonic() + ARCHIVE_ARRIVAL_SECONDS
+    while True:
+        topology.pgbackrest(rebuilt, "archive-get", previous, str(fetched), check=False)
+        got = fetched.exists() and fetched.stat().st_size == 16 * 1024 * 1024
+        if got or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
     run.report(
         "rebuilt replica, then switched to",
         since,
