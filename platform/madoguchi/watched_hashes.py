@@ -177,10 +177,14 @@ class WatchedHashes:
         if sock is None:
             return None
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
+            # poll, not select: a worker holding many connections may give the socket a number past
+            # select's 1024; a hang-up or an error counts as something to read (the read finds out)
+            poller = select.poll()
+            poller.register(sock, select.POLLIN | select.POLLPRI)
+            events = poller.poll(0)
         except (OSError, ValueError):  # closed meanwhile: the read under the lock finds out
             return None
-        return pubsub, bool(readable)
+        return pubsub, bool(events)
 
     def _take_in(self, client: Any, looked_at: tuple[Any, bool] | None = None) -> bool:
         """Take in the messages received; whether values may be held (a subscription is on). `looked_at`:

@@ -3,12 +3,14 @@ very next read; held values are trusted only so long; a lost subscription forget
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import caches
 
 from madoguchi import watched_hashes
@@ -164,3 +166,42 @@ def test_a_message_behind_a_health_check_reply_is_taken_in(client: Any, key: str
     finally:
         reader.forget()
         writer.forget()
+
+
+def test_a_subscription_socket_numbered_past_1024_is_looked_at_too(
+    client: Any, key: str, channel: str
+) -> None:
+    """A worker with many connections open may get a socket numbered past select()'s limit of 1024: the
+    look without the lock still works there (poll), and a change is still seen by the next read."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("the process may not open 1,100 files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    fillers: list[int] = []
+    own: Any = None
+    reader, writer = WatchedHashes(channel), WatchedHashes(channel)
+    try:
+        while len(fillers) < 1030 and (not fillers or fillers[-1] < 1030):
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        # a client of its own: its connections are opened now, past the files above
+        own = redis.Redis(
+            connection_pool=redis.ConnectionPool(
+                connection_class=client.connection_pool.connection_class,
+                **client.connection_pool.connection_kwargs,
+            )
+        )
+        assert reader.read(own, key, ("b",)) == (b"10",)
+        assert reader._pubsub.connection._sock.fileno() > 1024
+        assert reader._look_for_news() is not None
+        moved = writer.incr(client, key, "b")
+        assert reader.read(own, key, ("b",)) == (str(moved).encode(),)
+    finally:
+        reader.forget()
+        writer.forget()
+        if own is not None:
+            own.connection_pool.disconnect()
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
