@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,7 @@ logger = logging.getLogger("madoguchi.access")
 
 
 # One write() of at most PIPE_BUF bytes (4 KiB on Linux) to a pipe is never interleaved with another's.
-LINE_LIMIT = 4096
+LINE_LIMIT = select.PIPE_BUF
 
 
 class LineHandler(logging.StreamHandler):

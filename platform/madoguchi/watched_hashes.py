@@ -81,8 +81,8 @@ class WatchedHashes:
     def read_many(
         self, client: Any, keys: list[str], fields: tuple[str, ...]
     ) -> list[tuple[bytes | None, ...]]:
-        """`read` of several hashes with one look at the subscription (the lock and the poll are most of
-        what a held read costs, and a request's threads queue for the lock)."""
+        """`read` of several hashes with one look at the subscription (the poll, made before the lock is
+        taken, and the lock are most of what a held read costs)."""
         answers: list[tuple[bytes | None, ...] | None] = [None] * len(keys)
         looked_at = self._look_for_news()
         with self._lock:
