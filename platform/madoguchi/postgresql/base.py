@@ -8,11 +8,15 @@ an error page; instead a new connection is tried again every half second for at 
 a query on an established connection is never repeated here (booking.engine.retry decides which
 transactions may run again). A refusal no failover ends (a database or role that does not exist, a wrong
 password, no pg_hba.conf entry) fails at once: waiting would only hold the worker's thread for nothing.
+
+The health check of a kept connection (CONN_HEALTH_CHECKS, at each request's first statement) looks at the
+connection's socket before it sends Django's `SELECT 1`: see `DatabaseWrapper.is_usable`.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +25,7 @@ from typing import Any
 
 import psycopg
 from django_tenants.postgresql_backend import base
+from psycopg.pq import TransactionStatus
 
 from madoguchi.postgresql.introspection import SchemaIntrospection
 
@@ -101,3 +106,32 @@ class DatabaseWrapper(base.DatabaseWrapper):
             if waited:
                 logger.warning("database: connected again")
             return connection
+
+    def is_usable(self) -> bool:
+        """Whether the kept connection can take this request's statements (CONN_HEALTH_CHECKS).
+
+        Django asks PostgreSQL (`SELECT 1`) at the start of every request that uses the database: a round
+        trip and a statement for the server, per request, in a flood of bookings (issue 12). An idle
+        connection that is fine has nothing to say, while one the server has closed (a failover's or an
+        operator's pg_terminate_backend, a restart, a switchover) or the kernel has given up on (keepalives,
+        tcp_user_timeout) has: its socket reads as ready (the server's FATAL message, end of file, an
+        error). So the socket is looked at first, without waiting; only a socket with something to read, a
+        connection whose last statement failed or one not idle gets Django's `SELECT 1`, which reads what
+        came (a notice on a live connection) or finds the connection dead.
+
+        A peer that vanished without a word (a host gone, no packet back) reads as not ready, just as it
+        made `SELECT 1` wait out tcp_user_timeout: now the request's first statement waits that out and
+        fails as a lost connection, and `madoguchi.lost_connection` answers the request again on a new one
+        (a read, or a write that committed nothing)."""
+        connection = self.connection
+        if connection is None or connection.closed:
+            return False
+        if self.errors_occurred or connection.info.transaction_status != TransactionStatus.IDLE:
+            return bool(super().is_usable())
+        try:
+            poller = select.poll()  # not select(): a worker may hold descriptors numbered past 1024
+            poller.register(connection.fileno(), select.POLLIN | select.POLLPRI)
+            ready = poller.poll(0)
+        except (OSError, ValueError, psycopg.Error):
+            return False
+        return not ready or bool(super().is_usable())
