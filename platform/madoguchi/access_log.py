@@ -67,6 +67,18 @@ class LineHandler(logging.StreamHandler):
             self.handleError(record)
 
 
+class WithoutStatusLines(logging.Filter):
+    """On the `django.request` logger: its records of answers that carry no exception ("Conflict: /api/…",
+    "Service Unavailable: /api/…") are dropped, since the same request's access line already holds its
+    status. In a flood they were a second line for every refused booking and an ERROR line for every
+    resident the waiting room, the bulkhead or a planned stop answered with 503 (issue 12): the design
+    working, read as failures in an incident. Records with an exception (a 500's traceback, a 400 of a body
+    that could not be read, a session lost in a failover) pass: they say what the access line cannot."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return bool(record.exc_info)
+
+
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = getattr(record, "access", None)

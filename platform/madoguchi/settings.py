@@ -378,6 +378,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json_line": {"()": "madoguchi.access_log.JsonLineFormatter"},
     },
+    "filters": {"without_status_lines": {"()": "madoguchi.access_log.WithoutStatusLines"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "access": {"class": "madoguchi.access_log.LineHandler", "formatter": "json_line"},
@@ -385,6 +386,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # an answer's status is in its access line; django.request keeps what has a traceback
+        "django.request": {"filters": ["without_status_lines"]},
         "madoguchi.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         # runserver's own request lines would repeat the access log
         "django.server": {"level": "WARNING"},

@@ -11,7 +11,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
+from django.utils.log import log_response
 
 from madoguchi.access_log import JsonLineFormatter, LineHandler, json_line
 from tests.conftest import KYOTO_HOST, Tenants
@@ -115,3 +117,27 @@ def test_a_line_the_client_makes_long_is_cut_to_one_write(
 def test_an_ordinary_line_is_not_cut() -> None:
     entry = {"path": "/api/v1/availability/", "host": "kyoto.localhost", "agent": "Mozilla/5.0 " + "x" * 180}
     assert json.loads(json_line(entry)) == entry
+
+
+def test_django_request_keeps_tracebacks_not_the_status_lines_the_access_log_has(
+    tenants: Tenants, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        Client(HTTP_HOST=KYOTO_HOST).get("/api/v1/availability/", {"location": "x"})  # 400, no exception
+        Client(HTTP_HOST="nowhere.localhost").get("/")  # 404
+        try:
+            raise RuntimeError("a bug")
+        except RuntimeError as bug:
+            log_response(
+                "%s: %s", "Internal Server Error", "/boom/", response=HttpResponse(status=500), exception=bug
+            )
+    statuses = [
+        json.loads(JsonLineFormatter().format(r))["status"]
+        for r in caplog.records
+        if r.name == "madoguchi.access"
+    ]
+    kept = [r for r in caplog.records if r.name == "django.request"]
+    assert statuses == [400, 404]  # every answer's status is in the access log
+    assert [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in kept] == [
+        ("ERROR", "Internal Server Error: /boom/", True)
+    ]
