@@ -14,7 +14,8 @@ from booking.rules.card_states import CardState
 class CardEvent(models.Model):
     """One move of a card (or a reprint of its notice), with who made it and when (AD-03)."""
 
-    card = models.ForeignKey("booking.Card", on_delete=models.CASCADE, related_name="events")
+    # No index of its own: card_event_card_at (card, at) serves every lookup by card (migration 0025).
+    card = models.ForeignKey("booking.Card", on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.DateTimeField("日時")
     from_state = models.CharField("変更前", max_length=12, choices=CardState.choices, blank=True)
     to_state = models.CharField("変更後", max_length=12, choices=CardState.choices)

@@ -100,8 +100,10 @@ def test_a_new_tenants_trigger_functions_are_pinned_to_its_own_schema(tenants: T
         )
         pinned = dict(cursor.fetchall())
     assert pinned, "migration 0010 pins the trigger functions' search_path"
-    # and the functions made later: 0023's one-call booking, 0024's counter (re-made, pinned again)
-    assert {"booking_book_in_one_call", "booking_slot_take"} <= pinned.keys(), pinned
+    # and the functions made again later: 0023's one-call booking, 0026's counters (re-made, pinned again)
+    assert {"booking_book_in_one_call", "booking_booking_count", "booking_hold_count"} <= pinned.keys(), (
+        pinned
+    )
     assert all(config == ["search_path=clone_b, pg_catalog"] for config in pinned.values()), pinned
 
 
