@@ -12,8 +12,8 @@
   as a simple expression. Same pairs (tests/lifecycle/test_card_lifecycle.py checks the trigger against
   booking.lifecycle's table), same refusal; states hold no ">".
 
-Measured with the one-call booking function over 8,000 bookings on 16 connections (docs/performance.md,
-"Fifth round"): about 5 % less of PostgreSQL's time per booking.
+Measured together with 0025, the one-call booking function over 8,000 bookings on 16 connections
+(docs/performance.md, "Fifth round"): about a fifth less of PostgreSQL's time per booking.
 """
 
 from django.db import migrations

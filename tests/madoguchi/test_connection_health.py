@@ -1,8 +1,9 @@
 """The kept connection's health check (`madoguchi.postgresql.base.DatabaseWrapper.is_usable`, issue 12).
 
-A live, idle connection is taken as it is, with no statement sent; one the server has closed is found dead
-and replaced before the request's first statement; a connection whose socket has something to read, or
-whose last statement failed, is asked with Django's `SELECT 1`. What PostgreSQL last ran on the connection
+A live, idle connection found good within the last second is taken as it is, with no statement sent; one
+the server has closed is found dead and replaced before the request's first statement; a connection whose
+socket has something to read, whose last statement failed, that is inside a transaction or that was last
+found good longer ago is asked with Django's `SELECT 1`. What PostgreSQL last ran on the connection
 is read from `pg_stat_activity` on a second connection; each scenario runs on a connection of its own that
 commits for real (`committed_kyoto`), as a web thread's does.
 """
@@ -14,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import ProgrammingError, connection
+from django.db import ProgrammingError, connection, transaction
 
+from madoguchi.postgresql import base as backend
 from tests import lost_connections
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +99,33 @@ def test_after_a_failed_statement_the_server_is_asked(committed_kyoto: Committed
 
     usable, after = committed_kyoto(check)
     assert usable and after == "SELECT 1"
+
+
+def test_a_connection_inside_a_transaction_is_asked(committed_kyoto: Committed) -> None:
+    def check() -> tuple[bool, str]:
+        with transaction.atomic():
+            pid = _used("SELECT 5")
+            return connection.is_usable(), _last_statement(pid)[1]
+
+    usable, after = committed_kyoto(check)
+    assert usable and after == "SELECT 1"
+
+
+def test_a_connection_found_good_longer_ago_is_asked(
+    committed_kyoto: Committed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a quiet spell the server is asked, as Django asks: a primary gone without a word (no FIN, no
+    RST: its socket stays quiet) costs the request a wait there, not an error at its first statement."""
+
+    def check() -> tuple[bool, str, bool, str]:
+        pid = _used("SELECT 6")
+        monkeypatch.setattr(backend, "TRUSTED_FOR_SECONDS", 0.0)
+        usable = connection.is_usable()
+        after = _last_statement(pid)[1]
+        monkeypatch.setattr(backend, "TRUSTED_FOR_SECONDS", 60.0)  # just found good: taken as it is
+        _used("SELECT 7")
+        return usable, after, connection.is_usable(), _last_statement(pid)[1]
+
+    usable, after, again, last = committed_kyoto(check)
+    assert usable and after == "SELECT 1"
+    assert again and last == "SELECT 7"

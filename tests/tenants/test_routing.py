@@ -114,7 +114,9 @@ def test_without_redis_every_request_reads_the_database_and_none_fails(
         assert client.get("/").status_code == 200
     assert domain_queries.count == 3  # nothing kept that no generation could invalidate
     lifecycle.do_suspend(ACTOR, tenants.kyoto, "契約手続き中")  # the bump cannot reach Redis: no error
-    assert client.get("/").status_code == 503
-    # the session's Municipality object is shared by every test: left as found (a later test that hands
-    # tenants.kyoto to a middleware read it as suspended)
-    lifecycle.do_resume(ACTOR, tenants.kyoto)
+    try:
+        assert client.get("/").status_code == 503
+    finally:
+        # the session's Municipality object is shared by every test: left as found (a later test that
+        # hands tenants.kyoto to a middleware read it as suspended)
+        lifecycle.do_resume(ACTOR, tenants.kyoto)

@@ -50,6 +50,12 @@ _PERMANENT = (
 )
 
 
+# A kept connection found good this recently, whose socket is quiet, is taken without asking the server
+# again (as HikariCP's aliveBypassWindow and pgbouncer's server_check_delay do): in a flood each thread's
+# connection is asked about once a second rather than at every request; after a quiet spell it is asked as
+# Django asks, so a primary gone without a word (no FIN, no RST) costs the next request a wait, not an error.
+TRUSTED_FOR_SECONDS = 1.0
+
 _waiting = ContextVar("madoguchi_failover_wait", default=True)
 
 
@@ -77,6 +83,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # COMMITs that failed (their fate unknown: the server may have carried one out before the connection
         # went). madoguchi.lost_connection tells a transaction rolled back (none attempted) from one of these.
         self.failed_commits = 0
+        self._known_good_at = float("-inf")  # when the kept connection was made or last answered SELECT 1
 
     def _commit(self) -> None:
         try:
@@ -105,33 +112,42 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 continue
             if waited:
                 logger.warning("database: connected again")
+            self._known_good_at = time.monotonic()
             return connection
 
     def is_usable(self) -> bool:
         """Whether the kept connection can take this request's statements (CONN_HEALTH_CHECKS).
 
         Django asks PostgreSQL (`SELECT 1`) at the start of every request that uses the database: a round
-        trip and a statement for the server, per request, in a flood of bookings (issue 12). An idle
-        connection that is fine has nothing to say, while one the server has closed (a failover's or an
-        operator's pg_terminate_backend, a restart, a switchover) or the kernel has given up on (keepalives,
-        tcp_user_timeout) has: its socket reads as ready (the server's FATAL message, end of file, an
-        error). So the socket is looked at first, without waiting; only a socket with something to read, a
-        connection whose last statement failed or one not idle gets Django's `SELECT 1`, which reads what
-        came (a notice on a live connection) or finds the connection dead.
+        trip and a statement for the server, per request, in a flood of bookings (issue 12). A connection
+        the server has closed (a failover's or an operator's pg_terminate_backend, a restart, a switchover)
+        or the kernel has given up on (keepalives, tcp_user_timeout) has something to say: its socket reads
+        as ready (the server's FATAL message, end of file, an error). So a connection found good within
+        TRUSTED_FOR_SECONDS, idle and without a failed statement since, is taken when its socket has
+        nothing to read; any other is asked with Django's `SELECT 1`, which reads what came (a notice on a
+        live connection) or finds the connection dead and has it replaced.
 
-        A peer that vanished without a word (a host gone, no packet back) reads as not ready, just as it
-        made `SELECT 1` wait out tcp_user_timeout: now the request's first statement waits that out and
-        fails as a lost connection, and `madoguchi.lost_connection` answers the request again on a new one
-        (a read, or a write that committed nothing)."""
+        A peer gone without a word within that second is found by the request's first statement, as one
+        gone during a request always was (`madoguchi.lost_connection` answers it again where it may)."""
         connection = self.connection
         if connection is None or connection.closed:
             return False
-        if self.errors_occurred or connection.info.transaction_status != TransactionStatus.IDLE:
-            return bool(super().is_usable())
+        if (
+            self.errors_occurred
+            or connection.info.transaction_status != TransactionStatus.IDLE
+            or time.monotonic() - self._known_good_at > TRUSTED_FOR_SECONDS
+        ):
+            return self._asked()
         try:
             poller = select.poll()  # not select(): a worker may hold descriptors numbered past 1024
             poller.register(connection.fileno(), select.POLLIN | select.POLLPRI)
             ready = poller.poll(0)
         except (OSError, ValueError, psycopg.Error):
             return False
-        return not ready or bool(super().is_usable())
+        return not ready or self._asked()
+
+    def _asked(self) -> bool:
+        usable = bool(super().is_usable())
+        if usable:
+            self._known_good_at = time.monotonic()
+        return usable
