@@ -11,8 +11,13 @@ changes, which come with migrations.
 
 The system checks, which Django's `migrate` runs again in every schema, run once (as migrate_schemas starts).
 
-Only a plain run skips schemas: naming an app or a migration, --fake, --fake-initial, --plan, --prune,
---check or --run-syncdb hand every schema to the executor as django-tenants would.
+Only a plain run skips up-to-date schemas: naming an app or a migration, --fake, --fake-initial, --plan,
+--prune, --check or --run-syncdb hand every schema to the executor as django-tenants would.
+
+Every run leaves out a municipality whose schema does not exist, naming it: its provisioning ended before
+the schema was made (the row is written first), and `provision_tenant` run again makes the schema from the
+current template. Handed to django-tenants, it failed the whole run, every other tenant's migrations with
+it ("no schema has been selected to create in"), and a release with it.
 
 Settings: GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor".
 """
@@ -74,6 +79,16 @@ def schemas_behind(schemas: list[str]) -> list[str]:
     return [schema for schema in schemas if fingerprints.get(schema) != current]
 
 
+def schemas_missing(schemas: list[str]) -> list[str]:
+    """Those of `schemas` that do not exist, in the order given."""
+    connection = tenant_connection()
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [schemas])
+        found = {name for (name,) in cursor.fetchall()}
+    return [schema for schema in schemas if schema not in found]
+
+
 class SkipCurrentSchemas:
     """Mixed in before one of django-tenants' executors."""
 
@@ -83,6 +98,13 @@ class SkipCurrentSchemas:
 
     def run_migrations(self, tenants: Any = None) -> None:
         schemas = list(tenants or [])
+        missing = set(schemas_missing([s for s in schemas if s != self.PUBLIC_SCHEMA_NAME]))
+        if missing:
+            print(
+                f"{len(missing)} municipalities have no schema (a provisioning that ended early), left out: "
+                f"{', '.join(sorted(missing))}; run manage.py provision_tenant for each again to finish it"
+            )
+            schemas = [s for s in schemas if s not in missing]
         if not any(self.options.get(option) for option in PLAIN_RUN_EXCLUDES):
             tenant_schemas = [schema for schema in schemas if schema != self.PUBLIC_SCHEMA_NAME]
             behind = set(schemas_behind(tenant_schemas))

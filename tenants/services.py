@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from booking import provisioning
 from tenants.models import Domain, Municipality
@@ -92,8 +92,10 @@ def do_provision_tenant(
 ) -> ProvisionResult:
     """Create the tenant, its schema, its domain and its preset data; idempotent.
 
-    Running it again with the same arguments changes nothing. A half-finished earlier run (schema
-    made, preset not yet applied) is completed.
+    Running it again with the same arguments changes nothing. A half-finished earlier run is completed:
+    the municipality's row made but not its schema (the process ended while the schema was being made: the
+    row is written first, the schema in a transaction of its own), or the schema made but not the domain
+    or the preset.
     """
     schema_name = validate_schema_name(schema_name.strip())
     host = validate_host(domain)
@@ -133,6 +135,9 @@ def do_provision_tenant(
         tenant.save(update_fields=["name_en"])
         forget_routes()  # the host routing hands out the municipality's row
         changes.append(f"set the English name of {schema_name} to {tenant.name_en}")
+    if not created and not schema_exists(schema_name):
+        tenant.create_schema(check_if_exists=True, verbosity=0)
+        changes.append(f"made the schema of {schema_name} (an earlier run ended before it)")
 
     with transaction.atomic():
         if owner is None:

@@ -61,3 +61,27 @@ def test_the_table_list_is_djangos(tenants: Tenants, schema: str) -> None:
         theirs = DatabaseSchemaIntrospection(connection).get_table_list(cursor)
     assert sorted(ours) == sorted(theirs)
     assert any(table.name == "django_migrations" for table in ours)
+
+
+def test_a_municipality_without_its_schema_is_named_and_left_out(
+    tenants: Tenants, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provisioning that ended before its schema was made does not fail every other tenant's migrations."""
+    Municipality.objects.bulk_create([Municipality(schema_name="unfinished", name="未完市")])  # no schema
+    Municipality(schema_name="behind", name="遅れ市").save(verbosity=0)
+    call_command(
+        "migrate_schemas",
+        "booking",
+        "0021",
+        tenant=True,
+        schema_name="behind",
+        interactive=False,
+        verbosity=0,
+    )
+    capsys.readouterr()
+
+    call_command("migrate_schemas", tenant=True, interactive=False, executor="standard")
+    out = capsys.readouterr().out
+    assert "1 municipalities have no schema" in out and "unfinished" in out
+    assert "standard:behind]" in out and "standard:unfinished]" not in out
+    assert schemas_behind(["behind"]) == []

@@ -99,3 +99,19 @@ def test_unknown_preset_is_refused_by_the_command_line(tenants: Tenants) -> None
 def test_connection_is_back_on_public_after_provisioning(tenants: Tenants) -> None:
     provision("kusatsu", "--name", "草津市", "--domain", "kusatsu.localhost")
     assert tenant_connection().schema_name == "public"
+
+
+def test_completes_a_tenant_whose_schema_was_not_made(tenants: Tenants) -> None:
+    """The process ended between the row and the schema (a pod evicted, an operator's Ctrl-C): the row is
+    there, the schema is not (it is made in a transaction of its own). Running it again finishes it."""
+    Municipality.objects.bulk_create(
+        [Municipality(schema_name="kusatsu", name="草津市")]
+    )  # no save(): no schema
+    assert not schema_exists("kusatsu")
+    out = provision("kusatsu", "--name", "草津市", "--domain", "kusatsu.localhost", "--preset", "blank")
+    assert "made the schema of kusatsu" in out and "routed kusatsu.localhost" in out
+    assert schema_exists("kusatsu")
+    assert Municipality.objects.get(schema_name="kusatsu").preset == "blank"
+    assert "made the schema" not in provision(
+        "kusatsu", "--name", "草津市", "--domain", "kusatsu.localhost", "--preset", "blank"
+    )
