@@ -162,11 +162,13 @@ def role_setup() -> None:
 
 
 def role_build() -> None:
-    """Provision fillers first, first+step, … below --tenants that do not exist yet, through the service."""
+    """Provision fillers first, first+step, … below --tenants that do not exist yet, through the service;
+    one an interrupted run left unfinished (no preset yet, maybe no schema) is provisioned again: that ends
+    it."""
     from tenants.models import Municipality
     from tenants.services import do_provision_tenant
 
-    existing = set(Municipality.objects.values_list("schema_name", flat=True))
+    existing = set(Municipality.objects.exclude(preset="").values_list("schema_name", flat=True))
     made, spent = 0, 0.0
     for i in range(ARGS.first, ARGS.tenants, ARGS.step):
         name = filler_name(i)
@@ -322,7 +324,7 @@ def tenant_count(database: str) -> int:
         if not exists or exists[0] is None:
             return 0
         row = conn.execute(
-            "SELECT count(*) FROM tenants_municipality WHERE schema_name <> 'public'"
+            "SELECT count(*) FROM tenants_municipality WHERE schema_name <> 'public' AND preset <> ''"
         ).fetchone()
         return int(row[0]) if row else 0
 
