@@ -14,10 +14,12 @@ The system checks, which Django's `migrate` runs again in every schema, run once
 Only a plain run skips up-to-date schemas: naming an app or a migration, --fake, --fake-initial, --plan,
 --prune, --check or --run-syncdb hand every schema to the executor as django-tenants would.
 
-Every run leaves out a municipality whose schema does not exist, naming it: its provisioning ended before
-the schema was made (the row is written first), and `provision_tenant` run again makes the schema from the
-current template. Handed to django-tenants, it failed the whole run, every other tenant's migrations with
-it ("no schema has been selected to create in"), and a release with it.
+Every run leaves out a municipality whose schema does not exist, naming it on standard error, and migrates
+the others: handed to django-tenants, it failed the whole run, every other tenant's migrations with it ("no
+schema has been selected to create in"), and a release with it. One whose preset is not applied yet is a
+provisioning that ended before (or is making) its schema: `provision_tenant` run again makes it from the
+current template. One whose preset was applied has lost its schema: the run then ends with an error after
+migrating the others, as does `--check` for any municipality left out.
 
 Settings: GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor".
 """
@@ -25,8 +27,10 @@ Settings: GET_EXECUTOR_FUNCTION = "tenants.migration_executor.get_executor".
 from __future__ import annotations
 
 import hashlib
+import sys
 from typing import Any
 
+from django.core.management.base import CommandError
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.migration_executors import get_executor as tenants_get_executor
 from psycopg import sql
@@ -79,14 +83,22 @@ def schemas_behind(schemas: list[str]) -> list[str]:
     return [schema for schema in schemas if fingerprints.get(schema) != current]
 
 
-def schemas_missing(schemas: list[str]) -> list[str]:
-    """Those of `schemas` that do not exist, in the order given."""
+def schemas_missing(schemas: list[str]) -> tuple[list[str], list[str]]:
+    """Those of `schemas` that do not exist, in the order given: (municipalities whose provisioning has not
+    applied its preset yet, those whose preset was applied: a schema lost)."""
+    if not schemas:
+        return [], []  # a run of the shared apps only (the municipalities' table may not be made yet)
     connection = tenant_connection()
     connection.set_schema_to_public()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [schemas])
-        found = {name for (name,) in cursor.fetchall()}
-    return [schema for schema in schemas if schema not in found]
+        cursor.execute(
+            "SELECT m.schema_name, m.preset <> '' FROM tenants_municipality m WHERE m.schema_name = ANY(%s) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.schema_name)",
+            [schemas],
+        )
+        provisioned = dict(cursor.fetchall())
+    missing = [schema for schema in schemas if schema in provisioned]
+    return [s for s in missing if not provisioned[s]], [s for s in missing if provisioned[s]]
 
 
 class SkipCurrentSchemas:
@@ -98,13 +110,21 @@ class SkipCurrentSchemas:
 
     def run_migrations(self, tenants: Any = None) -> None:
         schemas = list(tenants or [])
-        missing = set(schemas_missing([s for s in schemas if s != self.PUBLIC_SCHEMA_NAME]))
-        if missing:
+        unfinished, lost = schemas_missing([s for s in schemas if s != self.PUBLIC_SCHEMA_NAME])
+        if unfinished:
             print(
-                f"{len(missing)} municipalities have no schema (a provisioning that ended early), left out: "
-                f"{', '.join(sorted(missing))}; run manage.py provision_tenant for each again to finish it"
+                f"{len(unfinished)} municipalities have no schema yet (a provisioning that ended early or "
+                f"is running), left out: {', '.join(unfinished)}; run manage.py provision_tenant for each "
+                "again to finish it, then migrate_schemas",
+                file=sys.stderr,
             )
-            schemas = [s for s in schemas if s not in missing]
+        if lost:
+            print(
+                f"{len(lost)} provisioned municipalities have lost their schema, left out: "
+                f"{', '.join(lost)}; restore them from the backup (docs/operations.md)",
+                file=sys.stderr,
+            )
+        schemas = [s for s in schemas if s not in set(unfinished) | set(lost)]
         if not any(self.options.get(option) for option in PLAIN_RUN_EXCLUDES):
             tenant_schemas = [schema for schema in schemas if schema != self.PUBLIC_SCHEMA_NAME]
             behind = set(schemas_behind(tenant_schemas))
@@ -119,6 +139,8 @@ class SkipCurrentSchemas:
             # every schema (a tenth of a second each).
             self.options["skip_checks"] = True
             super().run_migrations(tenants=schemas)  # type: ignore[misc]
+        if lost or (unfinished and self.options.get("check_unapplied")):
+            raise CommandError(f"municipalities without a schema: {', '.join(lost + unfinished)}")
 
 
 def get_executor(codename: str | None = None) -> type:

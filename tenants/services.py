@@ -95,7 +95,11 @@ def do_provision_tenant(
     Running it again with the same arguments changes nothing. A half-finished earlier run is completed:
     the municipality's row made but not its schema (the process ended while the schema was being made: the
     row is written first, the schema in a transaction of its own), or the schema made but not the domain
-    or the preset.
+    or the preset. A municipality whose preset was applied has had its schema: if it is gone, that is a loss
+    for a restore, not a run to finish, and it is refused.
+
+    Callers hold `tenants.lifecycle.one_provisioning_at_a_time` (do_provision, and through it the command
+    and the console, do): two runs at once would make the same schema twice.
     """
     schema_name = validate_schema_name(schema_name.strip())
     host = validate_host(domain)
@@ -136,6 +140,12 @@ def do_provision_tenant(
         forget_routes()  # the host routing hands out the municipality's row
         changes.append(f"set the English name of {schema_name} to {tenant.name_en}")
     if not created and not schema_exists(schema_name):
+        if tenant.preset:
+            raise ProvisioningError(
+                f"テナント {schema_name} のスキーマがありません（プリセット適用済み: 復元が必要です） / "
+                f"tenant {schema_name} was provisioned but its schema is gone: restore it from the backup "
+                "(docs/operations.md); a new, empty schema would hide the loss"
+            )
         tenant.create_schema(check_if_exists=True, verbosity=0)
         changes.append(f"made the schema of {schema_name} (an earlier run ended before it)")
 

@@ -4,7 +4,7 @@ tenants.migration_executor): up-to-date schemas are skipped, one behind is migra
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tenants.migration_executor import schemas_behind
 from tenants.models import Municipality
@@ -77,7 +77,27 @@ def test_a_municipality_without_its_schema_is_named_and_left_out(
     capsys.readouterr()
 
     call_command("migrate_schemas", tenant=True, interactive=False, executor="standard")
-    out = capsys.readouterr().out
-    assert "1 municipalities have no schema" in out and "unfinished" in out
+    out, err = capsys.readouterr()
+    assert "1 municipalities have no schema yet" in err and "unfinished" in err
     assert "standard:behind]" in out and "standard:unfinished]" not in out
+    assert schemas_behind(["behind"]) == []
+    with pytest.raises(CommandError, match="unfinished"):  # --check says so
+        call_command(
+            "migrate_schemas", tenant=True, interactive=False, executor="standard", check_unapplied=True
+        )
+
+
+def test_a_provisioned_municipality_whose_schema_is_gone_fails_the_run_after_the_others(
+    tenants: Tenants, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its preset was applied, so it had a schema: a loss to restore, which the release must not pass over."""
+    Municipality.objects.bulk_create([Municipality(schema_name="lost", name="消失市", preset="blank")])
+    _one_schema_behind()
+    capsys.readouterr()
+
+    with pytest.raises(CommandError, match="lost"):
+        call_command("migrate_schemas", tenant=True, interactive=False, executor="standard")
+    out, err = capsys.readouterr()
+    assert "lost their schema" in err and "restore them from the backup" in err
+    assert "standard:behind]" in out  # the others were migrated first
     assert schemas_behind(["behind"]) == []

@@ -115,3 +115,13 @@ def test_completes_a_tenant_whose_schema_was_not_made(tenants: Tenants) -> None:
     assert "made the schema" not in provision(
         "kusatsu", "--name", "草津市", "--domain", "kusatsu.localhost", "--preset", "blank"
     )
+
+
+def test_refuses_to_remake_the_schema_of_a_provisioned_municipality(tenants: Tenants) -> None:
+    """A preset applied means the schema existed: gone, it is a loss for a restore, not a run to finish (a
+    new, empty schema would put the municipality back online without its data)."""
+    Municipality.objects.bulk_create([Municipality(schema_name="moriyama", name="守山市", preset="blank")])
+    with pytest.raises(CommandError, match="restore it from the backup"):
+        provision("moriyama", "--name", "守山市", "--domain", "moriyama.localhost", "--preset", "blank")
+    assert not schema_exists("moriyama")
+    assert not Domain.objects.filter(domain="moriyama.localhost").exists()
