@@ -96,9 +96,11 @@ def schemas_missing(schemas: list[str]) -> tuple[list[str], list[str]]:
             "AND NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.schema_name)",
             [schemas],
         )
-        provisioned = dict(cursor.fetchall())
-    missing = [schema for schema in schemas if schema in provisioned]
-    return [s for s in missing if not provisioned[s]], [s for s in missing if provisioned[s]]
+        preset_applied = dict(cursor.fetchall())
+    return (
+        [schema for schema in schemas if preset_applied.get(schema) is False],
+        [schema for schema in schemas if preset_applied.get(schema) is True],
+    )
 
 
 class SkipCurrentSchemas:
@@ -124,7 +126,8 @@ class SkipCurrentSchemas:
                 f"{', '.join(lost)}; restore them from the backup (docs/operations.md)",
                 file=sys.stderr,
             )
-        schemas = [s for s in schemas if s not in set(unfinished) | set(lost)]
+        left_out = {*unfinished, *lost}
+        schemas = [s for s in schemas if s not in left_out]
         if not any(self.options.get(option) for option in PLAIN_RUN_EXCLUDES):
             tenant_schemas = [schema for schema in schemas if schema != self.PUBLIC_SCHEMA_NAME]
             behind = set(schemas_behind(tenant_schemas))

@@ -52,7 +52,7 @@ from ha_topology import (
 
 SCHEMA = "kyoto"
 CRASH_GAP_LIMIT, SWITCH_GAP_LIMIT = 25.0, 5.0
-# what `pgbackrest check` says (at info level) of the segment it switched away from and saw archived
+# what `pgbackrest check` says (at detail level) of the segment it switched away from and saw archived
 CHECK_ARCHIVED = re.compile(r"WAL segment ([0-9A-F]{24}) successfully archived")
 
 

@@ -30,12 +30,13 @@ import hashlib
 import logging
 import os
 import secrets
-import select
 import threading
 import time
 from typing import Any
 
 from redis.exceptions import NoScriptError
+
+from madoguchi.sockets import has_something_to_read
 
 logger = logging.getLogger(__name__)
 
@@ -177,14 +178,10 @@ class WatchedHashes:
         if sock is None:
             return None
         try:
-            # poll, not select: a worker holding many connections may give the socket a number past
-            # select's 1024; a hang-up or an error counts as something to read (the read finds out)
-            poller = select.poll()
-            poller.register(sock, select.POLLIN | select.POLLPRI)
-            events = poller.poll(0)
+            news = has_something_to_read(sock)  # a hang-up or an error counts: the read finds out
         except (OSError, ValueError):  # closed meanwhile: the read under the lock finds out
             return None
-        return pubsub, bool(events)
+        return pubsub, news
 
     def _take_in(self, client: Any, looked_at: tuple[Any, bool] | None = None) -> bool:
         """Take in the messages received; whether values may be held (a subscription is on). `looked_at`:

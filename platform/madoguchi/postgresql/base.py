@@ -16,7 +16,6 @@ connection's socket before it sends Django's `SELECT 1`: see `DatabaseWrapper.is
 from __future__ import annotations
 
 import logging
-import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from django_tenants.postgresql_backend import base
 from psycopg.pq import TransactionStatus
 
 from madoguchi.postgresql.introspection import SchemaIntrospection
+from madoguchi.sockets import has_something_to_read
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +139,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         ):
             return self._asked()
         try:
-            poller = select.poll()  # not select(): a worker may hold descriptors numbered past 1024
-            poller.register(connection.fileno(), select.POLLIN | select.POLLPRI)
-            ready = poller.poll(0)
+            news = has_something_to_read(connection.fileno())
         except (OSError, ValueError, psycopg.Error):
             return False
-        return not ready or self._asked()
+        return not news or self._asked()
 
     def _asked(self) -> bool:
         usable = bool(super().is_usable())
