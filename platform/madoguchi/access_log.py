@@ -3,7 +3,8 @@ error (the `access` handler of settings.LOGGING), where the platform's log colle
 The only access log of the web pods: gunicorn's own is off (infra/docker/gunicorn_conf.py), since it would
 repeat each line without the tenant.
 
-Query strings are not logged: they can hold what a resident or a clerk searched for (names, numbers).
+Query strings are not logged: they can hold what a resident or a clerk searched for (names, numbers). Nor
+are the secrets some addresses carry (an administrator's invitation link: madoguchi.secret_paths).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 
 from madoguchi.client_address import client_address
+from madoguchi.secret_paths import without_secrets
 
 logger = logging.getLogger("madoguchi.access")
 
@@ -107,6 +109,12 @@ def json_line(entry: dict[str, Any], limit: int = LINE_LIMIT - 1) -> str:
             return line
 
 
+def loggable_path(request: HttpRequest) -> str:
+    """The request's path without the secrets its URL pattern names (madoguchi.secret_paths)."""
+    match = getattr(request, "resolver_match", None)
+    return request.path if match is None else without_secrets(request.path, match.kwargs)
+
+
 def _who(user: object) -> str | None:
     """A staff user's ID; citizens (a Card on the citizen API) are not named in the access log."""
     if getattr(user, "is_authenticated", False) is True and hasattr(user, "get_username"):
@@ -131,7 +139,7 @@ class AccessLogMiddleware:
                     "tenant": getattr(tenant, "schema_name", None),
                     "host": request.META.get("HTTP_HOST", ""),
                     "method": request.method,
-                    "path": request.path,
+                    "path": loggable_path(request),
                     "status": response.status_code,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "client": client_address(request),

@@ -14,6 +14,7 @@ from redis.retry import Retry
 from integrations.sentry import init_sentry
 from madoguchi.config import env_bool, env_list, env_str, required_in_production, secret_key
 from madoguchi.database import database_settings
+from madoguchi.secret_paths import url_without_secrets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -420,4 +421,8 @@ for _network in STAFF_DEFAULT_NETWORKS:  # a typo stops the start, not every sta
         raise ImproperlyConfigured(f"STAFF_DEFAULT_NETWORKS: not a network (CIDR): {_network!r}") from _exc
 
 SENTRY_DSN = env_str("SENTRY_DSN")
-init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"))
+init_sentry(
+    SENTRY_DSN,
+    environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+    url_shown=url_without_secrets,
+)

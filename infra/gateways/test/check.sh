@@ -203,6 +203,19 @@ EOF
     fi
 }
 
+invitation_token_hidden() { # invitation_token_hidden GATEWAY HOST [curl args...]: the token is not logged
+    local gw="$1" host="$2"
+    shift 2
+    req "$host" "$@" -o /dev/null "https://$host:18443/staff/invitation/MQ/d4e-5ecret0f0tok3n/?x=1" >/dev/null
+    local log="$prefix/logs/madoguchi-$gw.access.log"
+    if grep -q '5ecret0f0tok3n' "$log"; then
+        bad "an invitation link's token is in the $gw gateway's access log"
+    else
+        expect "an invitation link is logged without its token" \
+            "$(grep -c '"uri":"/staff/invitation/MQ/\[hidden\]/?x=1"' "$log")" "1"
+    fi
+}
+
 stop_gateway() {
     kill -QUIT "$nginx_pid"
     wait "$nginx_pid" || true
@@ -316,6 +329,7 @@ expect "the 503 page keeps HSTS" "$(grep -ci '^strict-transport-security' "$work
 if [[ -n "${APP_UPSTREAM:-}" ]]; then
     expect "the app's /healthz through the gateway" "$(req "$h" -o /dev/null -w '%{http_code}' "https://$h:18443/healthz")" "200"
 fi
+invitation_token_hidden internet "$h"
 stop_gateway
 
 echo "== lgwan gateway (run)"
@@ -342,6 +356,7 @@ if [[ -z "${APP_UPSTREAM:-}" ]]; then
     body="$(req "$h" --interface 127.0.0.2 "https://$h:18443/")"
     expect_match "X-Forwarded-For is the terminal's address" "$body" '"xff":"127.0.0.2"'
 fi
+invitation_token_hidden lgwan "$h" --interface 127.0.0.2
 stop_gateway
 
 echo "$passes passed, $failures failed"
