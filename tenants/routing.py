@@ -15,6 +15,11 @@ changes anywhere:
   while Redis cannot be read, nothing is kept at all: the database answers each request, as before.
 
 The cached municipality is handed out as a copy, so one request's attributes never reach another's.
+
+A municipality whose schema is not in the database (a provisioning that stopped before making it, or a schema
+lost: a restore is needed, docs/operations.md) is never routed: its search_path would fall through to the
+public schema's tables of the same names (the operators' accounts and sessions). Its hosts get `Unavailable`,
+which the host routing answers with a 503, and the lookup, repeated within MAX_AGE_SECONDS, sees it come back.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.models import Domain, Municipality
@@ -40,12 +46,22 @@ MAX_HOSTS = 10_000  # beyond this, memory starts over (made-up hosts cannot grow
 GENERATION_KEY = "tenants:routing:generation"
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """A host of a municipality whose schema is missing: not served until it is made or restored."""
+
+    schema_name: str
+
+
+Route = Municipality | Unavailable | None
+
+
 @dataclass
 class _Memory:
     generation: int | None = None  # None: Redis not read (yet, or it failed): keep nothing
     checked_at: float = float("-inf")
     started_at: float = float("-inf")
-    hosts: dict[str, Municipality | None] = field(default_factory=dict)
+    hosts: dict[str, Route] = field(default_factory=dict)
 
 
 _memory = _Memory()
@@ -94,14 +110,36 @@ def _fresh_memory(now: float) -> _Memory:
         return _memory
 
 
-def _look_up(host: str) -> Municipality | None:
+# in the same query as the domain: no round trip more per lookup
+_SCHEMA_PRESENT = RawSQL(
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = tenants_municipality.schema_name)", ()
+)
+
+
+def _look_up(host: str) -> Route:
     with schema_context(get_public_schema_name()):  # the connection may still be on the last request's tenant
-        found = Domain.objects.select_related("tenant").filter(domain=host).first()
-    return found.tenant if found else None
+        found = (
+            Domain.objects.select_related("tenant")
+            .filter(domain=host)
+            .annotate(schema_present=_SCHEMA_PRESENT)
+            .first()
+        )
+    if found is None:
+        return None
+    if not found.schema_present:  # type: ignore[attr-defined]  # the annotation above
+        logger.error(
+            "%s is routed to %s, whose schema is missing: answered 503 until `provision_tenant` makes it (an "
+            "unfinished provisioning) or it is restored (docs/operations.md)",
+            host,
+            found.tenant.schema_name,
+        )
+        return Unavailable(found.tenant.schema_name)
+    return found.tenant
 
 
-def tenant_for_host(host: str) -> Municipality | None:
-    """The municipality whose domain `host` is (a copy: the caller may set attributes on it), or None."""
+def tenant_for_host(host: str) -> Route:
+    """The municipality whose domain `host` is (a copy: the caller may set attributes on it), Unavailable
+    when its schema is missing, or None."""
     memory = _fresh_memory(time.monotonic())
     if memory.generation is not None and host in memory.hosts:
         tenant = memory.hosts[host]
@@ -112,7 +150,7 @@ def tenant_for_host(host: str) -> Municipality | None:
                 if len(memory.hosts) >= MAX_HOSTS:
                     memory.hosts.clear()
                 memory.hosts[host] = tenant
-    return copy.copy(tenant) if tenant is not None else None
+    return copy.copy(tenant) if isinstance(tenant, Municipality) else tenant
 
 
 def _bump() -> None:

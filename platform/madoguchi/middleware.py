@@ -17,9 +17,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from tenants.db import tenant_connection
-from tenants.routing import tenant_for_host
+from tenants.routing import Unavailable, tenant_for_host
 
 HEALTH_PATH = "/healthz"
+# A missing schema is an operator's work (a provisioning to finish, a restore): minutes, not seconds.
+UNAVAILABLE_RETRY_SECONDS = 300
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
@@ -46,6 +48,9 @@ class TenantHostMiddleware(TenantMainMiddleware):
         if tenant is None:
             connection.set_schema_to_public()
             return unknown_host_response(request)
+        if isinstance(tenant, Unavailable):
+            connection.set_schema_to_public()
+            return unavailable_response(request)
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]  # the attribute django-tenants defines
         if connection.schema_name == tenant.schema_name and connection.include_public_schema:
@@ -67,6 +72,26 @@ def unknown_host_response(request: HttpRequest) -> HttpResponse:
     request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
     set_urlconf(request.urlconf)
     return render(request, "404.html", {"unknown_host": True}, status=404)
+
+
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """A municipality whose schema is missing (tenants.routing.Unavailable): 503 in both languages (the
+    language middleware has not run), nothing of the municipality read or written."""
+    request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+    set_urlconf(request.urlconf)
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(
+            {
+                "code": "unavailable",
+                "message": "この予約サービスは、現在ご利用いただけません。 / "
+                "This booking service is not available now.",
+            },
+            status=503,
+        )
+    else:
+        response = render(request, "unavailable.html", status=503)
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    return response
 
 
 class JapaneseFirstLocaleMiddleware:

@@ -120,3 +120,43 @@ def test_without_redis_every_request_reads_the_database_and_none_fails(
         # the session's Municipality object is shared by every test: left as found (a later test that
         # hands tenants.kyoto to a middleware read it as suspended)
         lifecycle.do_resume(ACTOR, tenants.kyoto)
+
+
+def test_a_municipality_without_its_schema_is_answered_503_and_never_reaches_the_public_tables(
+    tenants: Tenants, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provisioning that stopped between the row and the schema, or a schema lost: its search_path would
+    fall through to the public schema's tables of the same names (the operators' accounts and sessions), so
+    its host is not routed at all until the schema is made (provision_tenant) or restored."""
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from tenants.models import Domain
+
+    (kusatsu,) = Municipality.objects.bulk_create([Municipality(schema_name="kusatsu", name="草津市")])
+    Domain.objects.bulk_create([Domain(domain="kusatsu.localhost", tenant=kusatsu, is_primary=True)])
+    with schema_context(get_public_schema_name()):  # an operator's account, in the public schema's auth_user
+        get_user_model().objects.create_user("operator", password="Kumo-Sora-58#q")
+    routing.forget_routes()
+    client = Client(HTTP_HOST="kusatsu.localhost")
+    with caplog.at_level("ERROR", logger="tenants.routing"):
+        page = client.get("/")
+    assert page.status_code == 503 and page["Retry-After"] == "300"
+    text = page.content.decode()
+    assert "ただいまご利用いただけません" in text and "Not available" in text
+    assert "kusatsu, whose schema is missing" in caplog.text
+    for path in ("/staff/login/", "/login/", "/accessibility/"):
+        assert client.get(path).status_code == 503, path
+    signin = client.post("/staff/login/", {"username": "operator", "password": "Kumo-Sora-58#q"})
+    assert signin.status_code == 503 and "sessionid" not in signin.cookies
+    api = client.get("/api/v1/availability/", {"location": "1", "service": "card_issuance"})
+    assert api.status_code == 503 and api.json()["code"] == "unavailable"
+    assert Client(HTTP_HOST=KYOTO_HOST).get("/").status_code == 200  # nobody else is touched
+
+    made = StringIO()
+    args = ("kusatsu", "--name", "草津市", "--domain", "kusatsu.localhost")
+    call_command("provision_tenant", *args, stdout=made)
+    assert "made the schema of kusatsu" in made.getvalue()
+    assert client.get("/").status_code == 200  # made: routed at once (provisioning forgets the routes)
