@@ -5,59 +5,63 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-UrlShown = Callable[[str], str]
-HEADERS_SENT = ("Host", "User-Agent", "Accept", "Accept-Language", "Content-Type", "X-Request-Id")
+Scrub = Callable[[str], str]
 
 
-def init_sentry(dsn: str, environment: str, url_shown: UrlShown = lambda url: url) -> bool:
+def init_sentry(dsn: str, environment: str, scrub: Scrub = lambda text: text) -> bool:
     if not dsn:
         return False
     import sentry_sdk
 
-    sentry_sdk.init(dsn=dsn, **sentry_options(environment, url_shown))
+    sentry_sdk.init(dsn=dsn, **sentry_options(environment, scrub))
     return True
 
 
-def sentry_options(environment: str, url_shown: UrlShown) -> dict[str, Any]:
-    """The client's options. `url_shown` gives the address an error report may show for a URL (the caller's
+def sentry_options(environment: str, scrub: Scrub) -> dict[str, Any]:
+    """The client's options. `scrub` is applied to every text of a report before it leaves (the caller's
     rules: madoguchi.secret_paths hides an invitation link's token)."""
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.logging import ignore_logger
+    from sentry_sdk.integrations.redis import RedisIntegration
 
+    # One line per request with the client's address: not a breadcrumb of every report.
+    ignore_logger("madoguchi.access")
     return {
         "environment": environment,
         "integrations": [DjangoIntegration(), CeleryIntegration()],
-        # Residents' personal data must not leave the service (BK-06): no user details, cookies, bodies,
-        # query strings, SQL parameters or local variables of the failing code (a name, a phone number or a
-        # password in a frame's variables); only the headers that say what the client was.
-        "data_collection": {
-            "user_info": False,
-            "cookies": {"mode": "off"},
-            "http_headers": {"request": {"mode": "allowlist", "terms": list(HEADERS_SENT)}},
-            "http_bodies": [],
-            "url_query_params": {"mode": "off"},
-            "database_query_data": False,
-            "stack_frame_variables": False,
-        },
+        # Redis commands as breadcrumbs carry their keys, and some keys name a client's address.
+        "disabled_integrations": [RedisIntegration()],
+        # Residents' personal data must not leave the service (BK-06): no user details, cookies, bodies, SQL
+        # parameters or task arguments (send_default_pii off, with the SDK's scrubber of passwords, tokens and
+        # sessions), and no local variables of the failing code (a name, a phone number in a frame).
+        "send_default_pii": False,
+        "include_local_variables": False,
         "max_request_body_size": "never",
         "traces_sample_rate": 0.0,
-        "before_send": lambda event, hint: report_without_secrets(event, url_shown),
+        "before_send": lambda event, hint: report_without_secrets(event, scrub),
     }
 
 
-def report_without_secrets(event: dict[str, Any], url_shown: UrlShown) -> dict[str, Any]:
-    """An error report's request as it may leave the service: its URL and Referer as `url_shown` gives them,
-    and no query string, body or cookies (a query can hold the name or number a clerk searched for: the
-    access log keeps no query strings either)."""
+def report_without_secrets(event: dict[str, Any], scrub: Scrub) -> dict[str, Any]:
+    """A report as it may leave the service: no query string (it can hold the name or number a clerk
+    searched for: the access log keeps none either), body or cookies, and `scrub` over every text in it
+    (the URL, breadcrumbs, log messages, exception messages)."""
     request = event.get("request")
-    if not isinstance(request, dict):
-        return event
-    for part in ("query_string", "data", "cookies"):
-        request.pop(part, None)
-    if isinstance(request.get("url"), str):
-        request["url"] = url_shown(request["url"])
-    headers = request.get("headers")
-    if isinstance(headers, dict):
-        for name in [n for n in headers if n.lower() == "referer" and isinstance(headers[n], str)]:
-            headers[name] = url_shown(headers[name])
-    return event
+    if isinstance(request, dict):
+        for part in ("query_string", "data", "cookies"):
+            request.pop(part, None)
+        if isinstance(request.get("url"), str):
+            request["url"] = request["url"].split("?", 1)[0]
+    scrubbed: dict[str, Any] = _scrubbed(event, scrub)
+    return scrubbed
+
+
+def _scrubbed(value: Any, scrub: Scrub) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, scrub) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(item, scrub) for item in value]
+    return value

@@ -126,7 +126,7 @@ def _look_up(host: str) -> Route:
         )
     if found is None:
         return None
-    if not found.schema_present:  # type: ignore[attr-defined]  # the annotation above
+    if not found.schema_present:  # the annotation above
         logger.error(
             "%s is routed to %s, whose schema is missing: answered 503 until `provision_tenant` makes it (an "
             "unfinished provisioning) or it is restored (docs/operations.md)",

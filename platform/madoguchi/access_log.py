@@ -109,12 +109,6 @@ def json_line(entry: dict[str, Any], limit: int = LINE_LIMIT - 1) -> str:
             return line
 
 
-def loggable_path(request: HttpRequest) -> str:
-    """The request's path without the secrets its URL pattern names (madoguchi.secret_paths)."""
-    match = getattr(request, "resolver_match", None)
-    return request.path if match is None else without_secrets(request.path, match.kwargs)
-
-
 def _who(user: object) -> str | None:
     """A staff user's ID; citizens (a Card on the citizen API) are not named in the access log."""
     if getattr(user, "is_authenticated", False) is True and hasattr(user, "get_username"):
@@ -139,7 +133,7 @@ class AccessLogMiddleware:
                     "tenant": getattr(tenant, "schema_name", None),
                     "host": request.META.get("HTTP_HOST", ""),
                     "method": request.method,
-                    "path": loggable_path(request),
+                    "path": without_secrets(request.path),
                     "status": response.status_code,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "client": client_address(request),

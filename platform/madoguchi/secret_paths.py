@@ -1,38 +1,42 @@
-"""Addresses that carry a secret (an administrator's one-time invitation link, booking/staff/urls.py) are
-written down without it: in the access log (madoguchi.access_log) and in error reports (integrations.sentry).
-Whoever reads a log or an error report could otherwise open the link before the person it was mailed to.
-The gateways hide the same part of the address in their own logs (infra/gateways/*.conf)."""
+"""Addresses that carry a secret (an administrator's one-time invitation link, booking/staff/urls.py:
+`/staff/invitation/<account>/<token>/`) are written down without it: in the access log, in every other log
+line (`WithoutSecrets`, on every handler of settings.LOGGING) and in error reports (integrations.sentry).
+Whoever reads a log or an error report could otherwise set the password before the person it was mailed to.
+The gateways hide the same part of the address in their own logs (infra/gateways/*.conf).
+
+By the address's shape, not by the URL pattern that resolved it: a request that never resolves (the link
+without its last slash gets CommonMiddleware's redirect; a suspended municipality's 503) carries a valid
+token too. Loose on purpose (any case, repeated slashes, anywhere in a text): it fails closed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-# The URL parameters that are secrets, by the name the URL pattern gives them.
-SECRET_URL_PARTS = ("token",)
 HIDDEN = "[hidden]"
+_SECRET = re.compile(r"(/staff/+invitation/+[^/?#\s\"']*/+)[^/?#\s\"']+", re.IGNORECASE)
 
 
-def without_secrets(path: str, url_kwargs: Mapping[str, Any]) -> str:
-    """`path` with the values of its pattern's secret parameters replaced by HIDDEN."""
-    for name in SECRET_URL_PARTS:
-        secret = url_kwargs.get(name)
-        if isinstance(secret, str) and secret:
-            path = path.replace(secret, HIDDEN)
-    return path
+def without_secrets(text: str) -> str:
+    """`text` (a path, a URL, a log message) with every invitation token in it replaced by HIDDEN."""
+    return _SECRET.sub(rf"\g<1>{HIDDEN}", text) if "nvitation" in text.lower() else text
 
 
-def url_without_secrets(url: str) -> str:
-    """A URL as an error report shows it: the path's secrets hidden (resolved by the URLconf of the request
-    being handled, the tenant's or the control plane's), no query string (it can hold what someone searched
-    for: names, numbers) and no fragment."""
-    # imported here: settings hands this function to Sentry while it is itself being imported
-    from django.urls import Resolver404, resolve
+class WithoutSecrets(logging.Filter):
+    """Every log line without an invitation token: Django's own lines name the path ("Internal Server
+    Error: /staff/invitation/…", CSRF refusals, unreadable bodies), and so do ours."""
 
-    parts = urlsplit(url)
-    try:
-        kwargs = resolve(parts.path).kwargs
-    except Resolver404:
-        kwargs = {}
-    return urlunsplit((parts.scheme, parts.netloc, without_secrets(parts.path, kwargs), "", ""))
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = without_secrets(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_hidden(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _hidden(value) for key, value in record.args.items()}
+        return True
+
+
+def _hidden(value: Any) -> Any:
+    return without_secrets(value) if isinstance(value, str) else value

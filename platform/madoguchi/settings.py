@@ -14,7 +14,7 @@ from redis.retry import Retry
 from integrations.sentry import init_sentry
 from madoguchi.config import env_bool, env_list, env_str, required_in_production, secret_key
 from madoguchi.database import database_settings
-from madoguchi.secret_paths import url_without_secrets
+from madoguchi.secret_paths import without_secrets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -379,9 +379,13 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json_line": {"()": "madoguchi.access_log.JsonLineFormatter"},
     },
-    "filters": {"without_status_lines": {"()": "madoguchi.access_log.WithoutStatusLines"}},
+    "filters": {
+        "without_status_lines": {"()": "madoguchi.access_log.WithoutStatusLines"},
+        # no invitation token in any line (Django's own lines name the path too)
+        "without_secrets": {"()": "madoguchi.secret_paths.WithoutSecrets"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["without_secrets"]},
         "access": {"class": "madoguchi.access_log.LineHandler", "formatter": "json_line"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
@@ -424,5 +428,5 @@ SENTRY_DSN = env_str("SENTRY_DSN")
 init_sentry(
     SENTRY_DSN,
     environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
-    url_shown=url_without_secrets,
+    scrub=without_secrets,
 )

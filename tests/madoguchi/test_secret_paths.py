@@ -1,30 +1,33 @@
-"""An administrator's invitation link is a secret until used: its token is in no access log line and in no
-error report (madoguchi.secret_paths), so whoever reads them cannot set the password first."""
+"""An administrator's invitation link is a secret until used: its token is in no access log line, no other
+log line and no error report (madoguchi.secret_paths), so whoever reads them cannot set the password first."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-import sentry_sdk
 from django.core import mail
 from django.test import Client
-from sentry_sdk.envelope import Envelope
-from sentry_sdk.transport import Transport
 
 from console import vendor_log
-from integrations.sentry import sentry_options
+from integrations.sentry import report_without_secrets
 from madoguchi.access_log import JsonLineFormatter
-from madoguchi.secret_paths import HIDDEN, url_without_secrets
+from madoguchi.secret_paths import HIDDEN, WithoutSecrets, without_secrets
 from tenants import lifecycle
 from tests.conftest import MIHON_HOST, Tenants
 
 pytestmark = pytest.mark.django_db
 
 ACTOR = vendor_log.Actor("ops", None, "127.0.0.1")
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "d4e-5ecret0f0tok3n"
 
 
 def invitation_path(tenants: Tenants, django_capture_on_commit_callbacks: Any) -> str:
@@ -43,16 +46,19 @@ def test_the_access_log_shows_no_invitation_token(
     uid, token = path.strip("/").split("/")[-2:]
     client = Client(HTTP_HOST=MIHON_HOST)
     with caplog.at_level(logging.INFO, logger="madoguchi.access"):
-        assert client.get(path).status_code == 200
+        page = client.get(path)
+        assert page.status_code == 200 and page["Referrer-Policy"] == "no-referrer"
         assert client.post(path, {"new": "weak", "again": "weak"}).status_code == 400
         assert client.get(path.replace(token, token[:-1] + "x")).status_code == 410  # a wrong token too
+        assert client.get(path.rstrip("/")).status_code == 301  # never resolved: Django adds the slash
         done = client.post(path, {"new": "Sora-Kumo-58#q", "again": "Sora-Kumo-58#q"})
         assert done.status_code == 302
     lines = [JsonLineFormatter().format(r) for r in caplog.records if r.name == "madoguchi.access"]
-    assert len(lines) == 4
+    assert len(lines) == 5
     assert all(token[:-1] not in line for line in lines)
     paths = [json.loads(line)["path"] for line in lines]
-    assert paths == [f"/staff/invitation/{uid}/{HIDDEN}/"] * 4  # the account's id stays: it names no secret
+    hidden = f"/staff/invitation/{uid}/{HIDDEN}"
+    assert paths == [hidden + "/"] * 3 + [hidden, hidden + "/"]  # the account's id stays: it is no secret
 
 
 def test_other_paths_are_logged_as_they_are(tenants: Tenants, caplog: pytest.LogCaptureFixture) -> None:
@@ -64,44 +70,117 @@ def test_other_paths_are_logged_as_they_are(tenants: Tenants, caplog: pytest.Log
     assert paths == ["/staff/login/", "/no/such/token/"]
 
 
-class Kept(Transport):
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[Envelope] = []
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f"/staff/invitation/MQ/{TOKEN}/", f"/staff/invitation/MQ/{HIDDEN}/"),
+        (f"//STAFF//invitation/MQ/{TOKEN}", f"//STAFF//invitation/MQ/{HIDDEN}"),
+        (
+            f"Internal Server Error: /staff/invitation/MQ/{TOKEN}/",
+            f"Internal Server Error: /staff/invitation/MQ/{HIDDEN}/",
+        ),
+        (f"https://h.jp/staff/invitation/MQ/{TOKEN}/?x=1", f"https://h.jp/staff/invitation/MQ/{HIDDEN}/?x=1"),
+        ("/staff/invitation/MQ/", "/staff/invitation/MQ/"),  # no token: nothing to hide
+        ("/staff/login/", "/staff/login/"),
+    ],
+)
+def test_a_token_is_hidden_wherever_and_however_the_address_is_written(text: str, shown: str) -> None:
+    assert without_secrets(text) == shown
 
-    def capture_envelope(self, envelope: Envelope) -> None:
-        self.envelopes.append(envelope)
 
-
-def test_an_error_report_shows_no_token_query_or_body() -> None:
-    options = sentry_options("test", url_without_secrets)
-    options.pop("integrations")  # the Django integration patches Django for the whole process: not here
-    transport = Kept()
-    client = sentry_sdk.Client(dsn="http://key@127.0.0.1:9/1", transport=transport, **options)
-    token = "abc123-0123456789abcdef0123456789abcdef"
-    client.capture_event(
-        {
-            "message": "boom",
-            "request": {
-                "url": f"https://mihon.localhost/staff/invitation/Mg/{token}/",
-                "query_string": "q=山田太郎",
-                "data": {"new": "Sora-Kumo-58#q"},
-                "cookies": {"sessionid": "s"},
-                "headers": {"Referer": f"https://mihon.localhost/staff/invitation/Mg/{token}/?x=1"},
-            },
-        },
-        scope=sentry_sdk.Scope(),
+def test_every_log_line_goes_out_without_the_token(tenants: Tenants) -> None:
+    """Django's own lines name the path ("Internal Server Error: %s", CSRF refusals): the console handler
+    of settings.LOGGING filters every record."""
+    (console,) = [
+        h for h in logging.getLogger().handlers if any(isinstance(f, WithoutSecrets) for f in h.filters)
+    ]
+    record = logging.LogRecord(
+        "django.security.csrf",
+        logging.WARNING,
+        __file__,
+        1,
+        "Forbidden (%s): %s",
+        ("CSRF", f"/staff/invitation/MQ/{TOKEN}/"),
+        None,
     )
-    client.flush()
-    (envelope,) = transport.envelopes
-    sent = envelope.get_event()
-    assert sent is not None
-    assert sent["request"] == {
-        "url": f"https://mihon.localhost/staff/invitation/Mg/{HIDDEN}/",
-        "headers": {"Referer": f"https://mihon.localhost/staff/invitation/Mg/{HIDDEN}/"},
+    assert console.filter(record)
+    assert record.getMessage() == f"Forbidden (CSRF): /staff/invitation/MQ/{HIDDEN}/"
+
+
+def test_an_error_report_keeps_no_query_body_cookies_or_token_anywhere() -> None:
+    event = {
+        "message": f"boom at /staff/invitation/MQ/{TOKEN}/",
+        "request": {
+            "url": f"https://mihon.localhost/staff/invitation/MQ/{TOKEN}/?q=山田太郎",
+            "query_string": "q=山田太郎",
+            "data": {"new": "Sora-Kumo-58#q"},
+            "cookies": {"sessionid": "s"},
+        },
+        "breadcrumbs": {"values": [{"message": f"lost connection: GET /staff/invitation/MQ/{TOKEN}/"}]},
     }
-    assert token not in json.dumps(sent) and "山田" not in json.dumps(sent, ensure_ascii=False)
+    sent = json.dumps(report_without_secrets(event, without_secrets), ensure_ascii=False)
+    assert TOKEN not in sent and "山田" not in sent and "Sora-Kumo" not in sent and "sessionid" not in sent
+    assert f"https://mihon.localhost/staff/invitation/MQ/{HIDDEN}/" in sent
 
 
-def test_a_url_no_pattern_knows_keeps_its_path() -> None:
-    assert url_without_secrets("https://x.localhost/a/b/?q=1#f") == "https://x.localhost/a/b/"
+SENTRY_PROBE = """
+import io, json, sentry_sdk
+from django.core.wsgi import get_wsgi_application
+app = get_wsgi_application()  # as gunicorn loads it: through the WSGI handler the integration wraps
+from sentry_sdk.transport import Transport
+sent = []
+class Kept(Transport):
+    def capture_envelope(self, envelope):
+        sent.extend(i.payload.json for i in envelope.items if i.type == "event")
+sentry_sdk.get_client().transport = Kept(sentry_sdk.get_client().options)
+environ = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": "/staff/invitation/MQ/%s/" % TOKEN,
+    "QUERY_STRING": "q=%E5%B1%B1%E7%94%B0",
+    "SERVER_NAME": "mihon.localhost", "SERVER_PORT": "80", "HTTP_HOST": "mihon.localhost",
+    "HTTP_COOKIE": "sessionid=s3ssion",
+    "HTTP_REFERER": "http://mihon.localhost/staff/invitation/MQ/%s/" % TOKEN,
+    "HTTP_X_FORWARDED_FOR": "203.0.113.9", "HTTP_USER_AGENT": "probe", "REMOTE_ADDR": "198.51.100.7",
+    "wsgi.input": io.BytesIO(b""), "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(),
+    "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0), "wsgi.multithread": False,
+    "wsgi.multiprocess": False, "wsgi.run_once": False,
+}
+status = []
+b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+sentry_sdk.flush()
+print(json.dumps({"status": int(status[0].split()[0]), "sent": sent}, ensure_ascii=False))
+"""
+
+
+def test_a_real_error_report_through_django_leaves_nothing_personal_or_secret() -> None:
+    """The whole path, in a process of its own (the Django integration patches Django for good): a request
+    that fails (its database does not exist) is reported by the configured SDK; what would be sent is read
+    from the transport."""
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/mg_no_such_database"
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": url,
+        "SENTRY_DSN": "http://key@127.0.0.1:9/1",
+        "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
+        "LOG_LEVEL": "CRITICAL",
+    }
+    probe = f"TOKEN = {TOKEN!r}\n" + SENTRY_PROBE
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["status"] == 500 and answer["sent"], done.stderr[-2000:]
+    text = json.dumps(answer["sent"], ensure_ascii=False)
+    for secret in (TOKEN, "山田", "%E5%B1%B1", "s3ssion", "203.0.113.9", "198.51.100.7"):
+        assert secret not in text, secret
+    (report,) = answer["sent"]
+    assert report["request"]["url"] == f"http://mihon.localhost/staff/invitation/MQ/{HIDDEN}/"
+    assert "query_string" not in report["request"] and "cookies" not in report["request"]
+    frames = [f for e in report["exception"]["values"] for f in e["stacktrace"]["frames"]]
+    assert frames and not any("vars" in f for f in frames)  # no local variables

@@ -97,7 +97,7 @@ def test_another_process_s_change_is_seen_within_the_check_interval(
 
 def test_the_municipality_handed_out_is_a_copy(tenants: Tenants) -> None:
     first = routing.tenant_for_host(KYOTO_HOST)
-    assert first is not None
+    assert isinstance(first, Municipality)
     first.domain_url = "somewhere.else"  # what the middleware sets
     second = routing.tenant_for_host(KYOTO_HOST)
     assert second is not None and second is not first
