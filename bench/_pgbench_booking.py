@@ -62,7 +62,7 @@ def pgbench_booking(database_url: str, clients: int, work_dir: Path) -> Iterator
     script.write_text(SCRIPT.format(schema=SCHEMA, slots=SLOTS))
 
     def run(seconds: int, label: str) -> Limit:
-        return _run_pgbench(database_url, clients, seconds, script, work_dir / f"pgbench_log_{label}")
+        return run_pgbench(database_url, clients, seconds, script, work_dir / f"pgbench_log_{label}")
 
     try:
         yield run
@@ -71,7 +71,7 @@ def pgbench_booking(database_url: str, clients: int, work_dir: Path) -> Iterator
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
 
 
-def _run_pgbench(database_url: str, clients: int, seconds: int, script: Path, log_prefix: Path) -> Limit:
+def run_pgbench(database_url: str, clients: int, seconds: int, script: Path, log_prefix: Path) -> Limit:
     """(transactions per second, p50 ms, p99 ms); latencies from pgbench's per-transaction log."""
     completed = subprocess.run(  # noqa: S603 - our own command line
         [

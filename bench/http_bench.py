@@ -13,12 +13,15 @@ In one sitting it:
    `/api/v1/citizen/sessions/`;
 3. measures in `--rounds` rounds (default 3), each limit right before what is compared with it: pgbench
    running the booking transaction (a conditional capacity UPDATE and an INSERT under a partial unique
-   index, as `do_book` and the trigger do) with 16 clients, then citizen booking POSTs with wrk
-   (`bench/http_bench.lua`; an `Idempotency-Key` each, spread over the free slots, each slot asked for once
-   more than its capacity; each round its own share of the cards); the no-op view, then availability GETs
-   (one place, 31 days); then the same project as the staff pool for the staff API's bookings list;
+   index, as `do_book` and the trigger do) with 16 clients, and pgbench calling the project's own booking
+   function on cards and slots of its own, rolled back (`_pgbench_one_call`), then citizen booking POSTs
+   with wrk (`bench/http_bench.lua`; an `Idempotency-Key` each, spread over the free slots, each slot asked
+   for once more than its capacity; each round its own share of the cards); the no-op view, then
+   availability GETs (one place, 31 days); then the same project as the staff pool for the staff API's
+   bookings list;
 4. prints requests/s, p50, p99 and errors per scenario and round, P1 = bookings/s ÷ pgbench tps and
-   P2 = availability/s ÷ no-op/s of each round and their medians, then checks in SQL that no slot took more
+   P2 = availability/s ÷ no-op/s of each round and their medians (and, for information, bookings/s ÷ the
+   tps of pgbench on the project's own booking call), then checks in SQL that no slot took more
    than its capacity and that `taken` = confirmed bookings + holds (exit status 1 otherwise);
 5. stops every process it started and drops the database (unless `--keep`).
 
@@ -32,15 +35,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import io
 import json
 import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,14 +50,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
-VENV_BIN = Path(sys.executable).parent
 HOST = "kyoto.localhost"
 SCHEMA = "kyoto"
 SERVICE_CODE = "card_issuance"
@@ -142,6 +140,8 @@ django.setup()
 from _booking_fixtures import Fixtures, InvariantBroken, audit_slots, raw_connection
 from _common import print_table
 from _pgbench_booking import Limit, pgbench_booking
+from _pgbench_one_call import TENANT, one_call_targets, pgbench_one_call
+from _processes import Gunicorn, http_request
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connections
@@ -178,16 +178,18 @@ class Request:
 
 def provision() -> None:
     call_command("migrate_schemas", shared=True, verbosity=0)
-    if not Municipality.objects.filter(schema_name=SCHEMA).exists():
-        call_command(
-            "provision_tenant", SCHEMA, name="京都市", domain=HOST, preset="kyoto", stdout=io.StringIO()
-        )
+    # kyoto, which the HTTP rounds use, and a municipality of pgbench's own booking calls (_pgbench_one_call)
+    for schema, name, host in ((SCHEMA, "京都市", HOST), (TENANT, "ベンチ市", f"{TENANT}.localhost")):
+        if not Municipality.objects.filter(schema_name=schema).exists():
+            call_command(
+                "provision_tenant", schema, name=name, domain=host, preset="kyoto", stdout=io.StringIO()
+            )
 
 
-def make_fixtures(cards: int, seed: int) -> tuple[list[Request], int, str]:
+def make_fixtures(cards: int, seed: int) -> tuple[list[Request], int, str, list[tuple[object, ...]]]:
     """Cards through the intake service, free slots, each slot asked for capacity + 1 times; also the
     staff user. Returns the requests (in the order to send them), a place for the availability GETs and
-    the day the staff list is asked for."""
+    the day the staff list is asked for, and the rows of pgbench's own booking calls (`_pgbench_one_call`)."""
     with schema_context(SCHEMA):
         rows = [
             CardRow(
@@ -222,82 +224,11 @@ def make_fixtures(cards: int, seed: int) -> tuple[list[Request], int, str]:
         busiest = max(places, key=lambda place: sum(1 for t in targets if t.place.pk == place.pk))
         # the staff list's ?date= is a Tokyo day: an early-morning slot is on the previous UTC date
         day = timezone.localdate(min(t.starts_at for t in targets))
-    return requests, busiest.pk, day.isoformat()
+    one_call_rows = one_call_targets(SERVICE_CODE, seed)
+    return requests, busiest.pk, day.isoformat(), one_call_rows
 
 
 # --- processes -----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Gunicorn:
-    """A gunicorn started in its own process group, logging to a file; stop() ends the whole group."""
-
-    def __init__(self, name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.log = log_dir / f"{name}.log"
-        full_env = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - our own command line
-                [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", *args],
-                cwd=REPO,
-                env=full_env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, path: str, host: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(
-                    f"{self.name} gunicorn exited; its log: {self.log}\n{self.log.read_text()[-3000:]}"
-                )
-            try:
-                status, _ = http_request(self.port, "GET", path, host)
-                if status < 500:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"{self.name} gunicorn did not answer in {timeout:.0f} s; its log: {self.log}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def http_request(
-    port: int, method: str, path: str, host: str, body: dict[str, Any] | None = None
-) -> tuple[int, dict[str, Any]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        headers = {"Host": host, "X-Forwarded-Proto": "https", "Accept": "application/json"}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=payload, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-        try:
-            data = json.loads(raw) if raw else {}
-        except ValueError:
-            data = {"raw": raw[:200].decode(errors="replace")}
-        return response.status, data if isinstance(data, dict) else {"list": data}
-    finally:
-        conn.close()
 
 
 def citizen_tokens(port: int, requests: Sequence[Request]) -> list[str]:
@@ -357,6 +288,7 @@ class Round:
     """One round: pgbench, then the booking POSTs; the no-op view, then the availability GETs."""
 
     limit: Limit
+    same_limit: Limit  # pgbench running the project's own booking call (_pgbench_one_call)
     booking: Result
     noop: Result
     availability: Result
@@ -369,6 +301,10 @@ class Round:
     @property
     def p1(self) -> float:
         return self.bookings_per_second / self.limit[0]
+
+    @property
+    def p1_same(self) -> float:
+        return self.bookings_per_second / self.same_limit[0]
 
     @property
     def p2(self) -> float:
@@ -442,7 +378,7 @@ def machine() -> list[tuple[str, str]]:
 
 def run(work_dir: Path, started: list[Gunicorn]) -> int:
     provision()
-    requests, place_id, staff_day = make_fixtures(ARGS.cards, ARGS.seed)
+    requests, place_id, staff_day, one_call_rows = make_fixtures(ARGS.cards, ARGS.seed)
     connections.close_all()
     print(f"set up: {len(requests)} cards with free slots; place {place_id}; logs in {work_dir}", flush=True)
 
@@ -481,8 +417,12 @@ def run(work_dir: Path, started: list[Gunicorn]) -> int:
     # The machine's speed moves by a fifth from minute to minute (a shared virtual machine): each limit is
     # measured right before what is compared with it, round after round, and the ratios are of each round.
     rounds: list[Round] = []
-    with pgbench_booking(DATABASE_URL, ARGS.pgbench_clients, work_dir) as pgbench:
+    with (
+        pgbench_booking(DATABASE_URL, ARGS.pgbench_clients, work_dir) as pgbench,
+        pgbench_one_call(DATABASE_URL, ARGS.pgbench_clients, work_dir, one_call_rows) as pgbench_same,
+    ):
         for number in range(1, ARGS.rounds + 1):
+            same_limit = pgbench_same(ARGS.pgbench_seconds, f"s{number}")
             limit = pgbench(ARGS.pgbench_seconds, f"r{number}")
             booking = wrk(
                 f"booking POST, round {number}",
@@ -501,9 +441,10 @@ def run(work_dir: Path, started: list[Gunicorn]) -> int:
                 ARGS.seconds,
                 {"BENCH_MODE": "get"},
             )
-            rounds.append(Round(limit, booking, noop_result, availability))
+            rounds.append(Round(limit, same_limit, booking, noop_result, availability))
             print(
                 f"round {number}: P1 {rounds[-1].p1:.4f} (pgbench {limit[0]:,.0f} tps),"
+                f" against the same call {rounds[-1].p1_same:.4f} ({same_limit[0]:,.0f} tps),"
                 f" P2 {rounds[-1].p2:.4f}",
                 flush=True,
             )
@@ -574,6 +515,17 @@ def report(rounds: list[Round], staff: Result, made: int, started: list[Gunicorn
             ),
             *(
                 [
+                    f"pgbench: the project's booking call (rolled back), round {n}",
+                    f"{one.same_limit[0]:,.0f}",
+                    f"{one.same_limit[1]:.2f} ms",
+                    f"{one.same_limit[2]:.2f} ms",
+                    "",
+                    "0",
+                ]
+                for n, one in enumerate(rounds, 1)
+            ),
+            *(
+                [
                     r.scenario,
                     f"{r.per_second:,.1f}",
                     f"{r.p50_ms:,.1f} ms",
@@ -594,6 +546,13 @@ def report(rounds: list[Round], staff: Result, made: int, started: list[Gunicorn
     ):
         each = ", ".join(f"{ratio:.4f}" for ratio in ratios)
         print(f"{name}: median {statistics.median(ratios):.4f} of rounds {each} (target {target})")
+    # Not the issue's P1: what the HTTP path keeps of the database's pace on the very same call, for the
+    # decision docs/performance.md asks of the issue's owner (bench/_pgbench_one_call.py).
+    same = [one.p1_same for one in rounds]
+    print(
+        f"(for information) bookings/s ÷ pgbench tps of the project's own booking call: median"
+        f" {statistics.median(same):.4f} of rounds {', '.join(f'{ratio:.4f}' for ratio in same)}"
+    )
     worst = max(rounds, key=lambda one: one.booking.p99_ms)
     print(f"booking p99, worst round: {worst.booking.p99_ms:,.1f} ms (target < 250 ms)")
     print_table("Machine", ["", ""], machine())

@@ -34,8 +34,6 @@ import os
 import random
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +50,6 @@ import psycopg
 from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
 KYOTO, MIHON = "kyoto.localhost", "mihon.localhost"
 
 
@@ -102,6 +99,7 @@ import django
 django.setup()
 
 from _common import percentile, print_table
+from _processes import Gunicorn
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.management import call_command
@@ -144,51 +142,29 @@ def setup() -> None:
 # --- processes and requests ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class ProjectServer(Gunicorn):
+    """The project under gunicorn as production runs it, serving every pool (residents, staff), DEBUG off."""
 
-
-class Gunicorn:
     def __init__(self, work_dir: Path) -> None:
-        self.port = free_port()
-        self.log = work_dir / "gunicorn.log"
         (work_dir / "static").mkdir(exist_ok=True)
         env = {
-            **os.environ,
             **RUN_ENV,
             "DEBUG": "false",
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "GUNICORN_WORKER_TMP_DIR": tempfile.gettempdir(),
             "STATIC_ROOT": str(work_dir / "static"),
             "LOG_LEVEL": "WARNING",
+            "MADOGUCHI_WEB_POOL": "",  # every pool: staff and operators are measured beside residents
         }
-        env.pop("MADOGUCHI_WEB_POOL", None)
         # the pages name their stylesheet through the manifest, as in the image: collect it first
         subprocess.run(  # noqa: S603 - our own command line
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=REPO, env=env, check=True
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=REPO,
+            env={**os.environ, **env},
+            check=True,
         )
         conf = ["--config", str(REPO / "infra/docker/gunicorn_conf.py"), "madoguchi.wsgi:application"]
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - our own command line
-                [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", *conf],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if get(self.port, "/healthz", KYOTO).status < 500:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit("gunicorn did not answer in 60 s")
+        super().__init__("gunicorn", conf, env, work_dir)
+        self.wait_ready("/healthz", KYOTO)
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by gunicorn's master and workers (from /proc)."""
@@ -203,14 +179,6 @@ class Gunicorn:
             if self.process.pid in (pid, ppid):
                 total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / ticks
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -356,7 +324,7 @@ def staff_token(port: int) -> str:
 
 def run(work_dir: Path) -> int:
     setup()
-    server = Gunicorn(work_dir)
+    server = ProjectServer(work_dir)
     try:
         token = staff_token(server.port)
         probes = [
