@@ -6,20 +6,24 @@ from collections.abc import Callable
 from typing import Any
 
 Scrub = Callable[[str], str]
+Keep = Callable[[dict[str, Any]], bool]
 
 
-def init_sentry(dsn: str, environment: str, scrub: Scrub = lambda text: text) -> bool:
+def init_sentry(
+    dsn: str, environment: str, scrub: Scrub = lambda text: text, keep: Keep = lambda hint: True
+) -> bool:
     if not dsn:
         return False
     import sentry_sdk
 
-    sentry_sdk.init(dsn=dsn, **sentry_options(environment, scrub))
+    sentry_sdk.init(dsn=dsn, **sentry_options(environment, scrub, keep))
     return True
 
 
-def sentry_options(environment: str, scrub: Scrub) -> dict[str, Any]:
+def sentry_options(environment: str, scrub: Scrub, keep: Keep = lambda hint: True) -> dict[str, Any]:
     """The client's options. `scrub` is applied to every text of a report before it leaves (the caller's
-    rules: madoguchi.secret_paths hides an invitation link's token)."""
+    rules: madoguchi.secret_paths hides an invitation link's token); a report whose hint `keep` refuses is
+    not sent (madoguchi.lost_connection: a request's first run that is answered again)."""
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
     from sentry_sdk.integrations.logging import ignore_logger
@@ -39,7 +43,7 @@ def sentry_options(environment: str, scrub: Scrub) -> dict[str, Any]:
         "include_local_variables": False,
         "max_request_body_size": "never",
         "traces_sample_rate": 0.0,
-        "before_send": lambda event, hint: report_without_secrets(event, scrub),
+        "before_send": lambda event, hint: report_without_secrets(event, scrub) if keep(hint) else None,
     }
 
 

@@ -171,9 +171,9 @@ def print_web_tracebacks(web_log: Path, most: int = 3) -> None:
     """The causes of the web tier's error answers (status 400 or 5xx in its access lines): for each, the
     nearest traceback before it logged for the same path, each distinct one (by its last line) once.
 
-    A request the lost-connection middleware answered again has a traceback too (Django logs the first
-    run's 500 before the second run succeeds), so tracebacks are picked by the answers, not all shown.
-    With no error answer (a run failed otherwise), the first distinct tracebacks are shown instead.
+    Tracebacks are picked by the answers, not all shown (a first run the lost-connection middleware
+    answers again logs none since madoguchi.answered_again, but other records may carry one). With no
+    error answer (a run failed otherwise), the first distinct tracebacks are shown instead.
     """
     if not web_log.exists():
         return

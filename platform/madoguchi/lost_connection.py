@@ -26,6 +26,11 @@ answered again. Writes' own guards still apply (bookings: `booking.engine.retry`
 `booking.engine.idempotency`'s keys and one-time tokens).
 While a municipality's waiting room is on, a resident without a pass may be given one on each run (the
 first one's cookie is never sent), so a lost connection can cost that line one extra admission.
+
+A first run that is answered again is not an error of the service: its 500 is not logged by `django.request`
+nor reported to Sentry (`madoguchi.answered_again`); the one line this middleware logs
+says what was lost. A failover would otherwise fill the log and the error reports with tracebacks of
+requests that were answered well, in the very minutes someone reads them to see what failed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -41,6 +47,7 @@ from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponseBase
 
+from madoguchi.answered_again import first_run
 from madoguchi.postgresql.base import GAVE_UP
 
 logger = logging.getLogger(__name__)
@@ -78,7 +85,7 @@ def _note_lost(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -
     BEGIN, on a health check) is seen here, not by the statement watch."""
     error = sys.exc_info()[1]
     if request is not None and error is not None and lost_connection(error):
-        setattr(request, _LOST, True)
+        setattr(request, _LOST, error)
 
 
 got_request_exception.connect(_note_lost, dispatch_uid="madoguchi.lost_connection")
@@ -94,7 +101,7 @@ class _Watch:
     """
 
     def __init__(self) -> None:
-        self.lost = False
+        self.lost: BaseException | None = None
         self.committed = False
         self.pending: list[Any] = []  # the raw connection of each write whose transaction has not ended
         self.failed_commits_before = int(getattr(connection, "failed_commits", 0))
@@ -109,7 +116,7 @@ class _Watch:
             result = execute(sql, params, many, context)
         except Exception as error:
             if lost_connection(error):
-                self.lost = True
+                self.lost = error
                 if connection.in_atomic_block:
                     # this transaction dies uncommitted with its connection: its writes are not in
                     raw = connection.connection
@@ -150,22 +157,54 @@ def _replayable(request: HttpRequest) -> bool:
     return True
 
 
+@dataclass
+class _FirstRun:
+    request: HttpRequest
+    replayable: bool
+    watch: _Watch
+
+    def lost(self, error: BaseException | None = None) -> BaseException | None:
+        if error is not None and lost_connection(error):
+            return error
+        found: BaseException | None = self.watch.lost or getattr(self.request, _LOST, None)
+        return found
+
+    def answered_again(self, status: int, error: BaseException | None = None) -> bool:
+        """Whether an answer with `status` (after `error`, if one is known) is replaced by a second run."""
+        safe = self.request.method in _SAFE_METHODS
+        return (
+            self.replayable
+            and self.lost(error) is not None
+            and (safe or not self.watch.maybe_committed)
+            and status in (400, 500)
+        )
+
+
 class LostConnectionRetryMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        replayable = _replayable(request)
-        watch = _Watch()
-        with connection.execute_wrapper(watch):
-            response = self.get_response(request)
-        lost = watch.lost or getattr(request, _LOST, False)
-        safe = request.method in _SAFE_METHODS
-        if not (
-            replayable and lost and (safe or not watch.maybe_committed) and response.status_code in (400, 500)
-        ):
+        run = _FirstRun(request, _replayable(request), _Watch())
+        current = first_run.set(run)
+        try:
+            with connection.execute_wrapper(run.watch):
+                response = self.get_response(request)
+        finally:
+            first_run.reset(current)
+        if not run.answered_again(response.status_code):
             return response
-        logger.warning("database connection lost during %s %s; answered again", request.method, request.path)
+        logger.warning(
+            "database connection lost during %s %s (%s); answered again",
+            request.method,
+            request.path,
+            _summary(run.lost()),
+        )
         connection.close()  # the next statement connects afresh, waiting for a primary
         time.sleep(PAUSE_SECONDS)
         return self.get_response(request)
+
+
+def _summary(error: BaseException | None) -> str:
+    text = str(error).strip().splitlines()[0][:200] if error is not None and str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from integrations.sentry import init_sentry
+from madoguchi.answered_again import report_kept
 from madoguchi.config import env_bool, env_list, env_str, required_in_production, secret_key
 from madoguchi.database import database_settings
 from madoguchi.secret_paths import without_secrets
@@ -381,6 +382,8 @@ LOGGING = {
     },
     "filters": {
         "without_status_lines": {"()": "madoguchi.access_log.WithoutStatusLines"},
+        # a failover's first run that is answered again is no error (madoguchi.lost_connection)
+        "answered_again": {"()": "madoguchi.answered_again.WithoutFirstRunsAnsweredAgain"},
         # no invitation token in any line (Django's own lines name the path too)
         "without_secrets": {"()": "madoguchi.secret_paths.WithoutSecrets"},
     },
@@ -392,7 +395,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # an answer's status is in its access line; django.request keeps what has a traceback
-        "django.request": {"filters": ["without_status_lines"]},
+        "django.request": {"filters": ["without_status_lines", "answered_again"]},
         "madoguchi.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         # runserver's own request lines would repeat the access log
         "django.server": {"level": "WARNING"},
@@ -429,4 +432,5 @@ init_sentry(
     SENTRY_DSN,
     environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
     scrub=without_secrets,
+    keep=report_kept,
 )

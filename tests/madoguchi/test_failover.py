@@ -9,8 +9,9 @@ own that commits for real (`committed_kyoto`).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -526,3 +527,69 @@ def test_a_sign_in_whose_card_lookup_lost_its_connection_leaves_no_login_count_b
     status, token, tokens, counted = committed_kyoto(_sign_in_cut_by(cut_at_the_card))
     assert cut, "the connection was never cut"
     assert (status, bool(token), tokens, counted) == (201, True, 1, {})
+
+
+def test_a_first_run_answered_again_is_no_error_in_the_log_or_in_sentry(
+    committed_kyoto: Committed, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Django's own handler (log and signal) below the middleware: the first run's 500 is neither logged by
+    django.request nor reported (madoguchi.answered_again); the middleware's one line says what was lost. A
+    second run that fails too is an error like any other."""
+    import sys
+
+    from django.core.handlers.exception import convert_exception_to_response
+    from django.core.signals import got_request_exception
+
+    from madoguchi.answered_again import report_kept
+
+    reports: list[bool] = []  # what Sentry's receiver of the same signal would be told
+
+    def sentry_would(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        reports.append(report_kept({"exc_info": sys.exc_info()}))
+
+    def lost_once(calls: list[int]) -> Callable[[HttpRequest], HttpResponseBase]:
+        def view(request: HttpRequest) -> HttpResponseBase:
+            calls.append(1)
+            with connection.cursor() as cursor:
+                if len(calls) == 1:
+                    lost_connections.die()
+                cursor.execute("SELECT pg_is_in_recovery()")
+            return HttpResponse("ok")
+
+        return view
+
+    def lost_always(request: HttpRequest) -> HttpResponseBase:
+        lost_connections.die()
+        return HttpResponse("never")
+
+    def answer(view: Callable[[HttpRequest], HttpResponseBase]) -> int:
+        chain = cast(Callable[[HttpRequest], HttpResponseBase], convert_exception_to_response(view))  # sync
+        middleware = LostConnectionRetryMiddleware(chain)
+        try:
+            return middleware(RequestFactory().get("/bookings/")).status_code
+        finally:
+            connection.close()
+
+    got_request_exception.connect(sentry_would)
+    try:
+        with caplog.at_level(logging.INFO):
+            assert committed_kyoto(lambda: answer(lost_once([]))) == 200
+            first = [r for r in caplog.records if r.name in ("django.request", "madoguchi.lost_connection")]
+            assert reports == [False]
+            caplog.clear()
+            assert committed_kyoto(lambda: answer(lost_always)) == 500
+            second = [r for r in caplog.records if r.name in ("django.request", "madoguchi.lost_connection")]
+    finally:
+        got_request_exception.disconnect(sentry_would)
+    assert [(r.name, r.levelname) for r in first] == [("madoguchi.lost_connection", "WARNING")]
+    assert (
+        "GET /bookings/ (OperationalError: " in first[0].getMessage()
+        and "answered again" in first[0].getMessage()
+    )
+    # the second run's failure is the request's answer: logged with its traceback, and reported
+    assert [(r.name, r.levelname) for r in second] == [
+        ("madoguchi.lost_connection", "WARNING"),
+        ("django.request", "ERROR"),
+    ]
+    assert second[1].exc_info is not None
+    assert reports == [False, False, True]
