@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, F, Func, QuerySet
 from django_tenants.utils import get_public_schema_name
 
 from tenants.db import tenant_connection
 from tenants.models import Domain, Municipality
+
+
+def schema_present(field: str = "schema_name") -> Func:
+    """Whether the schema the field names is in the database: a municipality whose provisioning stopped
+    before making it, or whose schema was lost (a restore is needed), has none."""
+    return Func(
+        F(field),
+        template="EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = %(expressions)s)",
+        output_field=BooleanField(),
+    )
 
 
 def customer_tenants() -> QuerySet[Municipality]:

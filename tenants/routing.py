@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.expressions import RawSQL
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.models import Domain, Municipality
+from tenants.queries import schema_present
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +110,8 @@ def _fresh_memory(now: float) -> _Memory:
         return _memory
 
 
-# in the same query as the domain: no round trip more per lookup
-_SCHEMA_PRESENT = RawSQL(
-    "EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = tenants_municipality.schema_name)", ()
-)
+MISSING_LOGGED_EVERY = 300.0  # seconds: one error line per missing schema and process, not one per request
+_missing_logged: dict[str, float] = {}
 
 
 def _look_up(host: str) -> Route:
@@ -121,19 +119,23 @@ def _look_up(host: str) -> Route:
         found = (
             Domain.objects.select_related("tenant")
             .filter(domain=host)
-            .annotate(schema_present=_SCHEMA_PRESENT)
+            .annotate(schema_present=schema_present("tenant__schema_name"))  # no round trip more
             .first()
         )
     if found is None:
         return None
     if not found.schema_present:  # the annotation above
-        logger.error(
-            "%s is routed to %s, whose schema is missing: answered 503 until `provision_tenant` makes it (an "
-            "unfinished provisioning) or it is restored (docs/operations.md)",
-            host,
-            found.tenant.schema_name,
-        )
-        return Unavailable(found.tenant.schema_name)
+        schema, now = found.tenant.schema_name, time.monotonic()
+        # while Redis is away nothing is kept and every request looks up again: the line stays rare
+        if now - _missing_logged.get(schema, float("-inf")) >= MISSING_LOGGED_EVERY:
+            _missing_logged[schema] = now
+            logger.error(
+                "%s is routed to %s, whose schema is missing: answered 503 until `provision_tenant` makes it "
+                "(an unfinished provisioning) or it is restored (docs/operations.md)",
+                host,
+                schema,
+            )
+        return Unavailable(schema)
     return found.tenant
 
 

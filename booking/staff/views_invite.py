@@ -17,14 +17,6 @@ from madoguchi.client_address import client_address
 
 @require_http_methods(["GET", "POST"])
 def invitation(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
-    response = _invitation(request, uidb64, token)
-    # The page's own address holds the token: its stylesheet and script requests must not carry it as
-    # Referer (into the ingress controller's log) while it is still valid.
-    response["Referrer-Policy"] = "no-referrer"
-    return response
-
-
-def _invitation(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     address = client_address(request)
     # A staff function like the sign-in: only from the networks the municipality's staff may use.
     if not accounts.address_allowed(address):

@@ -14,7 +14,9 @@ from typing import Any, Protocol
 class FirstRun(Protocol):
     request: Any
 
-    def answered_again(self, status: int, error: BaseException | None = None) -> bool: ...
+    def answered_again(self, status: int) -> bool: ...
+
+    def answered_again_after(self, error: BaseException) -> bool: ...
 
 
 # The request whose first run is under way in this thread, set by LostConnectionRetryMiddleware.
@@ -34,9 +36,10 @@ class WithoutFirstRunsAnsweredAgain(logging.Filter):
 
 
 def report_kept(hint: dict[str, Any]) -> bool:
-    """Whether an error report is sent (integrations.sentry): not for a first run's error that is answered
-    again (the report is made while the exception is handled, before the answer is)."""
+    """Whether an error report is sent (integrations.sentry): not for a first run's lost connection that is
+    answered again (the report is made while the exception is handled, before the answer is). Any other
+    error of that run (logged by code that carried on, say) is reported."""
     run = first_run.get()
     exc_info = hint.get("exc_info") or (None, None, None)
     error = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None
-    return not (run is not None and isinstance(error, BaseException) and run.answered_again(500, error))
+    return not (run is not None and isinstance(error, BaseException) and run.answered_again_after(error))

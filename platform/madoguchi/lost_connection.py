@@ -163,21 +163,28 @@ class _FirstRun:
     replayable: bool
     watch: _Watch
 
-    def lost(self, error: BaseException | None = None) -> BaseException | None:
-        if error is not None and lost_connection(error):
-            return error
+    def lost(self) -> BaseException | None:
         found: BaseException | None = self.watch.lost or getattr(self.request, _LOST, None)
         return found
 
-    def answered_again(self, status: int, error: BaseException | None = None) -> bool:
-        """Whether an answer with `status` (after `error`, if one is known) is replaced by a second run."""
+    def answered_again(self, status: int) -> bool:
+        """Whether this run's answer with `status` is replaced by a second run."""
         safe = self.request.method in _SAFE_METHODS
         return (
             self.replayable
-            and self.lost(error) is not None
+            and self.lost() is not None
             and (safe or not self.watch.maybe_committed)
             and status in (400, 500)
         )
+
+    def answered_again_after(self, error: BaseException) -> bool:
+        """Whether `error`, a lost connection ending this run (Django answers it 500), is answered again."""
+        if not lost_connection(error):
+            return False
+        if self.lost() is None:
+            # the statement watch may not have seen it (lost at BEGIN, at the health check)
+            setattr(self.request, _LOST, error)
+        return self.answered_again(500)
 
 
 class LostConnectionRetryMiddleware:

@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from madoguchi.secret_paths import has_secret
 from tenants.db import tenant_connection
 from tenants.routing import Unavailable, tenant_for_host
 
@@ -188,6 +189,11 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if has_secret(request.path):
+            # An invitation link's page (or any answer at such an address: a CSRF refusal, a 503): its own
+            # requests (stylesheet) send only the origin as Referer, never the token, to the ingress log.
+            # Not "no-referrer": browsers then send "Origin: null" with the form's POST, which CSRF refuses.
+            response.headers["Referrer-Policy"] = "strict-origin"
         response = self._django_security.process_response(request, response)
         response = self._frame_options.process_response(request, response)
         if "Cache-Control" not in response.headers and not _static(request):

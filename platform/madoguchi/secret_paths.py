@@ -16,7 +16,13 @@ import re
 from typing import Any
 
 HIDDEN = "[hidden]"
-_SECRET = re.compile(r"(/staff/+invitation/+[^/?#\s\"']*/+)[^/?#\s\"']+", re.IGNORECASE)
+# possessive quantifiers: a run of slashes is never tried again in shorter parts (quadratic on hostile input)
+_SECRET = re.compile(r"(/staff/++invitation/++[^/?#\s\"']*+/++)[^/?#\s\"']+", re.IGNORECASE)
+
+
+def has_secret(path: str) -> bool:
+    """Whether the path holds an invitation token (its page must not pass its address on as Referer)."""
+    return without_secrets(path) != path
 
 
 def without_secrets(text: str) -> str:

@@ -388,14 +388,20 @@ LOGGING = {
         "without_secrets": {"()": "madoguchi.secret_paths.WithoutSecrets"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["without_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            # answered_again here, not on django.request: a lost session save is logged on
+            # django.security.SessionInterrupted
+            "filters": ["without_secrets", "answered_again"],
+        },
         "access": {"class": "madoguchi.access_log.LineHandler", "formatter": "json_line"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # an answer's status is in its access line; django.request keeps what has a traceback
-        "django.request": {"filters": ["without_status_lines", "answered_again"]},
+        "django.request": {"filters": ["without_status_lines"]},
         "madoguchi.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         # runserver's own request lines would repeat the access log
         "django.server": {"level": "WARNING"},

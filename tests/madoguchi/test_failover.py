@@ -529,23 +529,33 @@ def test_a_sign_in_whose_card_lookup_lost_its_connection_leaves_no_login_count_b
     assert (status, bool(token), tokens, counted) == (201, True, 1, {})
 
 
-def test_a_first_run_answered_again_is_no_error_in_the_log_or_in_sentry(
-    committed_kyoto: Committed, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Django's own handler (log and signal) below the middleware: the first run's 500 is neither logged by
-    django.request nor reported (madoguchi.answered_again); the middleware's one line says what was lost. A
-    second run that fails too is an error like any other."""
+def test_a_first_run_answered_again_is_no_error_in_the_log_or_in_sentry(committed_kyoto: Committed) -> None:
+    """Django's own handler (log and signal) below the middleware: the first run's 500 is neither written by
+    the log's handler nor reported (madoguchi.answered_again); the middleware's one line says what was lost.
+    A second run that fails too is an error like any other."""
     import sys
 
     from django.core.handlers.exception import convert_exception_to_response
     from django.core.signals import got_request_exception
 
-    from madoguchi.answered_again import report_kept
+    from madoguchi.answered_again import WithoutFirstRunsAnsweredAgain, report_kept
 
     reports: list[bool] = []  # what Sentry's receiver of the same signal would be told
 
     def sentry_would(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
         reports.append(report_kept({"exc_info": sys.exc_info()}))
+
+    class Written(logging.Handler):
+        """What the console handler of settings.LOGGING writes: its filter, at the moment of logging."""
+
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.addFilter(WithoutFirstRunsAnsweredAgain())
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.name in ("django.request", "madoguchi.lost_connection"):
+                self.records.append(record)
 
     def lost_once(calls: list[int]) -> Callable[[HttpRequest], HttpResponseBase]:
         def view(request: HttpRequest) -> HttpResponseBase:
@@ -570,22 +580,22 @@ def test_a_first_run_answered_again_is_no_error_in_the_log_or_in_sentry(
         finally:
             connection.close()
 
+    written = Written()
+    root = logging.getLogger()
+    root.addHandler(written)
     got_request_exception.connect(sentry_would)
     try:
-        with caplog.at_level(logging.INFO):
-            assert committed_kyoto(lambda: answer(lost_once([]))) == 200
-            first = [r for r in caplog.records if r.name in ("django.request", "madoguchi.lost_connection")]
-            assert reports == [False]
-            caplog.clear()
-            assert committed_kyoto(lambda: answer(lost_always)) == 500
-            second = [r for r in caplog.records if r.name in ("django.request", "madoguchi.lost_connection")]
+        assert committed_kyoto(lambda: answer(lost_once([]))) == 200
+        first, written.records = written.records, []
+        assert reports == [False]
+        assert committed_kyoto(lambda: answer(lost_always)) == 500
+        second = written.records
     finally:
         got_request_exception.disconnect(sentry_would)
+        root.removeHandler(written)
     assert [(r.name, r.levelname) for r in first] == [("madoguchi.lost_connection", "WARNING")]
-    assert (
-        "GET /bookings/ (OperationalError: " in first[0].getMessage()
-        and "answered again" in first[0].getMessage()
-    )
+    message = first[0].getMessage()
+    assert "GET /bookings/ (OperationalError: " in message and "answered again" in message
     # the second run's failure is the request's answer: logged with its traceback, and reported
     assert [(r.name, r.levelname) for r in second] == [
         ("madoguchi.lost_connection", "WARNING"),
@@ -593,3 +603,26 @@ def test_a_first_run_answered_again_is_no_error_in_the_log_or_in_sentry(
     ]
     assert second[1].exc_info is not None
     assert reports == [False, False, True]
+
+
+def test_an_error_of_a_first_run_that_is_no_lost_connection_is_reported() -> None:
+    """Only the lost connection itself is kept from Sentry: another error logged during that run (by code
+    that carried on) is reported."""
+    from madoguchi.answered_again import first_run, report_kept
+    from madoguchi.lost_connection import _FirstRun, _Watch
+
+    request = RequestFactory().get("/")
+    run = _FirstRun(request, True, _Watch())
+    run.watch.lost = psycopg.OperationalError("the connection is lost")
+    current = first_run.set(run)
+    try:
+        try:
+            raise ValueError("a bug")
+        except ValueError as error:
+            assert report_kept({"exc_info": (ValueError, error, error.__traceback__)})
+        try:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        except psycopg.OperationalError as error:
+            assert not report_kept({"exc_info": (type(error), error, error.__traceback__)})
+    finally:
+        first_run.reset(current)

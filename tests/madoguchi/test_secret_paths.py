@@ -47,7 +47,7 @@ def test_the_access_log_shows_no_invitation_token(
     client = Client(HTTP_HOST=MIHON_HOST)
     with caplog.at_level(logging.INFO, logger="madoguchi.access"):
         page = client.get(path)
-        assert page.status_code == 200 and page["Referrer-Policy"] == "no-referrer"
+        assert page.status_code == 200 and page["Referrer-Policy"] == "strict-origin"
         assert client.post(path, {"new": "weak", "again": "weak"}).status_code == 400
         assert client.get(path.replace(token, token[:-1] + "x")).status_code == 410  # a wrong token too
         assert client.get(path.rstrip("/")).status_code == 301  # never resolved: Django adds the slash
@@ -59,6 +59,30 @@ def test_the_access_log_shows_no_invitation_token(
     paths = [json.loads(line)["path"] for line in lines]
     hidden = f"/staff/invitation/{uid}/{HIDDEN}"
     assert paths == [hidden + "/"] * 3 + [hidden, hidden + "/"]  # the account's id stays: it is no secret
+
+
+def test_the_invitation_form_posts_from_a_browser_that_sends_its_origin(
+    tenants: Tenants, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A real browser's POST carries Origin (CSRF checks it): with "strict-origin" it is the page's origin
+    ("no-referrer" would make it "null" and CSRF would refuse the form)."""
+    path = invitation_path(tenants, django_capture_on_commit_callbacks)
+    client = Client(HTTP_HOST=MIHON_HOST, enforce_csrf_checks=True)
+    page = client.get(path, secure=True)
+    assert page.status_code == 200 and page["Referrer-Policy"] == "strict-origin"
+    form = {
+        "new": "Sora-Kumo-58#q",
+        "again": "Sora-Kumo-58#q",
+        "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+    }
+    done = client.post(path, form, secure=True, HTTP_ORIGIN=f"https://{MIHON_HOST}")
+    assert done.status_code == 302 and done["Location"] == "/staff/login/"
+    refused = Client(HTTP_HOST=MIHON_HOST, enforce_csrf_checks=True).post(
+        path, form, secure=True, HTTP_ORIGIN="null"
+    )
+    assert (
+        refused.status_code == 403 and refused["Referrer-Policy"] == "strict-origin"
+    )  # also on Django's 403
 
 
 def test_other_paths_are_logged_as_they_are(tenants: Tenants, caplog: pytest.LogCaptureFixture) -> None:

@@ -123,7 +123,7 @@ def test_without_redis_every_request_reads_the_database_and_none_fails(
 
 
 def test_a_municipality_without_its_schema_is_answered_503_and_never_reaches_the_public_tables(
-    tenants: Tenants, caplog: pytest.LogCaptureFixture
+    tenants: Tenants, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A provisioning that stopped between the row and the schema, or a schema lost: its search_path would
     fall through to the public schema's tables of the same names (the operators' accounts and sessions), so
@@ -154,6 +154,15 @@ def test_a_municipality_without_its_schema_is_answered_503_and_never_reaches_the
     api = client.get("/api/v1/availability/", {"location": "1", "service": "card_issuance"})
     assert api.status_code == 503 and api.json()["code"] == "unavailable"
     assert Client(HTTP_HOST=KYOTO_HOST).get("/").status_code == 200  # nobody else is touched
+    # nor does it get the periodic tasks of every municipality (each would fail on the public tables)
+    from celery import current_app
+
+    from tenants.tasks import for_each_tenant
+
+    sent: list[str] = []
+    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: sent.append(connection.schema_name))
+    for_each_tenant("booking.release_expired_holds")
+    assert "kusatsu" not in sent and {"kyoto", "mihon"} <= set(sent)
 
     made = StringIO()
     args = ("kusatsu", "--name", "草津市", "--domain", "kusatsu.localhost")
