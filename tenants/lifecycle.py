@@ -24,6 +24,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from booking import provisioning
 from console import vendor_log
 from tenants.models import Domain, Municipality, OffboardingRecord
+from tenants.queries import schema_present
 from tenants.routing import forget_routes
 from tenants.services import ProvisioningError, ProvisionResult, do_provision_tenant, validate_host
 
@@ -41,6 +42,24 @@ def customer(schema_name: str) -> Municipality:
     if tenant is None or schema_name == get_public_schema_name():
         raise ProvisioningError(_("自治体 %(schema)s はありません。") % {"schema": schema_name})
     return tenant
+
+
+@contextmanager
+def in_schema_of(tenant: Municipality) -> Iterator[None]:
+    """The municipality's schema, for the control plane's work in it; ProvisioningError when the schema is
+    missing (a provisioning stopped before making it, or lost): the search_path would otherwise fall through
+    to the public schema's tables of the same names (the operators' accounts and sessions), as the host
+    routing knows (tenants.routing)."""
+    if not Municipality.objects.filter(pk=tenant.pk).filter(schema_present()).exists():
+        raise ProvisioningError(
+            _(
+                "自治体 %(schema)s のスキーマがありません（作成が途中で止まったか、失われています）。"
+                "provision_tenant で作成を完了するか、復元してください。"
+            )
+            % {"schema": tenant.schema_name}
+        )
+    with schema_context(tenant.schema_name):
+        yield
 
 
 # --- provisioning and the first administrator --------------------------------------------------------------
@@ -110,7 +129,7 @@ def do_provision(
     state = "none"
     with transaction.atomic():
         if admin_username:
-            with schema_context(result.tenant.schema_name):
+            with in_schema_of(result.tenant):
                 state = provisioning.administrator_state(admin_username)
                 if state == "none" or (state == "invited" and reinvite):
                     try:
@@ -139,7 +158,7 @@ def do_invite(actor: vendor_log.Actor, tenant: Municipality, username: str, emai
     """Send the administrator's invitation again (a new link; the earlier one stops working)."""
     check_administrator(username, email)
     with transaction.atomic():
-        with schema_context(tenant.schema_name):
+        with in_schema_of(tenant):
             if provisioning.administrator_state(username) == "active":
                 raise ProvisioningError(
                     _("%(username)s は既にパスワードを設定済みです。招待はできません。")
@@ -303,7 +322,7 @@ def do_request_export(actor: vendor_log.Actor, tenant: Municipality) -> int:
     # The transaction commits inside the tenant's schema: the export task is queued on commit and carries the
     # schema of the connection at that moment. The vendor log's table is found in public on the search path.
     _refuse_if_leaving(tenant.schema_name)  # the final export is being made; a file made now is orphaned
-    with schema_context(tenant.schema_name), transaction.atomic():
+    with in_schema_of(tenant), transaction.atomic():
         job = provisioning.request_full_export(operator=actor.name, address=actor.address)
         vendor_log.record(actor, "tenant.export", _target(tenant), export=job)
     return job
@@ -312,7 +331,7 @@ def do_request_export(actor: vendor_log.Actor, tenant: Municipality) -> int:
 def do_record_export_download(actor: vendor_log.Actor, tenant: Municipality, pk: int) -> str | None:
     """The key of a downloadable export, its download logged in both logs; None when there is none."""
     with transaction.atomic():
-        with schema_context(tenant.schema_name):
+        with in_schema_of(tenant):
             found = provisioning.export_for_download(pk, operator=actor.name, address=actor.address)
         if found is None:
             return None

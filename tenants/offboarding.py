@@ -21,12 +21,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_tenants.utils import schema_context
 
 from booking import provisioning
 from console import vendor_log
 from integrations import storage
-from tenants.lifecycle import customer, suspend_in_transaction
+from tenants.lifecycle import customer, in_schema_of, suspend_in_transaction
 from tenants.models import Municipality, OffboardingRecord
 from tenants.routing import forget_routes
 from tenants.services import ProvisioningError
@@ -178,7 +177,7 @@ def do_run_offboarding(record_id: int) -> OffboardingRecord:
 def _carry_out(record: OffboardingRecord, actor: vendor_log.Actor) -> None:
     schema_name = record.schema_name
     tenant = customer(schema_name)
-    with schema_context(schema_name):
+    with in_schema_of(tenant):  # never a "final export" of the public schema's tables
         key, _size = provisioning.final_export()
     store = storage.export_storage()
     started = record.started_at or timezone.now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError, CommandParser
 
-from tenants.queries import customer_tenants
+from tenants.queries import customer_tenants, schema_present
 
 KNOWN_SHOWN = 30  # tenants named in the refusal, so a typo is easy to see
 
@@ -22,4 +22,11 @@ def check_tenant(schema: str) -> None:
         raise CommandError(
             f"スキーマ {schema!r} のテナントはありません（登録済み: {listed}） / "
             f"no tenant with schema {schema!r} (known: {listed})"
+        )
+    if not tenants.filter(schema_name=schema).filter(schema_present()).exists():
+        # its search_path would fall through to the public schema's tables of the same names
+        raise CommandError(
+            f"テナント {schema!r} のスキーマがありません。"
+            "provision_tenant で作成を完了するか、復元してください / "
+            f"tenant {schema!r} has no schema: finish it with provision_tenant, or restore it"
         )

@@ -16,12 +16,12 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django_tenants.utils import schema_context
 
 from booking import provisioning
 from console import availability, vendor_log
 from console.models import AvailabilityReportMail, Outage, ProbeAccount, ProbeSample
 from integrations.csv_export import iter_csv
+from tenants.lifecycle import in_schema_of
 from tenants.models import Municipality
 from tenants.queries import customer_tenants
 
@@ -77,7 +77,7 @@ def do_ensure_probe_account(tenant: Municipality, *, renew: bool = False) -> Pro
     if existing is not None and not renew:
         return existing
     with transaction.atomic():
-        with schema_context(tenant.schema_name):
+        with in_schema_of(tenant):
             number, password = provisioning.probe_card()
         account, _created = ProbeAccount.objects.update_or_create(
             tenant=tenant, defaults={"reservation_number": number, "password": password}
@@ -170,7 +170,7 @@ def do_send_availability_report(
     start, end = availability.month_bounds(year, month)
     if now < end or tenant.created_at >= end:  # not over yet, or not yet a customer that month
         return False
-    with schema_context(tenant.schema_name):
+    with in_schema_of(tenant):
         recipients = provisioning.report_addresses()
     if not recipients:
         return False

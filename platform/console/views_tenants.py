@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_tenants.utils import schema_context
 
 from booking import provisioning
 from console import vendor_log
@@ -91,8 +90,12 @@ def tenant_detail(request: HttpRequest, schema_name: str) -> HttpResponse:
 def _detail(
     request: HttpRequest, tenant: Municipality, status: int = 200, **forms_and_problem: Any
 ) -> HttpResponse:
-    with schema_context(tenant.schema_name):
-        exports = provisioning.full_exports()
+    missing = ""
+    try:
+        with lifecycle.in_schema_of(tenant):
+            exports = provisioning.full_exports()
+    except ProvisioningError as exc:  # the page still shows the row and its domains: what to do is said
+        exports, missing = [], str(exc)
     context = {
         "tenant": tenant,
         "domains": tenant.domains.order_by("-is_primary", "domain"),
@@ -100,7 +103,7 @@ def _detail(
         "domain_form": DomainForm(),
         "suspend_form": SuspendForm(),
         "invite_form": InviteForm(),
-        "problem": "",
+        "problem": missing,
         **forms_and_problem,
     }
     return render(request, "console/tenant.html", context, status=status)

@@ -14,6 +14,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from console import vendor_log
 from tenants import lifecycle, routing
+from tenants.db import tenant_connection
 from tenants.models import Municipality
 from tests.conftest import KYOTO_HOST, Tenants
 from tests.madoguchi.test_redis_outage import redis_down  # noqa: F401 - fixture
@@ -160,7 +161,9 @@ def test_a_municipality_without_its_schema_is_answered_503_and_never_reaches_the
     from tenants.tasks import for_each_tenant
 
     sent: list[str] = []
-    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: sent.append(connection.schema_name))
+    monkeypatch.setattr(
+        current_app, "send_task", lambda *a, **k: sent.append(tenant_connection().schema_name)
+    )
     for_each_tenant("booking.release_expired_holds")
     assert "kusatsu" not in sent and {"kyoto", "mihon"} <= set(sent)
 

@@ -11,8 +11,8 @@ from django_tenants.utils import schema_context
 
 from booking.access import accounts
 from booking.audit import oplog
+from booking.management.tenant_arg import check_tenant
 from booking.models import StaffRole
-from tenants.queries import customer_tenants
 
 NO_TERMINAL = (
     "パスワードを入力する端末がありません。環境変数 STAFF_PASSWORD にパスワードを入れて実行するか、"
@@ -46,8 +46,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         schema = options["schema"]
-        if not customer_tenants().filter(schema_name=schema).exists():
-            raise CommandError(f"テナント {schema} はありません / no tenant with schema {schema}")
+        check_tenant(schema)
         password = os.environ.get("STAFF_PASSWORD") or self._prompt()
         actor = oplog.Actor(None, f"manage.py create_staff ({getpass.getuser()})", "localhost")
         with schema_context(schema):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
 from booking.audit import oplog
-from tenants.queries import customer_tenants
+from booking.management.tenant_arg import check_tenant
 
 
 class Command(BaseCommand):
@@ -20,8 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         schema = options["schema"]
-        if not customer_tenants().filter(schema_name=schema).exists():
-            raise CommandError(f"テナント {schema} はありません / no tenant with schema {schema}")
+        check_tenant(schema)
         with schema_context(schema):
             # The write-once copies too (when a bucket is configured): they stand even if someone with
             # superuser rights emptied the checkpoint table. The log screen reads the table only (fast).
