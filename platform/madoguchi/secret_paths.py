@@ -1,6 +1,7 @@
 """Addresses that carry a secret (an administrator's one-time invitation link, booking/staff/urls.py:
-`/staff/invitation/<account>/<token>/`) are written down without it: in the access log, in every other log
-line (`WithoutSecrets`, on every handler of settings.LOGGING) and in error reports (integrations.sentry).
+`/staff/invitation/<account>/<token>/`) are written down without it: in the access log, in every other line
+the web processes log (`WithoutSecretsFormatter`, the console handler's in settings.LOGGING) and in error
+reports (integrations.sentry).
 Whoever reads a log or an error report could otherwise set the password before the person it was mailed to.
 The gateways hide the same part of the address in their own logs (infra/gateways/*.conf).
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 HIDDEN = "[hidden]"
 # possessive quantifiers: a run of slashes is never tried again in shorter parts (quadratic on hostile input)
@@ -30,19 +30,10 @@ def without_secrets(text: str) -> str:
     return _SECRET.sub(rf"\g<1>{HIDDEN}", text) if "nvitation" in text.lower() else text
 
 
-class WithoutSecrets(logging.Filter):
-    """Every log line without an invitation token: Django's own lines name the path ("Internal Server
-    Error: /staff/invitation/…", CSRF refusals, unreadable bodies), and so do ours."""
+class WithoutSecretsFormatter(logging.Formatter):
+    """Every log line written without an invitation token, whatever holds it: the message, its arguments,
+    a traceback (Django's own lines name the path: "Internal Server Error: /staff/invitation/…", CSRF
+    refusals, unreadable bodies; so do ours). The record itself is left as it is."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = without_secrets(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_hidden(arg) for arg in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {key: _hidden(value) for key, value in record.args.items()}
-        return True
-
-
-def _hidden(value: Any) -> Any:
-    return without_secrets(value) if isinstance(value, str) else value
+    def format(self, record: logging.LogRecord) -> str:
+        return without_secrets(super().format(record))

@@ -377,15 +377,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # no invitation token in any line, traceback included (madoguchi.secret_paths)
+        "plain": {
+            "()": "madoguchi.secret_paths.WithoutSecretsFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json_line": {"()": "madoguchi.access_log.JsonLineFormatter"},
     },
     "filters": {
         "without_status_lines": {"()": "madoguchi.access_log.WithoutStatusLines"},
         # a failover's first run that is answered again is no error (madoguchi.lost_connection)
         "answered_again": {"()": "madoguchi.answered_again.WithoutFirstRunsAnsweredAgain"},
-        # no invitation token in any line (Django's own lines name the path too)
-        "without_secrets": {"()": "madoguchi.secret_paths.WithoutSecrets"},
     },
     "handlers": {
         "console": {
@@ -393,7 +395,7 @@ LOGGING = {
             "formatter": "plain",
             # answered_again here, not on django.request: a lost session save is logged on
             # django.security.SessionInterrupted
-            "filters": ["without_secrets", "answered_again"],
+            "filters": ["answered_again"],
         },
         "access": {"class": "madoguchi.access_log.LineHandler", "formatter": "json_line"},
     },

@@ -19,7 +19,7 @@ from django.test import Client
 from console import vendor_log
 from integrations.sentry import report_without_secrets
 from madoguchi.access_log import JsonLineFormatter
-from madoguchi.secret_paths import HIDDEN, WithoutSecrets, without_secrets
+from madoguchi.secret_paths import HIDDEN, WithoutSecretsFormatter, without_secrets
 from tenants import lifecycle
 from tests.conftest import MIHON_HOST, Tenants
 
@@ -113,22 +113,25 @@ def test_a_token_is_hidden_wherever_and_however_the_address_is_written(text: str
 
 
 def test_every_log_line_goes_out_without_the_token(tenants: Tenants) -> None:
-    """Django's own lines name the path ("Internal Server Error: %s", CSRF refusals): the console handler
-    of settings.LOGGING filters every record."""
-    (console,) = [
-        h for h in logging.getLogger().handlers if any(isinstance(f, WithoutSecrets) for f in h.filters)
-    ]
-    record = logging.LogRecord(
-        "django.security.csrf",
-        logging.WARNING,
-        __file__,
-        1,
-        "Forbidden (%s): %s",
-        ("CSRF", f"/staff/invitation/MQ/{TOKEN}/"),
-        None,
-    )
-    assert console.filter(record)
-    assert record.getMessage() == f"Forbidden (CSRF): /staff/invitation/MQ/{HIDDEN}/"
+    """Django's own lines name the path ("Internal Server Error: %s", CSRF refusals), and a traceback may:
+    the console handler of settings.LOGGING writes every line through WithoutSecretsFormatter."""
+    (console,) = [h for h in logging.getLogger().handlers if isinstance(h.formatter, WithoutSecretsFormatter)]
+    assert console.formatter is not None
+    try:
+        raise ValueError(f"cannot read /staff/invitation/MQ/{TOKEN}/")
+    except ValueError:
+        record = logging.LogRecord(
+            "django.security.csrf",
+            logging.WARNING,
+            __file__,
+            1,
+            "Forbidden (%s): %s",
+            ("CSRF", f"/staff/invitation/MQ/{TOKEN}/"),
+            sys.exc_info(),
+        )
+    line = console.formatter.format(record)
+    assert f"Forbidden (CSRF): /staff/invitation/MQ/{HIDDEN}/" in line
+    assert "ValueError: cannot read /staff/invitation/MQ/[hidden]/" in line and TOKEN not in line
 
 
 def test_an_error_report_keeps_no_query_body_cookies_or_token_anywhere() -> None:
