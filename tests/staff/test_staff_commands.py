@@ -51,7 +51,11 @@ def test_creates_the_first_administrator_who_must_then_change_the_password(
 @pytest.mark.parametrize(
     ("args", "password", "message"),
     [
-        (["osaka", "x", "--role", "viewer"], "Good-Pass1!", "no tenant with schema osaka"),
+        (
+            ["osaka", "x", "--role", "viewer"],
+            "Good-Pass1!",
+            "no tenant with schema 'osaka' \\(known: kyoto, mihon",
+        ),
         (["kyoto", "weak", "--role", "viewer"], "password", "英大文字"),
         (["kyoto", "bad", "--role", "viewer", "--allow", "not-a-network"], "Good-Pass1!", "not a network"),
     ],
