@@ -36,6 +36,8 @@ from django_tenants.migration_executors import get_executor as tenants_get_execu
 from psycopg import sql
 
 from tenants.db import tenant_connection
+from tenants.models import Municipality
+from tenants.queries import schema_present
 
 BATCH = 500  # schemas per query
 PLAIN_RUN_EXCLUDES = (
@@ -88,18 +90,15 @@ def schemas_missing(schemas: list[str]) -> tuple[list[str], list[str]]:
     applied its preset yet, those whose preset was applied: a schema lost)."""
     if not schemas:
         return [], []  # a run of the shared apps only (the municipalities' table may not be made yet)
-    connection = tenant_connection()
-    connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT m.schema_name, m.preset <> '' FROM tenants_municipality m WHERE m.schema_name = ANY(%s) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.schema_name)",
-            [schemas],
-        )
-        preset_applied = dict(cursor.fetchall())
+    tenant_connection().set_schema_to_public()
+    presets = dict(
+        Municipality.objects.filter(schema_name__in=schemas)
+        .exclude(schema_present())
+        .values_list("schema_name", "preset")
+    )
     return (
-        [schema for schema in schemas if preset_applied.get(schema) is False],
-        [schema for schema in schemas if preset_applied.get(schema) is True],
+        [schema for schema in schemas if presets.get(schema) == ""],
+        [schema for schema in schemas if presets.get(schema)],
     )
 
 

@@ -167,24 +167,20 @@ class _FirstRun:
         found: BaseException | None = self.watch.lost or getattr(self.request, _LOST, None)
         return found
 
-    def answered_again(self, status: int) -> bool:
-        """Whether this run's answer with `status` is replaced by a second run."""
+    def answered_again(self, status: int, lost: BaseException | None = None) -> bool:
+        """Whether this run's answer with `status` is replaced by a second run; `lost`: a lost connection
+        known before the watch or the signal has noted it (Sentry's receiver of the signal runs first)."""
         safe = self.request.method in _SAFE_METHODS
         return (
             self.replayable
-            and self.lost() is not None
+            and (lost or self.lost()) is not None
             and (safe or not self.watch.maybe_committed)
             and status in (400, 500)
         )
 
     def answered_again_after(self, error: BaseException) -> bool:
         """Whether `error`, a lost connection ending this run (Django answers it 500), is answered again."""
-        if not lost_connection(error):
-            return False
-        if self.lost() is None:
-            # the statement watch may not have seen it (lost at BEGIN, at the health check)
-            setattr(self.request, _LOST, error)
-        return self.answered_again(500)
+        return lost_connection(error) and self.answered_again(500, lost=error)
 
 
 class LostConnectionRetryMiddleware:
