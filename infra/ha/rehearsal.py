@@ -225,7 +225,7 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--cards", type=int, default=2400, help="cards issued, so bookings asked for, at most"
+        "--cards", type=int, default=4800, help="cards issued, so bookings asked for, at most"
     )
     parser.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temporary folder and its logs")
