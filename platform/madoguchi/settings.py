@@ -201,6 +201,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Tokyo"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The workers log through settings.LOGGING as the web processes do (its console handler writes every line
+# without an invitation token: madoguchi.secret_paths); by default Celery replaces the root logger's handlers
+# with its own at start-up.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing (a web request's `delay()` after commit) fails fast when Redis is away: one try, short socket
 # timeouts; queue_on_commit's callers decide what a lost message means (the booking stands).

@@ -211,3 +211,36 @@ def test_a_real_error_report_through_django_leaves_nothing_personal_or_secret() 
     assert "query_string" not in report["request"] and "cookies" not in report["request"]
     frames = [f for e in report["exception"]["values"] for f in e["stacktrace"]["frames"]]
     assert frames and not any("vars" in f for f in frames)  # no local variables
+
+
+WORKER_PROBE = """
+import logging
+from celery.apps.worker import Worker
+from madoguchi.celery import app
+# what `celery -A madoguchi worker` does before its first task: its logging set up by Celery
+Worker(app=app, loglevel="INFO", hostname="probe@localhost", pool_cls="solo", quiet=True,
+       without_heartbeat=True, without_mingle=True, without_gossip=True)
+logging.getLogger("booking.probe").warning("sent /staff/invitation/MQ/%s/", TOKEN)
+try:
+    raise ValueError("cannot read /staff/invitation/MQ/%s/" % TOKEN)
+except ValueError:
+    logging.getLogger("celery.app.trace").exception("Task probe raised")
+"""
+
+
+def test_a_celery_worker_logs_without_the_token() -> None:
+    """Celery sets up a worker's logging itself (by default replacing the root logger's handlers with its
+    own): the worker keeps settings.LOGGING's console handler, so its lines go out as the web's do."""
+    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "madoguchi.settings", "LOG_LEVEL": "INFO"}
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", f"TOKEN = {TOKEN!r}\n" + WORKER_PROBE],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert f"booking.probe sent /staff/invitation/MQ/{HIDDEN}/" in done.stderr, done.stderr[-2000:]
+    assert f"ValueError: cannot read /staff/invitation/MQ/{HIDDEN}/" in done.stderr
+    assert TOKEN not in done.stderr + done.stdout
