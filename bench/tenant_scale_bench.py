@@ -168,7 +168,9 @@ def role_build() -> None:
     from tenants.models import Municipality
     from tenants.services import do_provision_tenant
 
-    existing = set(Municipality.objects.exclude(preset="").values_list("schema_name", flat=True))
+    existing = set(
+        Municipality.objects.filter(Municipality.provisioned_filter()).values_list("schema_name", flat=True)
+    )
     made, spent = 0, 0.0
     for i in range(ARGS.first, ARGS.tenants, ARGS.step):
         name = filler_name(i)

@@ -91,14 +91,11 @@ def schemas_missing(schemas: list[str]) -> tuple[list[str], list[str]]:
     if not schemas:
         return [], []  # a run of the shared apps only (the municipalities' table may not be made yet)
     tenant_connection().set_schema_to_public()
-    presets = dict(
-        Municipality.objects.filter(schema_name__in=schemas)
-        .exclude(schema_present())
-        .values_list("schema_name", "preset")
-    )
+    without = Municipality.objects.filter(schema_name__in=schemas).exclude(schema_present())
+    provisioned = {m.schema_name: m.provisioned for m in without.only("schema_name", "preset")}
     return (
-        [schema for schema in schemas if presets.get(schema) == ""],
-        [schema for schema in schemas if presets.get(schema)],
+        [schema for schema in schemas if provisioned.get(schema) is False],
+        [schema for schema in schemas if provisioned.get(schema)],
     )
 
 

@@ -62,6 +62,18 @@ class Municipality(TenantMixin):
     def suspended(self) -> bool:
         return self.suspended_at is not None
 
+    # Provisioned: the last step of provisioning (tenants.services.do_provision_tenant), its preset, is
+    # applied. Until then a provisioning is under way or was cut off, and the schema may be missing or half
+    # made: such a run is finished by running it again, while a provisioned municipality without its schema
+    # has lost it (a restore). The rule once, as a Python property and as a filter.
+    @property
+    def provisioned(self) -> bool:
+        return bool(self.preset)
+
+    @staticmethod
+    def provisioned_filter() -> models.Q:
+        return ~models.Q(preset="")
+
     @property
     def label(self) -> str:
         """The name in the request's language: the English name on English pages, where there is one."""

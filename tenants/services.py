@@ -140,7 +140,7 @@ def do_provision_tenant(
         forget_routes()  # the host routing hands out the municipality's row
         changes.append(f"set the English name of {schema_name} to {tenant.name_en}")
     if not created and not schema_exists(schema_name):
-        if tenant.preset:
+        if tenant.provisioned:
             raise ProvisioningError(
                 f"テナント {schema_name} のスキーマがありません（プリセット適用済み: 復元が必要です） / "
                 f"tenant {schema_name} was provisioned but its schema is gone: restore it from the backup "
@@ -156,12 +156,12 @@ def do_provision_tenant(
             forget_routes()  # a host looked up before it was routed is remembered as unknown
             changes.append(f"routed {host} to {schema_name}")
 
-        if tenant.preset and tenant.preset != preset:
+        if tenant.provisioned and tenant.preset != preset:
             raise ProvisioningError(
                 f"テナント {schema_name} には既にプリセット {tenant.preset} が適用されています / "
                 f"tenant {schema_name} was already seeded with preset {tenant.preset!r}"
             )
-        if not tenant.preset:
+        if not tenant.provisioned:
             with schema_context(tenant.schema_name):
                 summary = provisioning.apply_preset(preset)
             tenant.preset = preset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -21,6 +22,17 @@ _CODES = {
     exceptions.UnsupportedMediaType: ("invalid", _("JSON で送ってください。")),
     exceptions.Throttled: ("too_many_attempts", _("しばらく待ってから再度お試しください。")),
 }
+
+
+def error_answer(code: str, message: str, http_status: int, **more: Any) -> JsonResponse:
+    """An API error answered before DRF's views (middleware: a refused host, the bulkhead, the waiting room,
+    a suspension): the same {"code", "message"} body, with what else it says, in UTF-8 as DRF's renderer
+    writes its answers (not as \\u escapes)."""
+    return JsonResponse(
+        {"code": code, "message": message, **more},
+        status=http_status,
+        json_dumps_params={"ensure_ascii": False},
+    )
 
 
 class ApiError(exceptions.APIException):

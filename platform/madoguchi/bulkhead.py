@@ -32,9 +32,10 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 
+from madoguchi.api_errors import error_answer
 from madoguchi.middleware import HEALTH_PATH
 
 logger = logging.getLogger("madoguchi.bulkhead")
@@ -141,7 +142,7 @@ def busy_response(request: HttpRequest) -> HttpResponse:
     Rendered without the request (no context processors, no session, no database): it must cost nothing.
     """
     if request.path_info.startswith("/api/"):
-        response: HttpResponse = JsonResponse({"code": "busy", "message": BUSY_MESSAGE}, status=503)
+        response: HttpResponse = error_answer("busy", BUSY_MESSAGE, 503)
     else:
         page = render_to_string("503.html", {"retry_after": RETRY_AFTER_SECONDS})
         response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")

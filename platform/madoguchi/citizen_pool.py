@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext
 
+from madoguchi.api_errors import error_answer
 from madoguchi.bulkhead import STAFF_PREFIXES, STAFF_ROOTS
 
 CITIZEN_POOL = "citizen"
@@ -52,5 +53,5 @@ class CitizenPoolMiddleware:
 
 def not_served(request: HttpRequest) -> HttpResponseBase:
     if request.path_info.startswith("/api/"):
-        return JsonResponse({"code": "not_found", "message": gettext("見つかりません。")}, status=404)
+        return error_answer("not_found", gettext("見つかりません。"), 404)
     return render(request, "404.html", status=404)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.shortcuts import render
@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from madoguchi.api_errors import error_answer
 from madoguchi.secret_paths import has_secret
 from tenants.db import tenant_connection
 from tenants.routing import Unavailable, tenant_for_host
@@ -81,13 +82,10 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
     request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
     set_urlconf(request.urlconf)
     if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse(
-            {
-                "code": "unavailable",
-                "message": "この予約サービスは、現在ご利用いただけません。 / "
-                "This booking service is not available now.",
-            },
-            status=503,
+        response: HttpResponse = error_answer(
+            "unavailable",
+            "この予約サービスは、現在ご利用いただけません。 / This booking service is not available now.",
+            503,
         )
     else:
         response = render(request, "unavailable.html", status=503)
@@ -131,12 +129,8 @@ class RejectNulBytesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if _has_nul(request):
             if request.path.startswith("/api/"):
-                return JsonResponse(
-                    {
-                        "code": "invalid",
-                        "message": translation.gettext("入力に使えない文字（NUL）が含まれています。"),
-                    },
-                    status=400,
+                return error_answer(
+                    "invalid", translation.gettext("入力に使えない文字（NUL）が含まれています。"), 400
                 )
             return render(request, "400.html", status=400)
         return self.get_response(request)

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+from madoguchi.api_errors import error_answer
 
 OPEN_PATHS = ("/i18n/", "/accessibility/", "/healthz")
 
@@ -32,7 +34,7 @@ class SuspendedTenantMiddleware:
             "name": tenant.label
         }
         if request.path.startswith("/api/"):
-            return JsonResponse({"code": "suspended", "message": message}, status=503)
+            return error_answer("suspended", message, 503)
         return render(request, "suspended.html", {"message": message}, status=503)
 
 

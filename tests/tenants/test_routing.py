@@ -154,6 +154,7 @@ def test_a_municipality_without_its_schema_is_answered_503_and_never_reaches_the
     assert signin.status_code == 503 and "sessionid" not in signin.cookies
     api = client.get("/api/v1/availability/", {"location": "1", "service": "card_issuance"})
     assert api.status_code == 503 and api.json()["code"] == "unavailable"
+    assert "ご利用いただけません".encode() in api.content  # UTF-8 as DRF writes, not \u escapes
     assert Client(HTTP_HOST=KYOTO_HOST).get("/").status_code == 200  # nobody else is touched
     # nor does it get the periodic tasks of every municipality (each would fail on the public tables)
     from celery import current_app

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -35,6 +35,7 @@ from django.utils.translation import gettext
 
 from console.waiting_room import redis_line as queue
 from console.waiting_room.rules import limits_for
+from madoguchi.api_errors import error_answer
 from madoguchi.bulkhead import Lane, lane_of
 from madoguchi.cache import CacheUnavailable
 
@@ -146,16 +147,14 @@ def queue_response(request: HttpRequest, decision: queue.Decision, limits: queue
                 "ただいま順番にご案内しています。あなたの順番は%(position)d番目です。"
                 "Retry-After の秒数のあと、同じクッキーを付けてもう一度お送りください。"
             ) % {"position": decision.position}
-            response: HttpResponse = JsonResponse(
-                {
-                    "code": "waiting_room",
-                    "message": message,
-                    "position": decision.position,
-                    "queue_length": decision.queue_length,
-                    "estimated_wait_seconds": decision.wait_seconds,
-                    "retry_after": queue.REFRESH_SECONDS,
-                },
-                status=503,
+            response: HttpResponse = error_answer(
+                "waiting_room",
+                message,
+                503,
+                position=decision.position,
+                queue_length=decision.queue_length,
+                estimated_wait_seconds=decision.wait_seconds,
+                retry_after=queue.REFRESH_SECONDS,
             )
         else:
             context = {
