@@ -164,7 +164,11 @@ class ProjectServer(Gunicorn):
         )
         conf = ["--config", str(REPO / "infra/docker/gunicorn_conf.py"), "madoguchi.wsgi:application"]
         super().__init__("gunicorn", conf, env, work_dir)
-        self.wait_ready("/healthz", KYOTO)
+        try:
+            self.wait_ready("/healthz", KYOTO)
+        except BaseException:  # wait_ready exits with SystemExit; the caller never gets this object to stop
+            self.stop()
+            raise
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by gunicorn's master and workers (from /proc)."""
