@@ -63,8 +63,7 @@ SCHEMA = "kyoto"
 SERVICE_CODE = "card_issuance"
 
 
-# Booking POSTs a second the default --cards allows without running out: P1 = 0.15 with pgbench at ~6,500
-# tps is ~1,000 bookings/s (a raced slot's last ask, 1 in 25 POSTs by default, is a 409).
+# POSTs a second the default --cards allows: P1 = 0.15 at pgbench's ~6,500 tps is ~1,000 bookings a second.
 POSTS_A_SECOND = 1500
 
 
@@ -216,13 +215,12 @@ def make_fixtures(cards: int, seed: int) -> tuple[list[Request], int, str, list[
         service = Service.objects.get(code=SERVICE_CODE)
         places = list(Place.objects.order_by("pk"))
         fixtures = Fixtures(service, seed)
-        # Enough slots that every card has a request. A slot gets its requests one after another, so that
-        # they are in flight together (wrk's threads and connections take consecutive lines). Every
-        # --race-every'th slot gets capacity + 1 of them and the last is refused: the race for a slot's
-        # last places, checked at the end. The others get capacity: as pgbench's transaction, a booking
-        # POST is then a booking unless the race refuses it (each slot raced, 1 in 4 POSTs was a 409 by
-        # design, counted against P1 while pgbench's side is never refused).
-        average_capacity = 2
+        # Enough slots that every card has a request (the preset's slots hold 3.1-3.3 people on average).
+        # A slot's requests come one after another, so that they are in flight together (wrk's threads and
+        # connections take consecutive lines). Every --race-every'th slot gets capacity + 1 and its last is
+        # refused: the race for a slot's last places, checked at the end. The others get capacity, so that a
+        # POST is a booking, as pgbench's transaction always is (until 2026-12-07 every slot was raced).
+        average_capacity = 3
         average_asks = average_capacity + 1 / ARGS.race_every
         targets = fixtures.slots(places, max(1, math.ceil(cards / average_asks)), days=60)
         asks = [

@@ -162,15 +162,12 @@ def role_setup() -> None:
 
 
 def role_build() -> None:
-    """Provision fillers first, first+step, … below --tenants that do not exist yet, through the service;
-    one an interrupted run left unfinished (no preset yet, maybe no schema) is provisioned again: that ends
-    it."""
+    """Provision fillers first, first+step, … below --tenants not provisioned yet, through the service (one
+    an interrupted run left unfinished, maybe without its schema, is provisioned again: that ends it)."""
     from tenants.models import Municipality
     from tenants.services import do_provision_tenant
 
-    existing = set(
-        Municipality.objects.filter(Municipality.provisioned_filter()).values_list("schema_name", flat=True)
-    )
+    existing = {m.schema_name for m in Municipality.objects.filter(Municipality.provisioned_filter())}
     made, spent = 0, 0.0
     for i in range(ARGS.first, ARGS.tenants, ARGS.step):
         name = filler_name(i)

@@ -25,9 +25,10 @@ _CODES = {
 
 
 def error_answer(code: str, message: str, http_status: int, **more: Any) -> JsonResponse:
-    """An API error answered before DRF's views (middleware: a refused host, the bulkhead, the waiting room,
-    a suspension): the same {"code", "message"} body, with what else it says, in UTF-8 as DRF's renderer
-    writes its answers (not as \\u escapes)."""
+    """An API error answered by middleware, before DRF's views (a path this pool does not serve, a
+    municipality without its schema, a NUL byte, the bulkhead, a suspension, the waiting room): the same
+    {"code", "message"} body, with what else it says, its text in UTF-8 as DRF's renderer writes it (not as
+    \\u escapes)."""
     return JsonResponse(
         {"code": code, "message": message, **more},
         status=http_status,

@@ -1,6 +1,7 @@
 """Addresses that carry a secret (an administrator's one-time invitation link, booking/staff/urls.py:
 `/staff/invitation/<account>/<token>/`) are written down without it: in the access log, in every other line
-the web processes log (`WithoutSecretsFormatter`, the console handler's in settings.LOGGING) and in error
+the web processes and the Celery workers log (`WithoutSecretsFormatter`, the console handler's in
+settings.LOGGING) and in error
 reports (integrations.sentry).
 Whoever reads a log or an error report could otherwise set the password before the person it was mailed to.
 The gateways hide the same part of the address in their own logs (infra/gateways/*.conf).

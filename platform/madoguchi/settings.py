@@ -201,9 +201,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Tokyo"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# The workers log through settings.LOGGING as the web processes do (its console handler writes every line
-# without an invitation token: madoguchi.secret_paths); by default Celery replaces the root logger's handlers
-# with its own at start-up.
+# The workers and beat log through settings.LOGGING as the web processes do (its console handler writes every
+# line without an invitation token: madoguchi.secret_paths); by default Celery replaces the root logger's
+# handlers with its own at start-up. Celery's own lines keep their words, not its format (no process name, no
+# colour), and a worker's --logfile no longer applies to them: nothing here uses one.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing (a web request's `delay()` after commit) fails fast when Redis is away: one try, short socket
@@ -411,6 +412,9 @@ LOGGING = {
         "madoguchi.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         # runserver's own request lines would repeat the access log
         "django.server": {"level": "WARNING"},
+        # a task's own logger (celery.utils.log.get_task_logger): Celery gives it a handler of its own, with
+        # no propagation, unless it has one already (CELERY_WORKER_HIJACK_ROOT_LOGGER below)
+        "celery.task": {"handlers": ["console"], "propagate": False},
     },
 }
 
