@@ -65,14 +65,10 @@ class Municipality(TenantMixin):
     # Provisioned: the last step of provisioning (tenants.services.do_provision_tenant), its preset, is
     # applied. Until then a provisioning is under way or was cut off, and the schema may be missing or half
     # made: such a run is finished by running it again, while a provisioned municipality without its schema
-    # has lost it (a restore). The rule once, as a Python property and as a filter.
+    # has lost it (a restore).
     @property
     def provisioned(self) -> bool:
         return bool(self.preset)
-
-    @staticmethod
-    def provisioned_filter() -> models.Q:
-        return ~models.Q(preset="")
 
     @property
     def label(self) -> str:

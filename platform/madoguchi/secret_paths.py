@@ -1,8 +1,7 @@
 """Addresses that carry a secret (an administrator's one-time invitation link, booking/staff/urls.py:
 `/staff/invitation/<account>/<token>/`) are written down without it: in the access log, in every other line
 the web processes and the Celery workers log (`WithoutSecretsFormatter`, the console handler's in
-settings.LOGGING) and in error
-reports (integrations.sentry).
+settings.LOGGING) and in error reports (integrations.sentry).
 Whoever reads a log or an error report could otherwise set the password before the person it was mailed to.
 The gateways hide the same part of the address in their own logs (infra/gateways/*.conf).
 
@@ -28,7 +27,7 @@ def has_secret(path: str) -> bool:
 
 def without_secrets(text: str) -> str:
     """`text` (a path, a URL, a log message) with every invitation token in it replaced by HIDDEN."""
-    return _SECRET.sub(rf"\g<1>{HIDDEN}", text) if "nvitation" in text.lower() else text
+    return _SECRET.sub(rf"\g<1>{HIDDEN}", text) if "invitation" in text.lower() else text  # the usual case
 
 
 class WithoutSecretsFormatter(logging.Formatter):

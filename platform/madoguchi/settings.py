@@ -413,7 +413,7 @@ LOGGING = {
         # runserver's own request lines would repeat the access log
         "django.server": {"level": "WARNING"},
         # a task's own logger (celery.utils.log.get_task_logger): Celery gives it a handler of its own, with
-        # no propagation, unless it has one already (CELERY_WORKER_HIJACK_ROOT_LOGGER below)
+        # no propagation, unless it has one already (CELERY_WORKER_HIJACK_ROOT_LOGGER above)
         "celery.task": {"handlers": ["console"], "propagate": False},
     },
 }

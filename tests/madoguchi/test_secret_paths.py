@@ -150,6 +150,22 @@ def test_an_error_report_keeps_no_query_body_cookies_or_token_anywhere() -> None
     assert f"https://mihon.localhost/staff/invitation/MQ/{HIDDEN}/" in sent
 
 
+def run_probe(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`script` (with TOKEN defined) run by this interpreter in a process of its own, with the project's
+    settings and DEBUG on; fails the test with the process's own error output if it fails."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", f"TOKEN = {TOKEN!r}\n" + script],
+        env={**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "madoguchi.settings", **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 SENTRY_PROBE = """
 import io, json, sentry_sdk
 from django.core.wsgi import get_wsgi_application
@@ -183,23 +199,8 @@ def test_a_real_error_report_through_django_leaves_nothing_personal_or_secret() 
     that fails (its database does not exist) is reported by the configured SDK; what would be sent is read
     from the transport."""
     url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/mg_no_such_database"
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": url,
-        "SENTRY_DSN": "http://key@127.0.0.1:9/1",
-        "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
-        "LOG_LEVEL": "CRITICAL",
-    }
-    probe = f"TOKEN = {TOKEN!r}\n" + SENTRY_PROBE
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", probe],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    done = run_probe(
+        SENTRY_PROBE, DATABASE_URL=url, SENTRY_DSN="http://key@127.0.0.1:9/1", LOG_LEVEL="CRITICAL"
     )
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer["status"] == 500 and answer["sent"], done.stderr[-2000:]
@@ -233,17 +234,7 @@ except ValueError:
 def test_a_celery_worker_logs_without_the_token() -> None:
     """Celery sets up a worker's logging itself (by default replacing the root logger's handlers with its
     own): the worker keeps settings.LOGGING's console handler, so its lines go out as the web's do."""
-    env = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "madoguchi.settings", "LOG_LEVEL": "INFO"}
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", f"TOKEN = {TOKEN!r}\n" + WORKER_PROBE],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_probe(WORKER_PROBE, LOG_LEVEL="INFO")
     assert f"booking.probe sent /staff/invitation/MQ/{HIDDEN}/" in done.stderr, done.stderr[-2000:]
     assert f"task sent /staff/invitation/MQ/{HIDDEN}/" in done.stderr  # get_task_logger's lines too
     assert f"ValueError: cannot read /staff/invitation/MQ/{HIDDEN}/" in done.stderr
