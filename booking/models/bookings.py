@@ -126,8 +126,13 @@ class Booking(models.Model):
 
     @property
     def name_kana(self) -> str:
-        """Whom the booking is for: the card holder, or the caller of a phone-only service."""
-        return self.card.name_kana if self.card else self.caller_name_kana
+        return whom_kana(self.card.name_kana if self.card else None, self.caller_name_kana)
+
+
+def whom_kana(card_name_kana: str | None, caller_name_kana: str) -> str:
+    """Whom a booking is for: the card holder (None: the booking has no card), or the caller of a phone-only
+    service. A function of its own for the lists that read bookings as values, not models."""
+    return caller_name_kana if card_name_kana is None else card_name_kana
 
 
 class BookingEvent(models.Model):

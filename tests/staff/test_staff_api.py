@@ -4,16 +4,20 @@ one), bookings (paginated, ordered), CSV export; roles and allowed terminals as 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from booking.access import accounts
-from booking.engine.services import do_book
-from booking.models import AllowedNetwork
+from booking.citizen.api.serializers import iso
+from booking.engine.queries import free_slots
+from booking.engine.services import do_book, do_book_visit
+from booking.models import AllowedNetwork, Booking, Service
 from tests import factories
 from tests.conftest import KYOTO_HOST, MIHON_HOST, Tenants
 from tests.staff_helpers import PASSWORD, make_staff
@@ -122,6 +126,44 @@ def test_bookings_by_date_and_place_paginated_and_ordered(kyoto: None) -> None:
     reverse = api_get(token, "/api/v1/staff/bookings/", date=day, ordering="-start").json()["results"]
     assert [r["start"] for r in reverse] == sorted((r["start"] for r in reverse), reverse=True)
     assert {"reservation_number", "name_kana", "location", "status", "channel"} <= set(body["results"][0])
+
+
+def test_each_booking_answered_as_its_model_reads(kyoto: None) -> None:
+    """The list is read as values (issue 12): every field as the Booking, its card and slot say, and a
+    phone-only visit (no card) with the caller's kana and no card fields."""
+    make_staff("viewer", "viewer")
+    slot = factories.next_free_slot_list(1)[0]
+    card = factories.issue_card().card
+    booked = do_book(card, factories.place(), factories.card_issuance(), slot.starts_at)
+    kita = factories.place("kita")
+    ecert = Service.objects.get(code="ecert_renewal")
+    today = timezone.localdate()
+    free = free_slots(kita, ecert, today, today + dt.timedelta(days=60))[0]
+    visit = do_book_visit(
+        kita, ecert, free.starts_at, caller_name_kana="スズキ ハナコ", contact_phone="0752223111", actor="op1"
+    )
+    rows = {r["id"]: r for r in api_get(token_for("viewer"), "/api/v1/staff/bookings/").json()["results"]}
+    for booking in (booked, visit):
+        booking = Booking.objects.select_related("card", "slot__place", "slot__service").get(pk=booking.pk)
+        held = booking.card
+        assert rows[booking.pk] == {
+            "id": booking.pk,
+            "location": booking.slot.place_id,
+            "location_name": booking.slot.place.name,
+            "service": booking.slot.service.code,
+            "start": iso(booking.slot.starts_at),
+            "end": iso(booking.slot.ends_at),
+            "status": booking.status,
+            "channel": booking.channel,
+            "reservation_number": held.reservation_number if held else None,
+            "application_id": held.application_id if held else None,
+            "name": held.name if held else None,
+            "name_kana": booking.name_kana,
+            "contact_phone": booking.contact_phone,
+            "contact_email": booking.contact_email,
+        }
+    assert rows[visit.pk]["name_kana"] == "スズキ ハナコ" and rows[visit.pk]["name"] is None
+    assert rows[booked.pk]["name_kana"] == card.name_kana
 
 
 @pytest.mark.parametrize(

@@ -358,6 +358,17 @@ if [[ -z "${APP_UPSTREAM:-}" ]]; then
     expect_match "X-Forwarded-For is the terminal's address" "$body" '"xff":"127.0.0.2"'
 fi
 invitation_token_hidden lgwan "$h" --interface 127.0.0.2
+# The staff pool gone (the upstream's only server a dead port): nginx's error log names each failed request,
+# but not an invitation link's (its location logs only crit and above).
+sed -i 's/^    server 127.0.0.1:18444 .*$//' "$prefix/madoguchi/lgwan-upstream.conf"
+kill -HUP "$nginx_pid"
+for _ in $(seq 50); do grep -q 'reconfiguring' "$prefix/logs/error.log" && break; sleep 0.1; done
+sleep 1 # the new workers take over
+req "$h" --interface 127.0.0.2 -o /dev/null "https://$h:18443/staff/bookings/?control=c0ntr01-line" >/dev/null
+req "$h" --interface 127.0.0.2 -o /dev/null "https://$h:18443/staff/invitation/MQ/d4e-5ecret0f0tok3n/" >/dev/null
+req "$h" --interface 127.0.0.2 -o /dev/null --path-as-is "https://$h:18443/%53taff//Invitation/MQ/d4e-5ecret0f0tok3n" >/dev/null
+expect "the staff pool down: other requests in nginx's error log, an invitation link's token not" \
+    "$(grep -c 'c0ntr01-line' "$prefix/logs/error.log") $(grep -c '5ecret0f0tok3n' "$prefix/logs/error.log")" "1 0"
 stop_gateway
 
 echo "$passes passed, $failures failed"
