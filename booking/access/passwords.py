@@ -22,14 +22,14 @@ class CharacterMixValidator:
         if not any(c.isascii() and not c.isalnum() and not c.isspace() for c in password):
             missing.append(_("記号"))
         if missing:
-            raise ValidationError(
-                _(
-                    "パスワードには英大文字・英小文字・数字・記号をすべて含めてください"
-                    "（足りないもの: %(missing)s）。"
-                )
-                % {"missing": "・".join(missing)},
-                code="password_character_mix",
-            )
+            message = _(
+                "パスワードには英大文字・英小文字・数字・記号をすべて含めてください"
+                "（足りないもの: %(missing)s）。"
+            ) % {"missing": "・".join(missing)}
+            if any(not c.isascii() for c in password):
+                # "Ａ" and "！" from a Japanese input method are full-width: none of the four counts them
+                message += _("全角の文字は英字・記号に数えません。半角で入力してください。")
+            raise ValidationError(message, code="password_character_mix")
 
     def get_help_text(self) -> str:
         return _("英大文字・英小文字・数字・記号をすべて含めてください。")

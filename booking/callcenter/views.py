@@ -46,6 +46,9 @@ class IdentifyForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        # A birth date that was typed but is no date has its own error on the field: not "nothing entered".
+        if "birth_date" in self.errors:
+            return data
         if not data.get("birth_date") and not (data.get("name_kana") or "").strip():
             raise forms.ValidationError(_("本人確認のため、生年月日か氏名（カナ）を入力してください。"))
         return data

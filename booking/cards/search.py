@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from booking.cards.credentials import RESERVATION_NUMBER_DIGITS
 from booking.lib.japanese import is_katakana_name, name_key, name_key_sql, to_katakana, typed_digits
@@ -49,6 +49,20 @@ def read_query(raw: str) -> Query:
     return Query(NAME, name_key(raw))
 
 
+def kana_prefix(field: str, prefix: str) -> Q:
+    """`field` (a kana name, family and given name spaced as a register writes them) starts with `prefix`.
+    A prefix typed without a space ("サイトウミツコ") matches the spaced name ("サイトウ ミツコ"): each place
+    the space may stand is a prefix of its own, so every alternative is still a prefix search that the
+    kana index (`card_kana_prefix`) serves."""
+    forms = [prefix]
+    if " " not in prefix:
+        forms += [f"{prefix[:cut]} {prefix[cut:]}" for cut in range(1, len(prefix))]
+    found = Q()
+    for form in forms:
+        found |= Q(**{f"{field}__startswith": form})
+    return found
+
+
 def cards_named(key: str) -> QuerySet[Card]:
     """Cards whose name in kanji holds `key` (a `name_key`) anywhere: "高橋" finds "髙橋 一郎", "一郎" too.
 
@@ -64,7 +78,7 @@ def cards_matching(query: Query) -> QuerySet[Card]:
     if query.kind in (RESERVATION_NUMBER, APPLICATION_ID):
         return Card.objects.filter(**{query.kind: query.value})
     if query.kind == KANA:
-        return Card.objects.filter(name_kana__startswith=query.value)
+        return Card.objects.filter(kana_prefix("name_kana", query.value))
     if query.kind == NAME:
         return cards_named(query.value)
     return Card.objects.none()

@@ -279,19 +279,29 @@ def do_book(
 
 def do_change(
     card: Card,
-    place: Place,
-    starts_at: dt.datetime,
+    place: Place | None,
+    starts_at: dt.datetime | None,
     *,
     service: Service | None = None,
     channel: str = Booking.Channel.WEB,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
-    """Move the card's booking to another slot in one transaction; if that slot is full the old one stays."""
+    """Move the card's booking to another slot in one transaction; if that slot is full the old one stays.
+    A place or a start not given stays the booking's own (another time at the same place, or the same time
+    at another place)."""
     booking = active_booking(card)
     if booking is None:
         raise BookingError("no_booking")
-    return do_move_booking(booking, place, starts_at, service=service, channel=channel, actor=actor, now=now)
+    return do_move_booking(
+        booking,
+        place or booking.slot.place,
+        starts_at or booking.slot.starts_at,
+        service=service,
+        channel=channel,
+        actor=actor,
+        now=now,
+    )
 
 
 def do_move_booking(

@@ -96,7 +96,7 @@ class CardImportForm(forms.Form):
         try:
             jlis.sniff(head, layout=self.layout(), encoding=data.get("encoding") or None)
         except CardImportError as exc:
-            self.add_error("file", str(exc.problems[0]))
+            self.add_error("file", exc.problems[0].reason)
         return data
 
     def layout(self) -> Layout | None:

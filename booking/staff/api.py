@@ -16,6 +16,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from booking.access import accounts
@@ -255,6 +256,15 @@ class StaffBookingsExportView(APIView):
     renderer_classes = [JSONRenderer, CsvRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # DRF's ?format= picks a renderer by name: "json" would pick the errors' renderer for a CSV answer,
+        # and an unknown name is DRF's bare 404. Only csv means anything here. (force: an error's answer.)
+        asked = request.query_params.get(api_settings.URL_FORMAT_OVERRIDE or "format")
+        if not force and asked not in (None, "", CsvRenderer.format):
+            raise ApiError(
+                "not_acceptable",
+                _("このAPIは text/csv で答えます。format を付けるときは format=csv にしてください。"),
+                status.HTTP_406_NOT_ACCEPTABLE,
+            )
         try:
             return super().perform_content_negotiation(request, force)
         except NotAcceptable as refused:
@@ -278,8 +288,9 @@ class StaffBookingsExportView(APIView):
             OpenApiParameter("location", int),
             OpenApiParameter("encoding", str, enum=list(csv_export.ENCODINGS)),
             OpenApiParameter("style", str, enum=list(EXPORT_STYLES)),
+            OpenApiParameter("format", exclude=True),  # csv only, as the path says (see above)
         ],
-        responses={(200, "text/csv"): bytes, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
+        responses={(200, "text/csv"): bytes, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 406: ErrorOut},
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         query = ExportQuery(data=request.query_params)

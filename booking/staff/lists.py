@@ -58,20 +58,24 @@ def _kana_match(prefix: str) -> Q:
     COUNT from using the card index (measured: docs/performance.md).
     """
     visit_ids = list(
-        Booking.objects.filter(card__isnull=True, caller_name_kana__startswith=prefix).values_list(
+        Booking.objects.filter(search.kana_prefix("caller_name_kana", prefix), card__isnull=True).values_list(
             "pk", flat=True
         )[: KANA_CARD_LIMIT + 1]
     )
     card_ids = list(
-        Card.objects.filter(name_kana__startswith=prefix).values_list("pk", flat=True)[: KANA_CARD_LIMIT + 1]
+        Card.objects.filter(search.kana_prefix("name_kana", prefix)).values_list("pk", flat=True)[
+            : KANA_CARD_LIMIT + 1
+        ]
     )
     cards = (
-        Q(card_id__in=card_ids) if len(card_ids) <= KANA_CARD_LIMIT else Q(card__name_kana__startswith=prefix)
+        Q(card_id__in=card_ids)
+        if len(card_ids) <= KANA_CARD_LIMIT
+        else search.kana_prefix("card__name_kana", prefix)
     )
     if not visit_ids:
         return cards
     if len(visit_ids) > KANA_CARD_LIMIT:
-        return cards | Q(card__isnull=True, caller_name_kana__startswith=prefix)
+        return cards | (Q(card__isnull=True) & search.kana_prefix("caller_name_kana", prefix))
     return cards | Q(pk__in=visit_ids)
 
 

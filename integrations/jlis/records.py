@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils.translation import get_language
+
 from integrations.jlis.layout import FIELDS, Layout
 
 
@@ -19,10 +21,19 @@ class Problem:
     field: str = ""
 
     def __str__(self) -> str:
+        """Both languages: for commands and logs, read by whoever runs them."""
         if self.line is None:
             return f"{self.ja} / {self.en}"
         where = f" {self.field}" if self.field else ""
         return f"{self.line}行目{where}: {self.ja} / line {self.line}{where}: {self.en}"
+
+    @property
+    def reason(self) -> str:
+        """In the page's language, with its line and column when it has them: for screens."""
+        where = f" {self.field}" if self.field else ""
+        if (get_language() or "ja").startswith("en"):
+            return self.en if self.line is None else f"line {self.line}{where}: {self.en}"
+        return self.ja if self.line is None else f"{self.line}行目{where}: {self.ja}"
 
     @property
     def sort_key(self) -> tuple[int, int]:

@@ -117,6 +117,9 @@ def test_only_allowed_networks_reach_staff_functions_and_forged_headers_do_not_p
         ("ALLUPPER1!", "英小文字"),
         ("NoDigits!!", "数字"),
         ("NoSymbol123", "記号"),
+        # typed with a Japanese input method: full-width "Ａ" and "！" are no capital and no symbol, and it
+        # says so
+        ("ｃｌｅｒｋ１！Ａ1a", "記号.*全角の文字は英字・記号に数えません。半角で入力してください。"),
     ],
 )
 def test_password_rules(kyoto: None, password: str, message: str) -> None:

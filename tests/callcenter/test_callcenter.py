@@ -34,6 +34,16 @@ def identify(client: Client, number: str, **proof: str) -> Any:
     return client.post("/staff/callcenter/", {"reservation_number": number, **proof})
 
 
+def test_a_birth_date_that_is_no_date_is_told_as_such(operator: Client) -> None:
+    card = factories.issue_card("ヤマダ タロウ").card
+    page = identify(operator, card.reservation_number, birth_date="1948-13-45")
+    assert page.status_code == 400
+    assert "生年月日か氏名（カナ）を入力してください" not in page.content.decode()
+    assert "本人確認のため" not in page.content.decode()
+    nothing = identify(operator, card.reservation_number).content.decode()
+    assert "本人確認のため、生年月日か氏名（カナ）を入力してください。" in nothing
+
+
 def test_the_caller_is_identified_by_birth_date_or_kana_never_the_password(operator: Client) -> None:
     card = factories.issue_card("ヤマダ タロウ").card
     assert identify(operator, card.reservation_number, birth_date="1999-01-01").status_code == 400

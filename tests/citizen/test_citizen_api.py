@@ -245,6 +245,54 @@ def test_book_view_change_and_cancel(api: Api, citizen: IssuedCard) -> None:
     assert Slot.objects.get(starts_at=second.starts_at, place=factories.place()).taken == 0
 
 
+def test_a_change_gives_what_changes_and_keeps_the_rest(api: Api, citizen: IssuedCard) -> None:
+    """PATCH as the schema says: a new start alone is another time at the same place (and the same for
+    the place); neither is a 400 that says what to send."""
+    first, second = factories.next_free_slot_list(2)
+    api.send("post", "/api/v1/citizen/booking/", book_body(first.starts_at))
+    moved = api.send("patch", "/api/v1/citizen/booking/", {"start": second.starts_at.isoformat()})
+    assert moved.status_code == 200, moved.content
+    assert dt.datetime.fromisoformat(moved.json()["start"]) == second.starts_at
+    assert moved.json()["location"] == factories.place().pk
+    same = api.send("patch", "/api/v1/citizen/booking/", {"location": factories.place().pk})
+    assert same.status_code == 200 and same.json()["start"] == moved.json()["start"]
+    nothing = api.send("patch", "/api/v1/citizen/booking/", {})
+    assert error(nothing) == (400, "invalid")
+    assert "location" in nothing.json()["fields"]["non_field_errors"][0]
+    assert dt.datetime.fromisoformat(api.get("/api/v1/citizen/booking/").json()["start"]) == second.starts_at
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    change = next(body for name, body in schema.items() if name.endswith("BookingChangeIn"))
+    assert not change.get("required")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("location", 1.7, "場所は id（整数）で指定してください。"),
+        ("location", True, "場所は id（整数）で指定してください。"),
+        ("location", "center", "場所は id（整数）で指定してください。"),
+        ("location", 999999, "場所 999999 はありません。GET /api/v1/locations/ の id"),
+        ("service", "nope", "サービス「nope」はありません。GET /api/v1/locations/ の services"),
+        ("service", 12, "サービス「12」はありません。"),
+    ],
+)
+def test_a_wrong_place_or_service_is_told_how_to_find_the_right_one(
+    api: Api, citizen: IssuedCard, field: str, value: Any, says: str
+) -> None:
+    body = {**book_body(factories.next_free_slot().starts_at), field: value}
+    refused = api.send("post", "/api/v1/citizen/booking/", body)
+    assert error(refused) == (400, "invalid")
+    assert says in refused.json()["fields"][field][0]
+    assert not Booking.objects.filter(card=citizen.card).exists()
+
+
+def test_a_second_booking_is_told_the_api_calls_for_a_change(api: Api, citizen: IssuedCard) -> None:
+    first, second = factories.next_free_slot_list(2)
+    api.send("post", "/api/v1/citizen/booking/", book_body(first.starts_at))
+    refused = api.send("post", "/api/v1/citizen/booking/", book_body(second.starts_at))
+    assert "PATCH" in refused.json()["message"] and "「" not in refused.json()["message"]
+
+
 def test_second_booking_is_409_already_booked(api: Api, citizen: IssuedCard) -> None:
     first, second = factories.next_free_slot_list(2)
     api.send("post", "/api/v1/citizen/booking/", book_body(first.starts_at))

@@ -341,3 +341,37 @@ def test_holding_the_same_time_again_keeps_when_it_was_first_held(issued: Issued
     with pytest.raises(HoldExtensionLimit):
         do_extend_hold(issued.card, place, service, slot.starts_at, held_since=swept_since)
     assert not Hold.objects.filter(card=issued.card).exists()
+
+
+def test_confirm_in_a_session_without_contact_details_asks_for_them_not_a_new_time(
+    browser: Client, issued: IssuedCard
+) -> None:
+    """The time is held (by this card, in another browser); only this session has no contact details: it is
+    sent to enter them, not told that its time ran out."""
+    log_in(browser, issued)
+    walk_to_hold(browser, factories.next_free_slot().starts_at)
+    browser.post("/details/", {"phone": "075-111-2222", "email": ""})
+    other = Client(HTTP_HOST=KYOTO_HOST)
+    log_in(other, issued)
+    sent = other.get("/confirm/")
+    assert sent.status_code == 302 and sent["Location"] == "/details/"
+    page = text(other.get("/details/"))
+    assert "選んだ時間は確保しています。確認の前に連絡先を入力してください。" in page
+    assert "期限が切れました" not in page
+    Hold.objects.filter(card=issued.card).delete()  # now it has run out: a new time is needed
+    assert other.get("/confirm/")["Location"] == "/book/"
+
+
+def test_a_mail_address_typed_in_full_width_is_taken_and_a_wrong_one_shows_an_example(
+    browser: Client, issued: IssuedCard
+) -> None:
+    log_in(browser, issued)
+    walk_to_hold(browser, factories.next_free_slot().starts_at)
+    wrong = browser.post("/details/", {"phone": "075-111-2222", "email": "yamada＠"})
+    assert wrong.status_code == 200
+    assert "メールアドレスの形式が正しくありません（例: yamada@example.jp）。" in text(wrong)
+    assert "yamada＠" in text(wrong)  # what was typed stays in the field
+    full_width = "ＹＡＭＡＤＡ＠ｅｘａｍｐｌｅ．ｊｐ"
+    taken = browser.post("/details/", {"phone": "075-111-2222", "email": full_width})
+    assert taken.status_code == 302
+    assert "YAMADA@example.jp" in text(browser.get("/confirm/"))

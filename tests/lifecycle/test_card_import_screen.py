@@ -183,20 +183,32 @@ def test_a_running_import_shows_its_progress_and_reloads_itself(admin: Client) -
 
 
 @pytest.mark.parametrize(
-    ("data", "name", "message"),
+    ("data", "name", "ja", "en"),
     [
-        (b"", "empty.txt", "ファイルが空です。"),
-        (b"PK\x03\x04 a workbook", "cards.xlsx", "an Excel workbook (.xlsx/.xls) cannot be read"),
-        ("氏名だけ\r\n".encode("cp932"), "notes.csv", "unknown file layout"),
-        (b"application_id,name\r\n\x82\xa0\r\n", "cards.csv", "not UTF-8"),
+        (b"", "empty.txt", "ファイルが空です。", None),
+        (
+            b"PK\x03\x04 a workbook",
+            "cards.xlsx",
+            "Excel のブック（.xlsx / .xls）は読めません。",
+            "an Excel workbook (.xlsx/.xls) cannot be read",
+        ),
+        ("氏名だけ\r\n".encode("cp932"), "notes.csv", "ファイルの形式がわかりません", "unknown file layout"),
+        (b"application_id,name\r\n\x82\xa0\r\n", "cards.csv", "UTF-8 ではありません", "not UTF-8 (line 2)"),
     ],
 )
-def test_a_bad_upload_is_refused_at_once(
-    admin: Client, exports_dir: Path, data: bytes, name: str, message: str
+def test_a_bad_upload_is_refused_at_once_in_the_pages_language(
+    admin: Client, exports_dir: Path, data: bytes, name: str, ja: str, en: str | None
 ) -> None:
     response = upload(admin, data, name)
     assert response.status_code == 400
-    assert message in response.content.decode()
+    assert ja in response.content.decode()
+    if en is not None:
+        assert en not in response.content.decode()
+        english = Client(HTTP_HOST=admin.defaults["HTTP_HOST"])
+        english.cookies.update(admin.cookies)
+        english.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        answer = upload(english, data, name).content.decode()
+        assert en in answer and ja not in answer
     with schema_context("kyoto"):
         assert not CardImportJob.objects.exists()
     assert stored_files(exports_dir) == []

@@ -60,6 +60,19 @@ def test_the_bookings_list_finds_a_kanji_name_as_clerks_type_it(clerk: Client, t
     assert factories.card_of(other).reservation_number not in page
 
 
+@pytest.mark.parametrize(
+    "typed", ["タカハシイチロウ", "たかはしいち", "ﾀｶﾊｼｲﾁﾛｳ", "タカハシ イチ", "タカハシ"]
+)
+def test_a_kana_name_is_found_with_or_without_its_space(clerk: Client, typed: str) -> None:
+    """Registers space family and given names ("タカハシ イチロウ"); clerks often type them run together."""
+    found = book("髙橋 一郎", "タカハシ イチロウ")
+    other = book("高橋 二郎", "タカハシ ジロウ", 1)
+    page = bookings(clerk, typed)
+    assert factories.card_of(found).reservation_number in page
+    assert (factories.card_of(other).reservation_number in page) == (typed == "タカハシ")
+    assert factories.card_of(found).application_id in cards(clerk, q=typed)
+
+
 def test_variants_fold_both_ways(clerk: Client) -> None:
     found = book("山崎 次郎", "ヤマザキ ジロウ")
     assert factories.card_of(found).reservation_number in bookings(clerk, "山﨑")

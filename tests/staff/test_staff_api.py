@@ -274,6 +274,11 @@ def test_export_errors_are_json_even_to_a_csv_client_and_406_only_for_other_type
     assert "text/csv" in refused.json()["message"]
     anonymous = Client(HTTP_HOST=KYOTO_HOST).get("/api/v1/staff/bookings/export.csv", HTTP_ACCEPT="text/csv")
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
+    for asked in ("json", "xml"):  # DRF's ?format= override: csv is all this API answers
+        other = get("*/*", format=asked)
+        assert (other.status_code, other.json()["code"]) == (406, "not_acceptable")
+        assert "format=csv" in other.json()["message"]
+    assert get("*/*", format="csv", date_from="2000-01-01")["Content-Type"].startswith("text/csv")
 
 
 def test_a_csv_client_is_still_kept_to_its_own_tenant(tenants: Tenants) -> None:

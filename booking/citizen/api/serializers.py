@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from booking.engine.queries import FreeSlot
@@ -115,6 +116,43 @@ def plain_availability_query(params: Any) -> dict[str, Any] | None:
     return {"location": int(location), "service": service, "from_": days["from"], "to": days["to"]}
 
 
+class PlaceField(serializers.PrimaryKeyRelatedField):
+    """A place by its id, a whole number (GET /api/v1/locations/ lists them), with errors that say so; DRF's
+    own read "invalid primary key" and took 1.7 for place 1."""
+
+    default_error_messages = {
+        "does_not_exist": gettext_lazy(
+            "場所 {pk_value} はありません。GET /api/v1/locations/ の id を指定してください。"
+        ),
+        "incorrect_type": gettext_lazy(
+            "場所は id（整数）で指定してください。GET /api/v1/locations/ に一覧があります。"
+        ),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=Place.objects.all(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool | float):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class ServiceField(serializers.SlugRelatedField):
+    """A service by its code (each place's `services` in GET /api/v1/locations/)."""
+
+    default_error_messages = {
+        "does_not_exist": gettext_lazy(
+            "サービス「{value}」はありません。"
+            "GET /api/v1/locations/ の services にあるコードを指定してください。"
+        ),
+        "invalid": gettext_lazy("サービスはコード（文字列）で指定してください。"),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="code", queryset=Service.objects.all(), **kwargs)
+
+
 class AvailabilityQuery(serializers.Serializer):
     """Checked without the database: whether the place and service exist is found only when the answer is
     not in the cache (booking.engine.availability_cache raises Unknown; `unknown` words the error as
@@ -146,10 +184,10 @@ class AvailabilityQuery(serializers.Serializer):
     def unknown(field: str, value: Any) -> serializers.ValidationError:
         """The error the related fields gave for a place or service that does not exist."""
         if field == "location":
-            message = serializers.PrimaryKeyRelatedField.default_error_messages["does_not_exist"]
+            message = PlaceField.default_error_messages["does_not_exist"]
             return serializers.ValidationError({field: [str(message).format(pk_value=value)]})
-        message = serializers.SlugRelatedField.default_error_messages["does_not_exist"]
-        return serializers.ValidationError({field: [str(message).format(slug_name="code", value=value)]})
+        message = ServiceField.default_error_messages["does_not_exist"]
+        return serializers.ValidationError({field: [str(message).format(value=value)]})
 
 
 class SlotOut(serializers.Serializer):
@@ -227,14 +265,24 @@ def plain_booking_body(data: Any) -> tuple[int, str, dt.datetime] | None:
 
 
 class BookingIn(serializers.Serializer):
-    location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all())
-    service = serializers.SlugRelatedField(slug_field="code", queryset=Service.objects.all())
+    location = PlaceField()
+    service = ServiceField()
     start = TokyoDateTimeField()
 
 
 class BookingChangeIn(serializers.Serializer):
-    location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all())
-    start = TokyoDateTimeField()
+    """A PATCH: what is not given stays as it is (another time at the same place, or the same time at
+    another place); at least one of the two."""
+
+    location = PlaceField(required=False)
+    start = TokyoDateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "location" not in attrs and "start" not in attrs:
+            raise serializers.ValidationError(
+                _("location（場所）か start（日時）の少なくとも一方を指定してください。")
+            )
+        return attrs
 
 
 class BookingOut(serializers.Serializer):

@@ -13,6 +13,7 @@ from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
@@ -41,8 +42,18 @@ HTTP_FOR = {
 }
 
 
+# Where the people's wording names a button of the website, a program is told the call to make instead.
+API_MESSAGES = {
+    "already_booked": gettext_lazy(
+        "この予約番号では既に予約があります。"
+        "変更は PATCH、取消は DELETE /api/v1/citizen/booking/ で行ってください。"
+    ),
+}
+
+
 def booking_error(error: services.BookingError) -> ApiError:
-    return ApiError(error.code, error.message, HTTP_FOR.get(error.code, status.HTTP_400_BAD_REQUEST))
+    message = str(API_MESSAGES[error.code]) if error.code in API_MESSAGES else error.message
+    return ApiError(error.code, message, HTTP_FOR.get(error.code, status.HTTP_400_BAD_REQUEST))
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -373,7 +384,7 @@ class CitizenBookingView(APIView):
             body.is_valid(raise_exception=True)
             data: dict[str, Any] = body.validated_data
             try:
-                booking = services.do_change(self.card(request), data["location"], data["start"])
+                booking = services.do_change(self.card(request), data.get("location"), data.get("start"))
             except services.BookingError as error:
                 raise booking_error(error) from error
             return idempotency.Answer(status.HTTP_200_OK, s.BookingOut.of(booking))

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from booking.lib.japanese import nfkc
 from booking.lib.phone import is_phone_number, normalise_phone
 from booking.models import BookingSettings, FieldRequirement
 
@@ -28,6 +29,18 @@ class LoginForm(forms.Form):
     )
 
 
+class TypedEmailField(forms.EmailField):
+    """A mail address as a resident types it: full-width letters and ＠ from a Japanese input method are
+    taken as their half-width selves (NFKC), as a phone number's full-width digits are."""
+
+    default_error_messages = {
+        "invalid": _("メールアドレスの形式が正しくありません（例: yamada@example.jp）。")
+    }
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(nfkc(value) if isinstance(value, str) else value))
+
+
 class ContactForm(forms.Form):
     """Only the contact fields the tenant asks for (AD-04 ③, BK-06)."""
 
@@ -38,7 +51,7 @@ class ContactForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
         help_text=_("例: 075-123-4567（日中に連絡がつく番号）"),
     )
-    email = forms.EmailField(
+    email = TypedEmailField(
         label=_("メールアドレス"),
         max_length=254,
         required=False,

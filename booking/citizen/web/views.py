@@ -450,9 +450,12 @@ def confirm(request: HttpRequest, card: Card) -> HttpResponse:
         return _confirm_once(request, card)
     hold = _hold_of(card)
     contact = _contact_of(request, card)
-    if hold is None or contact is None:
+    if hold is None:
         messages.warning(request, _("確保していた時間の期限が切れました。もう一度時間を選んでください。"))
         return go(request, "service")
+    if contact is None:  # the time is held, in another browser perhaps: only the details are missing here
+        messages.info(request, _("選んだ時間は確保しています。確認の前に連絡先を入力してください。"))
+        return go(request, "details")
     current = services.active_booking(card)
     phone = format_phone(contact.get("phone", ""))
     context = {"hold": hold, "contact": contact, "phone": phone, "current": current, "step": 6}
