@@ -97,6 +97,8 @@ def test_book_from_start_to_finish_with_confirmation_mail(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["taro@example.jp"]
     assert factories.place().name in mail.outbox[0].body
+    mine = text(browser.get("/mypage/"))  # where the reminders go, beside the phone
+    assert "075-222-3111" in mine and "<dt>メールアドレス</dt><dd>taro@example.jp</dd>" in mine
 
 
 def test_change_moves_the_booking_and_cancel_frees_it(browser: Client, issued: IssuedCard) -> None:
