@@ -49,16 +49,23 @@ def read_query(raw: str) -> Query:
     return Query(NAME, name_key(raw))
 
 
-def kana_prefix(field: str, prefix: str) -> Q:
-    """`field` (a kana name, family and given name spaced as a register writes them) starts with `prefix`.
-    A prefix typed without a space ("サイトウミツコ") matches the spaced name ("サイトウ ミツコ"): each place
-    the space may stand is a prefix of its own, so every alternative is still a prefix search that the
-    kana index (`card_kana_prefix`) serves."""
-    forms = [prefix]
-    if " " not in prefix:
-        forms += [f"{prefix[:cut]} {prefix[cut:]}" for cut in range(1, len(prefix))]
-    found = Q()
-    for form in forms:
+def run_together_forms(prefix: str) -> list[str]:
+    """The spaced forms a kana prefix typed without its space may stand for: "サイトウミツコ" for "サイトウ
+    ミツコ" (registers space family and given names; clerks often type them run together). Each place the
+    space may stand is a prefix of its own; none when a space was typed. One space only: a name of three
+    parts is found as typed with its spaces."""
+    if " " in prefix:
+        return []
+    return [f"{prefix[:cut]} {prefix[cut:]}" for cut in range(1, len(prefix))]
+
+
+def kana_prefix(field: str, forms: list[str]) -> Q:
+    """`field` starts with one of `forms`: each a prefix search the kana indexes serve (a BitmapOr of them,
+    which reads every match: so the run-together forms are asked for only when the typed prefix itself
+    finds nothing, and a surname typed alone keeps its plan, which stops at the first matches)."""
+    first, *others = forms
+    found = Q(**{f"{field}__startswith": first})
+    for form in others:
         found |= Q(**{f"{field}__startswith": form})
     return found
 
@@ -78,7 +85,11 @@ def cards_matching(query: Query) -> QuerySet[Card]:
     if query.kind in (RESERVATION_NUMBER, APPLICATION_ID):
         return Card.objects.filter(**{query.kind: query.value})
     if query.kind == KANA:
-        return Card.objects.filter(kana_prefix("name_kana", query.value))
+        typed = Card.objects.filter(name_kana__startswith=query.value)
+        spaced = run_together_forms(query.value)
+        if not spaced or typed.exists():
+            return typed
+        return Card.objects.filter(kana_prefix("name_kana", spaced))
     if query.kind == NAME:
         return cards_named(query.value)
     return Card.objects.none()

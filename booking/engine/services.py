@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from booking.audit import oplog
 from booking.cards import credentials
@@ -21,50 +20,14 @@ from booking.cards import moves as lifecycle
 from booking.engine import idempotency, outbox, slot_rows
 from booking.engine.notifications import BOOKED, CANCELLED, CHANGED
 from booking.engine.queries import booking_rules
+from booking.engine.refusals import BookingError
 from booking.engine.retry import retried
-from booking.engine.texts import callcenter_contact
 from booking.lib.dates import TOKYO
 from booking.models import Booking, BookingEvent, BookingSettings, Card, Hold, Place, Service, Slot
 from booking.rules import schedule, windows
 from booking.rules.card_states import BOOKABLE_STATES
 
 logger = logging.getLogger(__name__)
-
-
-class BookingError(Exception):
-    """A booking request that cannot be carried out; `code` is stable (API), `message` is for people."""
-
-    MESSAGES = {
-        "slot_full": _("選んだ時間は満員になりました。別の時間を選んでください。"),
-        "already_booked": _(
-            "この予約番号では既に予約があります。変更する場合は「日時・場所を変更する」から行ってください。"
-        ),
-        "invalid": _("選んだ場所・サービス・時間では予約できません。"),
-        "outside_window": _("この日時は予約を受け付けていません（受付期間外または締切後）。"),
-        "deadline_passed": _("変更・取消の締切を過ぎています。%(callcenter)sにお問い合わせください。"),
-        "no_booking": _("予約はありません。"),
-        "hold_expired": _("確保していた時間の期限が切れました。もう一度時間を選んでください。"),
-        "same_slot": _("現在のご予約と同じ日時・場所です。別の時間を選んでください。"),
-        "web_not_offered": _("このサービスはウェブでは予約できません。%(callcenter)sにお電話ください。"),
-        "probe_card": _("稼働監視用のカードでは予約できません。"),
-        "card_not_bookable": _(
-            "このカードは予約できません（交付通知書の送付前、交付済み、または廃止されています）。"
-            "%(callcenter)sにお問い合わせください。"
-        ),
-    }
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        self.code = code
-        self.detail = detail
-        super().__init__(f"{code}: {detail}" if detail else code)
-
-    @property
-    def message(self) -> str:
-        text = str(self.MESSAGES.get(self.code, self.code))
-        if "%(callcenter)s" in text:
-            # "please phone us" says the number to phone, in the page's (or API caller's) language
-            text = text % {"callcenter": callcenter_contact(booking_rules())}
-        return text
 
 
 @dataclass(frozen=True)
@@ -332,11 +295,11 @@ def do_move_booking(
             release_expired_holds(now, slot)
             if booking.card is not None:
                 Hold.objects.filter(card=booking.card).delete()
-            changed = Booking.objects.filter(
-                pk=booking.pk, status=Booking.Status.CONFIRMED, outcome=""
-            ).update(slot=slot, changed_at=now)
-            if not changed:
-                raise BookingError("no_booking")  # cancelled meanwhile
+            # From the slot it was read at: a move made meanwhile (another request, another operator) is not
+            # silently overwritten, nor is a place or time a partial change kept taken from before it.
+            still = Booking.objects.filter(pk=booking.pk, status=Booking.Status.CONFIRMED, outcome="")
+            if not still.filter(slot_id=booking.slot_id).update(slot=slot, changed_at=now):
+                raise BookingError("changed_meanwhile" if still.exists() else "no_booking")
             _event(booking, BookingEvent.Kind.CHANGED, channel, actor, now, booking.slot, slot)
             _queue_mail(booking, CHANGED)
     except IntegrityError as error:

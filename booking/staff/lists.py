@@ -49,7 +49,8 @@ KANA_CARD_LIMIT = 5000
 
 
 def _kana_match(prefix: str) -> Q:
-    """Bookings whose card holder's, or phone-only caller's, kana name starts with `prefix`.
+    """Bookings whose card holder's, or phone-only caller's, kana name starts with `prefix`; when none does,
+    with the space it may have been typed without (`search.run_together_forms`).
 
     PostgreSQL's estimate of a LIKE prefix can be a hundred times off; when it overestimates, the plan walks
     every booking in date order looking for 50 matches (seconds at a million bookings). Passing the matching
@@ -57,25 +58,36 @@ def _kana_match(prefix: str) -> Q:
     card) are added by id only when there are any: an OR across the card join would keep the common-name
     COUNT from using the card index (measured: docs/performance.md).
     """
+    found = _kana_forms_match([prefix])
+    spaced = search.run_together_forms(prefix)
+    if found is None and spaced:
+        found = _kana_forms_match(spaced)
+    return Q(pk__in=[]) if found is None else found
+
+
+def _kana_forms_match(forms: list[str]) -> Q | None:
+    """`_kana_match` for one or more prefixes; None when no card or visit matches."""
     visit_ids = list(
-        Booking.objects.filter(search.kana_prefix("caller_name_kana", prefix), card__isnull=True).values_list(
+        Booking.objects.filter(search.kana_prefix("caller_name_kana", forms), card__isnull=True).values_list(
             "pk", flat=True
         )[: KANA_CARD_LIMIT + 1]
     )
     card_ids = list(
-        Card.objects.filter(search.kana_prefix("name_kana", prefix)).values_list("pk", flat=True)[
+        Card.objects.filter(search.kana_prefix("name_kana", forms)).values_list("pk", flat=True)[
             : KANA_CARD_LIMIT + 1
         ]
     )
+    if not visit_ids and not card_ids:
+        return None
     cards = (
         Q(card_id__in=card_ids)
         if len(card_ids) <= KANA_CARD_LIMIT
-        else search.kana_prefix("card__name_kana", prefix)
+        else search.kana_prefix("card__name_kana", forms)
     )
     if not visit_ids:
         return cards
     if len(visit_ids) > KANA_CARD_LIMIT:
-        return cards | (Q(card__isnull=True) & search.kana_prefix("caller_name_kana", prefix))
+        return cards | (Q(card__isnull=True) & search.kana_prefix("caller_name_kana", forms))
     return cards | Q(pk__in=visit_ids)
 
 

@@ -29,7 +29,8 @@ class Problem:
 
     @property
     def reason(self) -> str:
-        """In the page's language, with its line and column when it has them: for screens."""
+        """In the page's language, with its line and column when it has them: for screens. (Not
+        `booking.lib.display.one_language(str(self))`: a text may hold " / " itself, as ".xlsx / .xls".)"""
         where = f" {self.field}" if self.field else ""
         if (get_language() or "ja").startswith("en"):
             return self.en if self.line is None else f"line {self.line}{where}: {self.en}"

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django.utils import translation
@@ -162,16 +164,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class SecurityHeadersMiddleware:
-    """The security headers Django does not set, on every answer (IPA 安全なウェブサイトの作り方: XSS
-    mitigation, caching of personal data), whichever middleware or view made it.
+    """The security headers on every answer (IPA 安全なウェブサイトの作り方: clickjacking, XSS mitigation,
+    caching of personal data), whichever middleware or view made it.
 
-    It stands before the host routing in MIDDLEWARE, right after Django's SecurityMiddleware and
-    XFrameOptionsMiddleware (nosniff, Referrer-Policy, COOP, HSTS on HTTPS; X-Frame-Options), so the pages
-    answered early (the unknown host's 404, the bulkhead's 503, the NUL refusal's 400) get every header too.
+    It stands before the host routing in MIDDLEWARE, so the pages answered early (the unknown host's 404,
+    the bulkhead's 503, the NUL refusal's 400) get every header too: Django's SecurityMiddleware and
+    XFrameOptionsMiddleware sit further in and never see those. Their header logic is reused here rather
+    than copied (nosniff, Referrer-Policy, COOP, HSTS on HTTPS; X-Frame-Options), so settings keep
+    working; the two stay in MIDDLEWARE for the HTTPS redirect and the per-view exemptions.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self._django_security = SecurityMiddleware(get_response)
+        self._frame_options = XFrameOptionsMiddleware(get_response)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
@@ -181,8 +187,13 @@ class SecurityHeadersMiddleware:
             # An invitation link's page (or any answer at such an address: a CSRF refusal, a 503): its own
             # requests (stylesheet) send only the origin as Referer, never the token, to the ingress log.
             # Not "no-referrer": browsers then send "Origin: null" with the form's POST, which CSRF refuses.
-            # Set here, inside Django's SecurityMiddleware, whose setdefault leaves it as it is.
             response.headers["Referrer-Policy"] = "strict-origin"
+        if "X-Content-Type-Options" not in response.headers:
+            # Django's pass only for an answer made before its SecurityMiddleware (further in) saw it: one
+            # that went through it carries its nosniff (SECURE_CONTENT_TYPE_NOSNIFF is on), and a second pass
+            # cost every request its time for nothing (issue 12). XFrameOptionsMiddleware checks for itself.
+            response = self._django_security.process_response(request, response)
+        response = self._frame_options.process_response(request, response)
         if "Cache-Control" not in response.headers and not _static(request):
             # Pages, API answers, CSV and PDF downloads carry names, phones and addresses: no copy in a
             # browser's or a proxy's cache. Static files keep whitenoise's own caching.

@@ -70,12 +70,7 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = int(env_str("TENANT_MULTIPROCESSING_MAX_P
 
 MIDDLEWARE = [
     "madoguchi.access_log.AccessLogMiddleware",
-    # The security headers, before the host routing so that every answer gets them, the early ones too (the
-    # unknown host's 404, the bulkhead's and the waiting room's 503, the NUL refusal's 400). Django's two
-    # (nosniff, Referrer-Policy, COOP, HSTS and the HTTPS redirect; X-Frame-Options with its per-view
-    # exemptions) run once each, here, and ours adds the rest (CSP, Permissions-Policy, no-store).
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Before the host routing: the unknown host's 404 and the bulkhead's 503 get the headers too.
     "madoguchi.middleware.SecurityHeadersMiddleware",
     # a request whose database connection was lost (a failover: issue 11) is answered again, once, on a new
     # connection: everything below runs again, the host routing's tenant lookup too
@@ -88,6 +83,7 @@ MIDDLEWARE = [
     "console.waiting_room.gate.WaitingRoomMiddleware",
     "madoguchi.bulkhead.BulkheadMiddleware",  # citizen requests cannot take the threads staff need
     "madoguchi.middleware.RejectNulBytesMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     # the citizen API (bearer tokens, JSON) goes on through CITIZEN_API_MIDDLEWARE below, not the rest of this
     # list: it has no use for sessions, CSRF, sign-in, OTP or messages (issue 12)
     "madoguchi.api_lane.CitizenApiLaneMiddleware",
@@ -102,11 +98,13 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "madoguchi.middleware.MethodNotAllowedPageMiddleware",  # a page, not a blank 405, for a form's address
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 # What the citizen API runs after madoguchi.api_lane, in this order, then its view: the language (its
-# messages), a suspended municipality's 503, Django's common checks and CSRF. The security headers come from
-# the top of MIDDLEWARE, which every answer passes on its way out.
+# messages), a suspended municipality's 503, Django's common checks and CSRF. Not XFrameOptionsMiddleware:
+# SecurityHeadersMiddleware (outermost) sets X-Frame-Options on every answer already, and no API view is
+# exempt from it; a second pass was a cost per request for nothing (issue 12).
 CITIZEN_API_MIDDLEWARE = [
     "madoguchi.middleware.JapaneseFirstLocaleMiddleware",
     "madoguchi.suspension.SuspendedTenantMiddleware",

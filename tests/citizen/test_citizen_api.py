@@ -286,6 +286,17 @@ def test_a_wrong_place_or_service_is_told_how_to_find_the_right_one(
     assert not Booking.objects.filter(card=citizen.card).exists()
 
 
+def test_a_place_id_written_as_a_whole_float_or_a_digit_string_is_that_place(
+    api: Api, citizen: IssuedCard
+) -> None:
+    body = book_body(factories.next_free_slot().starts_at)
+    body["location"] = float(body["location"])
+    assert api.send("post", "/api/v1/citizen/booking/", body).status_code == 201
+    moved = {"location": str(body["location"])[:-2], "start": factories.next_free_slot_list(2)[1].starts_at}
+    moved["start"] = moved["start"].isoformat()
+    assert api.send("patch", "/api/v1/citizen/booking/", moved).status_code == 200
+
+
 def test_a_second_booking_is_told_the_api_calls_for_a_change(api: Api, citizen: IssuedCard) -> None:
     first, second = factories.next_free_slot_list(2)
     api.send("post", "/api/v1/citizen/booking/", book_body(first.starts_at))

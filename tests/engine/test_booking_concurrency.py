@@ -15,7 +15,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
-from booking.engine.services import do_book, do_change, do_hold
+from booking.engine.services import BookingError, do_book, do_change, do_hold, do_move_booking
 from booking.models import Booking, Card, Hold, Slot
 from tests import factories
 from tests.concurrency import race
@@ -158,3 +158,21 @@ def test_the_counter_works_on_its_own_schema_whatever_the_callers_search_path(te
             " contact_email, created_at) VALUES (%s, %s, 'confirmed', 'web', '', '', now())",
             [cards[-1].pk, slot.pk],
         )
+
+
+def test_a_change_from_a_stale_read_never_undoes_a_change_made_meanwhile(kyoto: None) -> None:
+    """Two changes of one booking at once (the API's partial PATCH fills what it was not given from the
+    booking as it read it): the later one, read before the first moved it, is refused as changed meanwhile
+    rather than writing its old place or time back; the booking stays where the first put it."""
+    first, second, third = factories.next_free_slot_list(3)
+    place, service = factories.place(), factories.card_issuance()
+    card = factories.issue_card().card
+    do_book(card, place, service, first.starts_at)
+    read_before = Booking.objects.get(card=card, status="confirmed")
+    do_change(card, None, second.starts_at)  # another request moved it meanwhile
+    with pytest.raises(BookingError) as refused:
+        do_move_booking(read_before, place, third.starts_at)
+    assert refused.value.code == "changed_meanwhile" and refused.value.message
+    assert Booking.objects.get(card=card, status="confirmed").slot.starts_at == second.starts_at
+    taken = dict(Slot.objects.filter(place=place, service=service).values_list("starts_at", "taken"))
+    assert (taken[first.starts_at], taken[second.starts_at], taken.get(third.starts_at, 0)) == (0, 1, 0)

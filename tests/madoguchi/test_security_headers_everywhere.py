@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from django.http import HttpResponseBase
-from django.test import Client
+from django.test import Client, override_settings
 
 from madoguchi.bulkhead import CitizenLane
 from tests import factories
@@ -39,6 +39,25 @@ def test_the_unknown_hosts_404(tenants: Tenants, host: str) -> None:
     response = Client(HTTP_HOST=host).get("/")
     assert response.status_code == 404
     assert_security_headers(response)
+
+
+@pytest.mark.parametrize("host", [KYOTO_HOST, "unknown.localhost", "bad_host!.localhost"])
+def test_with_the_https_redirect_on(tenants: Tenants, host: str) -> None:
+    """As in production (DEBUG off): plain http to a known host is redirected, with every header; an unknown
+    or malformed host is still the 404 page, never a redirect to whatever the Host header said; https is
+    answered with every header."""
+    with override_settings(
+        SECURE_SSL_REDIRECT=True, SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https")
+    ):
+        client = Client(HTTP_HOST=host)
+        plain = client.get("/")
+        assert plain.status_code == (301 if host == KYOTO_HOST else 404)
+        assert_security_headers(plain)
+        if host == KYOTO_HOST:
+            assert plain["Location"] == f"https://{KYOTO_HOST}/"
+            secure = client.get("/", HTTP_X_FORWARDED_PROTO="https")
+            assert secure.status_code == 200
+            assert_security_headers(secure)
 
 
 def test_a_known_hosts_404(kyoto_client: Client) -> None:

@@ -67,10 +67,15 @@ def test_a_kana_name_is_found_with_or_without_its_space(clerk: Client, typed: st
     """Registers space family and given names ("タカハシ イチロウ"); clerks often type them run together."""
     found = book("髙橋 一郎", "タカハシ イチロウ")
     other = book("高橋 二郎", "タカハシ ジロウ", 1)
+    # run together it would also be "タカハシンジ...": the spaced forms are tried only when the typed
+    # prefix itself finds nobody, so a surname typed alone finds those it names and no one else
+    near = book("高羽 信二", "タカハ シンジ", 2)
     page = bookings(clerk, typed)
     assert factories.card_of(found).reservation_number in page
     assert (factories.card_of(other).reservation_number in page) == (typed == "タカハシ")
+    assert factories.card_of(near).reservation_number not in page
     assert factories.card_of(found).application_id in cards(clerk, q=typed)
+    assert factories.card_of(near).application_id not in cards(clerk, q=typed)
 
 
 def test_variants_fold_both_ways(clerk: Client) -> None:

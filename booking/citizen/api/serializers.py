@@ -133,9 +133,10 @@ class PlaceField(serializers.PrimaryKeyRelatedField):
         super().__init__(queryset=Place.objects.all(), **kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool | float):
+        # true is no place; 3.0 (as some JSON writers send a whole number) is place 3, 1.7 is no place
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
             self.fail("incorrect_type", data_type=type(data).__name__)
-        return super().to_internal_value(data)
+        return super().to_internal_value(int(data) if isinstance(data, float) else data)
 
 
 class ServiceField(serializers.SlugRelatedField):

@@ -13,7 +13,6 @@ from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
@@ -38,22 +37,13 @@ HTTP_FOR = {
     "slot_full": status.HTTP_409_CONFLICT,
     "already_booked": status.HTTP_409_CONFLICT,
     "card_not_bookable": status.HTTP_409_CONFLICT,
+    "changed_meanwhile": status.HTTP_409_CONFLICT,
     "no_booking": status.HTTP_404_NOT_FOUND,
 }
 
 
-# Where the people's wording names a button of the website, a program is told the call to make instead.
-API_MESSAGES = {
-    "already_booked": gettext_lazy(
-        "この予約番号では既に予約があります。"
-        "変更は PATCH、取消は DELETE /api/v1/citizen/booking/ で行ってください。"
-    ),
-}
-
-
 def booking_error(error: services.BookingError) -> ApiError:
-    message = str(API_MESSAGES[error.code]) if error.code in API_MESSAGES else error.message
-    return ApiError(error.code, message, HTTP_FOR.get(error.code, status.HTTP_400_BAD_REQUEST))
+    return ApiError(error.code, error.api_message, HTTP_FOR.get(error.code, status.HTTP_400_BAD_REQUEST))
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
