@@ -188,11 +188,7 @@ class SecurityHeadersMiddleware:
             # requests (stylesheet) send only the origin as Referer, never the token, to the ingress log.
             # Not "no-referrer": browsers then send "Origin: null" with the form's POST, which CSRF refuses.
             response.headers["Referrer-Policy"] = "strict-origin"
-        if "X-Content-Type-Options" not in response.headers:
-            # Django's pass only for an answer made before its SecurityMiddleware (further in) saw it: one
-            # that went through it carries its nosniff (SECURE_CONTENT_TYPE_NOSNIFF is on), and a second pass
-            # cost every request its time for nothing (issue 12). XFrameOptionsMiddleware checks for itself.
-            response = self._django_security.process_response(request, response)
+        response = self._django_security.process_response(request, response)
         response = self._frame_options.process_response(request, response)
         if "Cache-Control" not in response.headers and not _static(request):
             # Pages, API answers, CSV and PDF downloads carry names, phones and addresses: no copy in a
