@@ -292,8 +292,8 @@ def test_a_place_id_written_as_a_whole_float_or_a_digit_string_is_that_place(
     body = book_body(factories.next_free_slot().starts_at)
     body["location"] = float(body["location"])
     assert api.send("post", "/api/v1/citizen/booking/", body).status_code == 201
-    moved = {"location": str(body["location"])[:-2], "start": factories.next_free_slot_list(2)[1].starts_at}
-    moved["start"] = moved["start"].isoformat()
+    later = factories.next_free_slot_list(2)[1].starts_at
+    moved = {"location": str(body["location"])[:-2], "start": later.isoformat()}  # "3": a digit string
     assert api.send("patch", "/api/v1/citizen/booking/", moved).status_code == 200
 
 
