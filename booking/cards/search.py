@@ -49,14 +49,14 @@ def read_query(raw: str) -> Query:
     return Query(NAME, name_key(raw))
 
 
-def run_together_forms(prefix: str) -> list[str]:
-    """The spaced forms a kana prefix typed without its space may stand for: "サイトウミツコ" for "サイトウ
-    ミツコ" (registers space family and given names; clerks often type them run together). Each place the
-    space may stand is a prefix of its own; none when a space was typed. One space only: a name of three
-    parts is found as typed with its spaces."""
+def kana_attempts(prefix: str) -> list[list[str]]:
+    """The kana prefixes to try in turn, each list until one finds someone: the prefix as typed, then, when a
+    name was typed without its space ("サイトウミツコ" for "サイトウ ミツコ": registers space family and
+    given names, clerks often run them together), each place the space may stand. One space only: a name of
+    three parts is found as typed with its spaces."""
     if " " in prefix:
-        return []
-    return [f"{prefix[:cut]} {prefix[cut:]}" for cut in range(1, len(prefix))]
+        return [[prefix]]
+    return [[prefix], [f"{prefix[:cut]} {prefix[cut:]}" for cut in range(1, len(prefix))]]
 
 
 def kana_prefix(field: str, forms: list[str]) -> Q:
@@ -85,11 +85,9 @@ def cards_matching(query: Query) -> QuerySet[Card]:
     if query.kind in (RESERVATION_NUMBER, APPLICATION_ID):
         return Card.objects.filter(**{query.kind: query.value})
     if query.kind == KANA:
-        typed = Card.objects.filter(name_kana__startswith=query.value)
-        spaced = run_together_forms(query.value)
-        if not spaced or typed.exists():
-            return typed
-        return Card.objects.filter(kana_prefix("name_kana", spaced))
+        tried = kana_attempts(query.value)
+        *earlier, last = [Card.objects.filter(kana_prefix("name_kana", forms)) for forms in tried]
+        return next((found for found in earlier if found.exists()), last)
     if query.kind == NAME:
         return cards_named(query.value)
     return Card.objects.none()

@@ -23,10 +23,9 @@ from booking.access import accounts
 from booking.access.gate import StaffTokenAuthentication, staff_api
 from booking.access.permissions import Can
 from booking.audit import oplog
-from booking.citizen.api.serializers import DayField, ErrorOut, iso
+from booking.citizen.api.serializers import DayField, ErrorOut, PlaceField, iso
 from booking.lib.dates import plausible_day
 from booking.lib.japanese import typed_digits
-from booking.models import Place
 from booking.models.bookings import whom_kana
 from booking.staff import lists
 from booking.staff.forms import ORDERINGS, OTP_DIGITS
@@ -103,7 +102,7 @@ class StaffSessionsView(APIView):
 
 class BookingsQuery(serializers.Serializer):
     date = DayField(required=False)
-    location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
+    location = PlaceField(required=False)
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False)
 
     def validate_date(self, value: dt.date) -> dt.date:
@@ -135,7 +134,7 @@ class CsvRenderer(BaseRenderer):
 class ExportQuery(serializers.Serializer):
     date_from = DayField(required=False)
     date_to = DayField(required=False)
-    location = serializers.PrimaryKeyRelatedField(queryset=Place.objects.all(), required=False)
+    location = PlaceField(required=False)
     encoding = serializers.ChoiceField(choices=list(csv_export.ENCODINGS), required=False)
     # plain (default, for programs, as it always was) or excel (for a person opening it: csv_export)
     style = serializers.ChoiceField(choices=list(EXPORT_STYLES), required=False)

@@ -50,7 +50,7 @@ KANA_CARD_LIMIT = 5000
 
 def _kana_match(prefix: str) -> Q:
     """Bookings whose card holder's, or phone-only caller's, kana name starts with `prefix`; when none does,
-    with the space it may have been typed without (`search.run_together_forms`).
+    with the space it may have been typed without (`search.kana_attempts`).
 
     PostgreSQL's estimate of a LIKE prefix can be a hundred times off; when it overestimates, the plan walks
     every booking in date order looking for 50 matches (seconds at a million bookings). Passing the matching
@@ -58,11 +58,11 @@ def _kana_match(prefix: str) -> Q:
     card) are added by id only when there are any: an OR across the card join would keep the common-name
     COUNT from using the card index (measured: docs/performance.md).
     """
-    found = _kana_forms_match([prefix])
-    spaced = search.run_together_forms(prefix)
-    if found is None and spaced:
-        found = _kana_forms_match(spaced)
-    return Q(pk__in=[]) if found is None else found
+    for forms in search.kana_attempts(prefix):
+        found = _kana_forms_match(forms)
+        if found is not None:
+            return found
+    return Q(pk__in=[])
 
 
 def _kana_forms_match(forms: list[str]) -> Q | None:
