@@ -81,6 +81,15 @@ class Fixtures:
     def cards(self, count: int) -> list[Card]:
         """Fresh cards made in bulk (issuing is not what is measured); unique numbers, fixed password."""
         digest = credentials.password_digest(PASSWORD)
+        if self._card_counter == 0:
+            # a database kept by an earlier run (--keep) holds its cards: number on after the highest
+            last = (
+                Card.objects.filter(application_id__startswith=CARD_PREFIX)
+                .order_by("-application_id")
+                .values_list("application_id", flat=True)
+                .first()
+            )
+            self._card_counter = int(last[len(CARD_PREFIX) :]) if last else 0
         numbers: set[str] = set()
         while len(numbers) < count:
             numbers.add(credentials.new_reservation_number())
