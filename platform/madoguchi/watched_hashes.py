@@ -8,10 +8,12 @@ costs a lock and a non-blocking poll of one socket instead of a round trip to Re
   moves a number per booking): nobody can see the new number without the message being on its way. The writing
   process forgets the key at once (it does not wait for its own message).
 - Each process holds one subscription. A read first takes in the messages already received (the poll is
-  on the reading thread, as the read happens: a change made before the read began is seen, since Redis
-  writes the message to the subscribers before it answers the writer and, on one host, it arrives first;
-  over a network the two travel on different connections, so this is "almost always", and the bound
-  below is what is promised), forgets the hashes they name, then serves what it still holds.
+  on the reading thread, as the read happens), forgets the hashes they name, then serves what it still
+  holds. So a change is seen by every read that begins after its message reached the process. Redis
+  writes the subscribers' messages in the same pass as the writer's answer, but after it (strace of Redis
+  7.0: the script's reply, then the message), so a read racing the writer's answer by microseconds can
+  still be served the number before; on one host the message is there before any request the writer's
+  answer could have caused, across a network almost always, and the bound below is what is promised.
 - What a read holds is trusted for at most `TRUST_SECONDS`, then read again: a message lost without the
   connection failing costs at most that much lateness. The subscription itself is renewed every
   `RENEW_SECONDS` (a connection that died silently, a proxy's idle timeout).

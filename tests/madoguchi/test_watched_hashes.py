@@ -35,6 +35,13 @@ def channel() -> str:
     return f"test:watched:{secrets.token_hex(6)}"
 
 
+def delivered(client: Any) -> None:
+    """Until what a change published has reached the subscribers' sockets. Redis answers the writer first
+    and writes the subscribers just after, in the same pass (the module says so): a later round trip is
+    answered after that pass. Without it a read racing the answer by microseconds was, rarely, too early."""
+    client.ping()
+
+
 def test_a_held_value_is_served_from_memory(client: Any, key: str, channel: str) -> None:
     reader = WatchedHashes(channel)
     assert reader.read(client, key, ("a", "b")) == (b"1", b"10")
@@ -47,9 +54,10 @@ def test_a_change_by_another_process_is_seen_by_the_next_read(client: Any, key: 
     reader, writer = WatchedHashes(channel), WatchedHashes(channel)  # two processes' watches
     assert reader.read(client, key, ("a", "b")) == (b"1", b"10")
     assert writer.incr(client, key, "b") == 11
-    # no wait: Redis wrote the message to the reader's socket before it answered the writer
+    delivered(client)
     assert reader.read(client, key, ("a", "b")) == (b"1", b"11")
     writer.set(client, key, "a", 7)
+    delivered(client)
     assert reader.read(client, key, ("a",)) == (b"7",)
     reader.forget()
     writer.forget()
@@ -125,6 +133,7 @@ def test_messages_that_came_together_are_all_taken_in(client: Any, channel: str)
         assert [reader.read(client, name, ("n",)) for name in keys] == [(b"1",)] * 3
         for name in keys:
             writer.incr(client, name, "n")  # three messages on the reader's socket before it reads again
+        delivered(client)
         assert [reader.read(client, name, ("n",)) for name in keys] == [(b"2",)] * 3
     finally:
         reader.forget()
@@ -136,12 +145,13 @@ def test_threads_reading_at_once_each_see_a_change_made_before_their_read(
     client: Any, key: str, channel: str
 ) -> None:
     """A process's request threads read together (the lock is not held while the socket is looked at):
-    none of them is served a number older than a change that was answered before its read began."""
+    none of them is served a number older than a change whose message came before its read began."""
     reader, writer = WatchedHashes(channel), WatchedHashes(channel)
     try:
         with ThreadPoolExecutor(4) as pool:
             for _ in range(40):
                 moved = writer.incr(client, key, "b")
+                delivered(client)
                 seen = list(pool.map(lambda _n: reader.read(client, key, ("b",))[0], range(8)))
                 assert seen == [str(moved).encode()] * 8
     finally:
@@ -161,6 +171,7 @@ def test_a_message_behind_a_health_check_reply_is_taken_in(client: Any, key: str
         pubsub.connection.send_command("PING", pubsub.HEALTH_CHECK_MESSAGE, check_health=False)
         pubsub.health_check_response_counter += 1
         moved = writer.incr(client, key, "b")  # on the reader's socket: the PONG, then the message
+        delivered(client)
         assert reader.read(client, key, ("b",)) == (str(moved).encode(),)
         assert reader.read(client, key, ("b",)) == (str(moved).encode(),)
     finally:
@@ -196,6 +207,7 @@ def test_a_subscription_socket_numbered_past_1024_is_looked_at_too(
         assert reader._pubsub.connection._sock.fileno() > 1024
         assert reader._look_for_news() is not None
         moved = writer.incr(client, key, "b")
+        delivered(client)
         assert reader.read(own, key, ("b",)) == (str(moved).encode(),)
     finally:
         reader.forget()
