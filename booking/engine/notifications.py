@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 
 from booking.engine.queries import booking_rules
 from booking.engine.texts import bring_for, callcenter_contact, language_of, text_in
-from booking.lib.dates import TOKYO, japanese_date
+from booking.lib import dates
+from booking.lib.dates import TOKYO
 from booking.models import Booking, BookingSettings
 from booking.rules import windows
 from integrations.mail import send_text_mail
@@ -26,24 +27,6 @@ BOOKED, CHANGED, CANCELLED = "booked", "changed", "cancelled"
 # The day-before reminder (`OutboxMail.Kind` names the same four).
 REMINDER = "reminder"
 MAIL_KINDS = (BOOKED, CHANGED, CANCELLED, REMINDER)
-
-# English names written out here rather than taken from the locale: a mail reads the same on every server,
-# whatever C library locales it has.
-_WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 class _Blank(dict[str, str]):
@@ -61,23 +44,26 @@ def render_text(template: str, values: Mapping[str, str]) -> str:
         return template  # braces that are not placeholders: the staff's text as it is
 
 
+def _language_code(language: str) -> str:
+    return "en" if language_of(language) == Booking.Language.EN else "ja"
+
+
 def format_day(when: dt.datetime, language: str = "ja") -> str:
-    """The day of a moment in Japan, as the mails write it: 2026年11月20日（金）, or Fri 20 November 2026."""
-    day = when.astimezone(TOKYO).date()
-    if language_of(language) == Booking.Language.EN:
-        return f"{_WEEKDAYS_EN[day.weekday()]} {day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
-    return japanese_date(day)
+    """The day of a moment in Japan, as the pages write it (`booking.lib.dates`, one way for both):
+    2026年11月20日（金）, or Fri, Nov 20, 2026."""
+    return dates.local_date(when.astimezone(TOKYO).date(), _language_code(language))
 
 
 def format_times(start: dt.datetime, end: dt.datetime, language: str = "ja") -> str:
     """A slot's times in Japan: 9:00〜9:15 in Japanese, 9:00–9:15 (an en dash) in English."""
-    dash = "–" if language_of(language) == Booking.Language.EN else "〜"
-    return f"{start.astimezone(TOKYO):%-H:%M}{dash}{end.astimezone(TOKYO):%-H:%M}"
+    return dates.time_range(
+        start.astimezone(TOKYO).time(), end.astimezone(TOKYO).time(), _language_code(language)
+    )
 
 
 def format_moment(when: dt.datetime, language: str = "ja") -> str:
-    """A deadline: 2025年1月2日（木） 17:00, or Thu 2 January 2025 17:00."""
-    return f"{format_day(when, language)} {when.astimezone(TOKYO):%-H:%M}"
+    """A deadline: 2025年1月2日（木） 17:00, or Thu, Jan 2, 2025 17:00."""
+    return dates.local_moment(when, _language_code(language))
 
 
 def booking_values(booking: Booking, language: str = "ja") -> dict[str, str]:

@@ -106,6 +106,12 @@ def local_date(day: dt.date, language: str | None = None) -> str:
     return japanese_date(day)
 
 
+def local_moment(when: dt.datetime, language: str | None = None) -> str:
+    """A moment in Japan, a deadline: 2026年12月9日（水） 17:00 or Wed, Dec 9, 2026 17:00."""
+    at = when.astimezone(TOKYO)
+    return f"{local_date(at.date(), language)} {at.hour}:{at.minute:02d}"
+
+
 def short_date(day: dt.date, language: str | None = None) -> str:
     """Month/day with the weekday, for tables: 12/9（水） or Wed 12/9."""
     if _english(language):

@@ -28,12 +28,12 @@ Capture = Callable[..., Any]
 
 def test_english_dates_and_times_are_written_out_plainly() -> None:
     monday = dt.datetime(2025, 1, 6, 9, 0, tzinfo=TOKYO)
-    assert format_day(monday, "en") == "Mon 6 January 2025"
+    assert format_day(monday, "en") == "Mon, Jan 6, 2025"
     assert format_day(monday) == "2025年1月6日（月）"
     assert format_times(monday, monday + dt.timedelta(minutes=15), "en") == "9:00–9:15"
     assert format_times(monday, monday + dt.timedelta(minutes=15), "ja") == "9:00〜9:15"
     # a moment late in the day in UTC is already the next day in Japan
-    assert format_day(dt.datetime(2025, 1, 5, 20, 0, tzinfo=dt.UTC), "en") == "Mon 6 January 2025"
+    assert format_day(dt.datetime(2025, 1, 5, 20, 0, tzinfo=dt.UTC), "en") == "Mon, Jan 6, 2025"
 
 
 def _two_starts(place_code: str = "kita") -> tuple[dt.datetime, dt.datetime]:
@@ -87,13 +87,13 @@ def test_a_booking_made_in_english_gets_every_mail_in_english(
     place = factories.place("kita")
     assert place.name_en
     start = booking.slot.starts_at.astimezone(TOKYO)
-    day = f"{start:%a} {start.day} {start:%B} {start.year}"
+    day = f"{start:%a}, {start:%b} {start.day}, {start.year}"  # as the English pages write it
     times = f"{start:%-H:%M}–{booking.slot.ends_at.astimezone(TOKYO):%-H:%M}"
 
     assert booked.subject == "[Booking confirmed] Your booking to collect your My Number Card"
     assert booked.body.startswith("Booked: ") and "Bring: The postcard and a photo ID." in booked.body
     assert place.name_en in booked.body and place.address in booked.body
-    assert re.search(r"Until \w{3} \d{1,2} \w+ \d{4} \d{1,2}:\d{2}\.", booked.body)
+    assert re.search(r"Until \w{3}, \w{3} \d{1,2}, \d{4} \d{1,2}:\d{2}\.", booked.body)
 
     assert changed.subject == "[Booking changed] Your booking to collect your My Number Card"
     assert changed.body.startswith("The date, time or place of your booking has been changed.")
