@@ -26,6 +26,12 @@ class BookingError(Exception):
         "changed_meanwhile": _(
             "この予約は、いま別の操作で変更されました。予約の内容を確かめてから、もう一度操作してください。"
         ),
+        # a form sent from a page opened earlier for another booking or card (an operator's tab of the last
+        # caller, a second sign-in in the same browser): refused whatever it would have done to this one
+        "other_page": _(
+            "この画面は、前に開いた別の予約（別の方）の手続きのものでした。何も変更していません。"
+            "いまの予約の内容を確かめてください。"
+        ),
         "web_not_offered": _("このサービスはウェブでは予約できません。%(callcenter)sにお電話ください。"),
         "probe_card": _("稼働監視用のカードでは予約できません。"),
         "card_not_bookable": _(

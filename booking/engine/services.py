@@ -314,10 +314,15 @@ def do_cancel(
     channel: str = Booking.Channel.WEB,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
+    seen: str = "",
 ) -> Booking:
+    """Cancel the card's booking; `seen`, the booking id a form showed, if it came from one: a page opened
+    for another booking (an operator's tab of the last caller) cancels nothing."""
     booking = active_booking(card)
     if booking is None:
         raise BookingError("no_booking")
+    if seen and seen != str(booking.pk):
+        raise BookingError("other_page")
     return do_cancel_booking(booking, channel=channel, actor=actor, now=now)
 
 

@@ -4,6 +4,7 @@ password expiry, the second factor."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 import pytest
@@ -59,6 +60,30 @@ def test_every_role_against_every_endpoint(kyoto: None, booking_id: int, role: s
             assert response.status_code == 403, (role, url, response.status_code)
     refusals = OperationLogEntry.objects.filter(action="refused", username=f"user-{role}").count()
     assert refusals == sum(1 for *_, allowed in ENDPOINTS if role not in allowed)
+
+
+# Pages of the console's menu that not every role may open (the rest are everyone's).
+MENU_PAGES = {
+    "/staff/callcenter/": {"administrator", "operator"},
+    "/staff/reports/": {"administrator", "counter"},
+    "/staff/users/": {"administrator"},
+    "/staff/log/": {"administrator"},
+    "/staff/settings/": {"administrator"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_menu_offers_each_role_what_it_may_open(kyoto: None, role: str) -> None:
+    """Every link of the menu opens for the role, and a page the role may open is in its menu (counter
+    staff may read the reports but had no link to them: a new user's walk)."""
+    make_staff(f"user-{role}", role)
+    client = sign_in(f"user-{role}")
+    nav = client.get("/staff/").content.decode().split("<nav", 1)[1].split("</nav>", 1)[0]
+    links = set(re.findall(r'href="(/staff/[^"]*)"', nav))
+    for link in links:
+        assert client.get(link).status_code == 200, (role, link)
+    for page, roles in MENU_PAGES.items():
+        assert (page in links) == (role in roles), (role, page)
 
 
 def test_signed_out_visitors_are_sent_to_the_login(kyoto: None) -> None:

@@ -94,3 +94,99 @@ def test_the_last_callers_page_never_acts_for_the_next_caller(operator: Client) 
     operator.post("/staff/caller/confirm/", {"form_token": token, "hold": hold.group(1)})
     assert not Booking.objects.filter(card=second).exists()
     assert not Booking.objects.filter(card=first).exists()
+
+
+OTHER_PAGE = "この画面は、前に開いた別の予約（別の方）の手続きのものでした。何も変更していません。"
+
+
+def _book_for(operator: Client, card: Card, start: dt.datetime, phone: str) -> Booking:
+    identify(operator, card.reservation_number, birth_date="1950-04-01")
+    place = factories.place().pk
+    operator.post(f"/staff/caller/book/card_issuance/{place}/{start:%Y-%m-%d}/", {"start": start.isoformat()})
+    operator.post("/staff/caller/details/", {"phone": phone, "email": ""})
+    token = form_token(operator.get("/staff/caller/confirm/"))
+    operator.post("/staff/caller/confirm/", {"form_token": token})
+    return Booking.objects.get(card=card, status="confirmed")
+
+
+def test_the_last_callers_cancel_page_cancels_nothing_for_the_next_caller(operator: Client) -> None:
+    """A's cancel page, sent while B is on the line (found by a new user's walk: it cancelled B's booking)."""
+    first, second = factories.issue_card().card, factories.issue_card().card
+    starts = [slot.starts_at for slot in factories.next_free_slot_list(2)]
+    booking_a = _book_for(operator, first, starts[0], "075-000-1111")
+    stale = operator.get("/staff/caller/cancel/")
+    assert f'name="booking" value="{booking_a.pk}"' in stale.content.decode()
+    booking_b = _book_for(operator, second, starts[1], "075-000-2222")
+    answer = operator.post(
+        "/staff/caller/cancel/", {"form_token": form_token(stale), "booking": str(booking_a.pk)}, follow=True
+    )
+    assert OTHER_PAGE in answer.content.decode()
+    booking_a.refresh_from_db()
+    booking_b.refresh_from_db()
+    assert (booking_a.status, booking_b.status) == ("confirmed", "confirmed")
+    # B's own cancel page still cancels B's booking
+    page = operator.get("/staff/caller/cancel/")
+    operator.post("/staff/caller/cancel/", {"form_token": form_token(page), "booking": str(booking_b.pk)})
+    booking_b.refresh_from_db()
+    assert booking_b.status == "cancelled"
+
+
+@pytest.mark.parametrize("next_caller_holds_a_time", [False, True])
+def test_the_last_callers_details_are_never_kept_for_the_next_caller(
+    operator: Client, next_caller_holds_a_time: bool
+) -> None:
+    """A's contact form, sent while B is on the line, is neither kept as B's draft nor taken as B's
+    details (found by a new user's walk: B's form came pre-filled with A's phone and mail)."""
+    first, second = factories.issue_card().card, factories.issue_card().card
+    starts = [slot.starts_at for slot in factories.next_free_slot_list(2)]
+    place = factories.place().pk
+
+    def hold_for(card: Card, start: dt.datetime) -> None:
+        identify(operator, card.reservation_number, birth_date="1950-04-01")
+        operator.post(
+            f"/staff/caller/book/card_issuance/{place}/{start:%Y-%m-%d}/", {"start": start.isoformat()}
+        )
+
+    hold_for(first, starts[0])
+    stale = operator.get("/staff/caller/details/").content.decode()
+    owner = re.search(r'name="draft_owner" value="([^"]+)"', stale)
+    assert owner
+    if next_caller_holds_a_time:
+        hold_for(second, starts[1])
+    else:
+        identify(operator, second.reservation_number, birth_date="1950-04-01")
+    answer = operator.post(
+        "/staff/caller/details/",
+        {"phone": "03-1111-2222", "email": "first@example.jp", "draft_owner": owner.group(1)},
+        follow=True,
+    )
+    assert OTHER_PAGE in answer.content.decode()
+    if not next_caller_holds_a_time:
+        hold_for(second, starts[1])
+    details = operator.get("/staff/caller/details/").content.decode()
+    assert "first@example.jp" not in details and "03-1111-2222" not in details
+    assert operator.get("/staff/caller/confirm/")["Location"] == "/staff/caller/details/"  # no details yet
+
+
+def test_the_last_callers_confirm_page_says_it_was_another_callers(operator: Client) -> None:
+    """Not "the held time ran out": the next caller's time is still held (a new user's walk)."""
+    first, second = factories.issue_card().card, factories.issue_card().card
+    starts = [slot.starts_at for slot in factories.next_free_slot_list(2)]
+    place = factories.place().pk
+    for card, start in ((first, starts[0]), (second, starts[1])):
+        identify(operator, card.reservation_number, birth_date="1950-04-01")
+        operator.post(
+            f"/staff/caller/book/card_issuance/{place}/{start:%Y-%m-%d}/", {"start": start.isoformat()}
+        )
+        operator.post("/staff/caller/details/", {"phone": "075-000-1111", "email": ""})
+        if card == first:
+            stale = operator.get("/staff/caller/confirm/")
+            hold = re.search(r'name="hold" value="(\d+)"', stale.content.decode())
+    assert hold
+    answer = operator.post(
+        "/staff/caller/confirm/", {"form_token": form_token(stale), "hold": hold.group(1)}, follow=True
+    )
+    page = answer.content.decode()
+    assert OTHER_PAGE in page and "期限が切れました" not in page
+    assert not Booking.objects.filter(card__in=[first, second]).exists()
+    assert operator.get("/staff/caller/confirm/").status_code == 200  # B's time is still held

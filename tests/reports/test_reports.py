@@ -363,6 +363,10 @@ def test_the_reports_page_shows_the_days_tallies(admin: Client) -> None:
     text = page.content.decode()
     assert "受電件数（計 7件）" in text and "新規予約（計 3件）" in text
     assert "?month=" in text
+    # the coming days' table names each place in its row header (it was empty: a new user's walk)
+    kita = factories.place("kita").name
+    assert f'<th scope="row">{kita}</th><td>0</td><td>2</td><td>0</td>' in text
+    assert "11/25（水）" in text
     assert admin.get("/staff/reports/").status_code == 200  # today
 
 

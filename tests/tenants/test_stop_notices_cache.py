@@ -132,8 +132,9 @@ def test_a_move_by_another_process_is_seen_by_the_next_read(
     # the other process's move: its own watch on the same channel, through the real Redis
     other = WatchedHashes(fresh.channel)
     cache = caches["default"]
-    other.incr(cache.raw_client(), announcements._gen_key(cache.key_prefix), "n")  # type: ignore[attr-defined]
-    cache.raw_client().ping()  # its message out to the subscribers (test_watched_hashes.delivered says why)
+    client = cache.raw_client()  # type: ignore[attr-defined]
+    other.incr(client, announcements._gen_key(cache.key_prefix), "n")
+    client.ping()  # its message out to the subscribers (test_watched_hashes.delivered says why)
     assert reasons(kyoto) == [REASON]
     other.forget()
 

@@ -139,6 +139,18 @@ def keep_draft_of_ended_session(request: HttpRequest) -> bool:
     return True
 
 
+def draft_is_for(request: HttpRequest, card: Card) -> bool:
+    """Whether the contact form sent was made for `card` (its signed mark, however old: the form may have
+    waited long; a form without one is an old page's, taken as it was before the mark)."""
+    mark = request.POST.get(DRAFT_OWNER_FIELD, "")
+    if not mark:
+        return True
+    try:
+        return signing.loads(mark, salt=_DRAFT_SALT) == card.pk
+    except signing.BadSignature:
+        return False
+
+
 def draft_for(request: HttpRequest, card: Card) -> dict[str, str] | None:
     draft = request.session.get(SESSION_CONTACT_DRAFT)
     if not isinstance(draft, dict) or draft.get("card") != card.pk:

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from booking.citizen.web import views
+from booking.citizen.web import views, views_cancel
 
 
 class DateConverter:
@@ -30,5 +30,5 @@ urlpatterns = [
     path("release/", views.release, name="release"),
     path("extend/", views.extend, name="extend"),
     path("done/", views.done, name="done"),
-    path("cancel/", views.cancel, name="cancel"),
+    path("cancel/", views_cancel.cancel, name="cancel"),
 ]

@@ -347,6 +347,10 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def details(request: HttpRequest, card: Card) -> HttpResponse:
+    if request.method == "POST" and not limits.draft_is_for(request, card):
+        # typed for another card (an operator's tab of the last caller): not kept for this one, not used
+        messages.warning(request, services.BookingError("other_page").message)
+        return go(request, "mypage")
     hold = _hold_of(card)
     extending = request.method == "POST" and "extend" in request.POST
     if request.method == "POST" and (hold is None or extending):
@@ -489,8 +493,10 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
     def confirm_hold() -> idempotency.Answer:
         contact, posted = _contact_of(request, card), request.POST.get("hold", "")
         held = _hold_of(card)
-        if contact is None or (posted and (held is None or str(held.pk) != posted)):
-            raise services.BookingError("hold_expired")  # an out-of-date page (another caller's, a new time)
+        if posted and held is not None and str(held.pk) != posted:
+            raise services.BookingError("other_page")  # another caller's page, or a time chosen since
+        if contact is None or (posted and held is None):
+            raise services.BookingError("hold_expired")
         booking = services.do_confirm_hold(
             card,
             contact_phone=contact["phone"],
@@ -506,6 +512,9 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
             request, _write_scope(request, card), "confirm", confirm_hold
         )
     except services.BookingError as error:
+        if error.code == "other_page":
+            messages.warning(request, error.message)
+            return go(request, "mypage")
         (messages.warning if error.code == "hold_expired" else messages.error)(request, error.message)
         return go(request, "service")
     except (idempotency.KeyReused, idempotency.KeyInProgress):
@@ -562,38 +571,3 @@ def _checkin_qr(card: Card) -> str:
     """The code the counter's scanner reads at check-in: the reservation number only, no secret (BK-13)."""
     label = _("窓口でこのコードを見せてください")
     return mark_safe(qr.inline_svg(card.reservation_number, label=label, element_id="checkin-qr"))  # noqa: S308
-
-
-@refused_during_stop
-@citizen_required
-@require_http_methods(["GET", "POST"])
-def cancel(request: HttpRequest, card: Card) -> HttpResponse:
-    if request.method == "POST":
-        return _cancel_once(request, card)
-    booking = services.active_booking(card)
-    if booking is None:
-        return go(request, "mypage")
-    deadline = windows.deadline_for(booking.slot.starts_at, queries.booking_rules())
-    token = idempotency.form_token("cancel")  # issue 11: a second POST shows the same cancellation
-    return page(request, "cancel.html", {"booking": booking, "deadline": deadline, "form_token": token})
-
-
-def _cancel_once(request: HttpRequest, card: Card) -> HttpResponse:
-    party = _party(request)
-
-    def cancel_booking() -> idempotency.Answer:
-        cancelled = services.do_cancel(card, channel=party.channel, actor=party.actor)
-        return idempotency.Answer(302, {"booking": cancelled.pk}, go(request, "done")["Location"])
-
-    try:
-        answer, _replayed = idempotency.form_once(
-            request, _write_scope(request, card), "cancel", cancel_booking
-        )
-    except services.BookingError as error:
-        if error.code != "no_booking":  # nothing to cancel: their page says so, as before tokens
-            messages.error(request, error.message)
-        return go(request, "mypage")
-    except (idempotency.KeyReused, idempotency.KeyInProgress):
-        return _already_sent(request)
-    request.session[SESSION_CANCELLED] = answer.body["booking"]
-    return redirect(answer.redirect_to)  # a page that says the booking was cancelled
