@@ -110,6 +110,9 @@ def do_move_cards(
     return len(moving)
 
 
+LOGGED_CARDS = 1000
+
+
 def do_staff_move_cards(
     actor: oplog.Actor, card_ids: list[int], to_state: str, *, note: str = "", now: dt.datetime | None = None
 ) -> int:
@@ -117,7 +120,11 @@ def do_staff_move_cards(
     transaction: either both are kept or neither."""
     with transaction.atomic():
         moved = do_move_cards(card_ids, to_state, actor=actor.username, note=note, now=now)
-        oplog.record(actor, "card.move", f"{len(card_ids)} card(s)", {"to": to_state, "count": moved})
+        ids = sorted(set(card_ids))
+        target = f"card {ids[0]}" if len(ids) == 1 else f"{len(ids)} cards"
+        # which cards (each card's own history has the move too); a batch of thousands names its first 1,000
+        detail = {"to": to_state, "count": moved, "cards": ids[:LOGGED_CARDS]}
+        oplog.record(actor, "card.move", target, detail)
     return moved
 
 

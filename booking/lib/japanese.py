@@ -143,22 +143,28 @@ ITAIJI = {
     "ヶ": "ケ",
     "ヵ": "カ",
 }
-_ITAIJI_TABLE = str.maketrans(ITAIJI)
+# Latin capitals to small letters, A-Z only: what the database's `translate` does whatever its locale
+# (`lower` under the C locale of the local database leaves "É" as it is; residents' registers write foreign
+# names in plain capitals)
+_LATIN_CAPITALS = {chr(code): chr(code + 32) for code in range(ord("A"), ord("Z") + 1)}
+_NAME_FOLDS = {**ITAIJI, **_LATIN_CAPITALS}
+_NAME_FOLD_TABLE = str.maketrans(_NAME_FOLDS)
 
 
 def name_key(text: str) -> str:
     """A name in kanji as search compares it: NFKC (full-width letters, half-width kana), variant forms to
-    the usual ones (`ITAIJI`), and no spaces at all, since registers and people space names differently
+    the usual ones (`ITAIJI`), Latin capitals A-Z in small letters (a foreign resident's "SMITH John" is
+    typed "smith" too), and no spaces at all, since registers and people space names differently
     ("髙橋　一郎", "高橋一郎" and "高橋 一郎" give "高橋一郎"). `name_key_sql` is the same in the database."""
-    return "".join(nfkc(text).translate(_ITAIJI_TABLE).split())
+    return "".join(nfkc(text).translate(_NAME_FOLD_TABLE).split())
 
 
 def name_key_sql(field: str | Combinable) -> Func:
     """`name_key` as a database expression over a column, to compare with `name_key(query)`: PostgreSQL's
-    NFKC (`normalize`, a UTF-8 database), `translate` with the `ITAIJI` table, spaces removed (after NFKC the
-    full-width space is " "; names from files hold no other blank)."""
-    variants = "".join(ITAIJI)
-    usual = "".join(ITAIJI.values())
+    NFKC (`normalize`, a UTF-8 database), `translate` with the `ITAIJI` table and A-Z to a-z, spaces
+    removed (after NFKC the full-width space is " "; names from files hold no other blank)."""
+    variants = "".join(_NAME_FOLDS)
+    usual = "".join(_NAME_FOLDS.values())
     normalised = Func(field, template="normalize(%(expressions)s, NFKC)")
     translated = Func(normalised, Value(variants), Value(usual), function="translate")
     return Replace(translated, Value(" "), Value(""))

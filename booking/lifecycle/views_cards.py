@@ -170,6 +170,17 @@ def _render_card(request: HttpRequest, card: Card, form: MoveForm, status: int =
     )
 
 
+def _stale_move_message(card: Card, posted: str) -> str:
+    now, asked = CardState(card.state).label, CardState(posted).label
+    if posted == card.state:
+        already = _("このカードはすでに「%(state)s」です（別の画面で変更された後かもしれません）。")
+        return already % {"state": now}
+    return _(
+        "このカードはいま「%(now)s」のため、「%(asked)s」には変更できません"
+        "（別の画面で変更された後かもしれません）。"
+    ) % {"now": now, "asked": asked}
+
+
 @staff_view(Can.EDIT_CARDS)
 @require_POST
 def card_move(request: HttpRequest, pk: int) -> HttpResponse:
@@ -177,6 +188,10 @@ def card_move(request: HttpRequest, pk: int) -> HttpResponse:
     form = MoveForm(request.POST)
     _state_field(form).choices = [(s.value, s.label) for s in _manual_moves(card)]
     if not form.is_valid():
+        posted = request.POST.get("to_state", "")
+        if posted in CardState.values and "to_state" in form.errors:
+            # a state that is no move from here: most often a page opened before another change of the card
+            form.errors["to_state"] = form.error_class([_stale_move_message(card, posted)])
         return _render_card(request, card, form, status=400)
     to_state = form.cleaned_data["to_state"]
     try:

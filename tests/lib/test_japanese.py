@@ -149,7 +149,8 @@ def test_same_kana(first: str, second: str, expected: bool) -> None:
         ("齋藤 ｻｸﾗ", "斎藤サクラ"),  # half-width kana to full width, not to hiragana
         ("渡邊", "渡辺"),
         ("三ヶ島", "三ケ島"),
-        ("ＡＢＣ", "ABC"),
+        ("ＡＢＣ", "abc"),
+        ("SMITH John", "smithjohn"),  # a Latin name is found whatever its case (a new user's walk)
     ],
 )
 def test_a_name_key_folds_variants_widths_and_spaces(typed: str, key: str) -> None:
@@ -163,6 +164,7 @@ def test_the_database_folds_names_as_python_does(kyoto: None) -> None:
     from booking.lib.japanese import name_key_sql
     from booking.models import Place
 
-    for name in ["髙橋　一郎", "山﨑 さくら", "齋藤", "ﾔﾏﾀﾞ 𠮷男", "三ヶ島"]:
+    names = ["髙橋　一郎", "山﨑 さくら", "齋藤", "ﾔﾏﾀﾞ 𠮷男", "三ヶ島", "ＳＭＩＴＨ John", "ÉLODIE Müller"]
+    for name in names:
         folded = Place.objects.annotate(key=name_key_sql(Value(name))).values_list("key", flat=True)[0]
         assert folded == name_key(name)

@@ -318,8 +318,15 @@ def test_a_clerk_moves_a_card_by_hand(clerk: Client) -> None:
     # not offered, so refused as a bad form: returned → set up is no move
     refused = clerk.post(f"/staff/cards/{card.pk}/move/", {"to_state": S.SET_UP})
     assert refused.status_code == 400
+    # said in the staff's words, not "set_up is not one of the available choices" (a new user's walk)
+    told = "このカードはいま「通知書返戻」のため、「交付前設定済み」には変更できません"
+    assert told in refused.content.decode()
+    again = clerk.post(f"/staff/cards/{card.pk}/move/", {"to_state": S.RETURNED})  # a second tab's same move
+    assert "このカードはすでに「通知書返戻」です" in again.content.decode()
     card.refresh_from_db()
     assert card.state == S.RETURNED
+    entry = OperationLogEntry.objects.get(action="card.move")  # the operation log says which card
+    assert (entry.target, entry.detail["cards"]) == (f"card {card.pk}", [card.pk])
 
 
 def test_bulk_set_up_by_scanning(clerk: Client) -> None:
