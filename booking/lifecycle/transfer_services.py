@@ -58,6 +58,10 @@ def do_confirm_transfer(
                 _("このリストは %(cut)s に締めるまで確定できません") % {"cut": f"{cut:%Y-%m-%d %H:%M}"},
             )
         card_ids = _still_to_move(current)
+        if not card_ids and expected in (None, 0):
+            # the screen offers no button then: nothing to record as a confirmation either
+            nothing = _("移送するカードはありません（リストのカードはすべて移送済みです）")
+            raise TransferError("nothing", nothing)
         if expected is not None and expected != len(card_ids):
             raise TransferError(
                 "changed",

@@ -168,6 +168,15 @@ def transfer_list(place: Place, day: dt.date, now: dt.datetime | None = None) ->
         elif here(cut_slot):
             left = _last(events, lambda e: here(e.from_slot) and not here(e.to_slot))
             removed.append(Entry(REMOVED, booking_id, card, _start(cut_slot), left.at, left.to_slot))
+        elif (
+            card.state == CardState.MOVED
+            and card.at_place_id == place.pk
+            and any(here(event.to_slot) for event in events if event.at > cut)
+        ):
+            # added after the cut, its card brought here, then cancelled or moved away: the card is still
+            # at this counter and must go back, though the booking was on neither list at the cut nor now
+            left = _last(events, lambda e: here(e.from_slot) and not here(e.to_slot))
+            removed.append(Entry(REMOVED, booking_id, card, _start(left.from_slot), left.at, left.to_slot))
     # A card cancelled and booked here again after the cut is still coming: its old booking is no exception.
     coming = {entry.card.pk for entry in regular + added}
     removed = [entry for entry in removed if entry.card.pk not in coming]

@@ -204,6 +204,9 @@ def confirm_transfer(request: HttpRequest) -> HttpResponse:
     if place is None or day is None:
         return _refused(request, form)
     expected = whole_number(request.POST.get("expected", ""))
+    if expected is None:  # the count on the button guards against a list changed meanwhile: never skipped
+        messages.error(request, _("確定する枚数が読めません。リストを開き直してから確定してください"))
+        return _back(place, day)
     try:
         result = do_confirm_transfer(place, day, actor=actor_of(request), now=_now(), expected=expected)
     except TransferError as error:

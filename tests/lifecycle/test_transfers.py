@@ -250,11 +250,12 @@ def test_confirming_moves_the_cards_once_and_later_only_what_was_added(day: dt.d
     added = book(day, 2, now=late(day))
     again = do_confirm_transfer(center(), day, actor=CLERK, now=late(day) + dt.timedelta(minutes=1))
     assert again.moved == 1 and again.on_list == 3 and card(added).state == CardState.MOVED
-    third = do_confirm_transfer(center(), day, actor=CLERK, now=late(day) + dt.timedelta(minutes=2))
-    assert third.moved == 0
-    assert list(TransferConfirmation.objects.values_list("cards", flat=True)) == [0, 1, 2]
+    with pytest.raises(TransferError) as nothing:  # all moved: nothing to confirm, nothing recorded
+        do_confirm_transfer(center(), day, actor=CLERK, now=late(day) + dt.timedelta(minutes=2))
+    assert nothing.value.code == "nothing"
+    assert list(TransferConfirmation.objects.values_list("cards", flat=True)) == [1, 2]
     assert CardEvent.objects.filter(to_state=CardState.MOVED).count() == 3
-    assert OperationLogEntry.objects.filter(action="transfer.confirm", username="clerk1").count() == 3
+    assert OperationLogEntry.objects.filter(action="transfer.confirm", username="clerk1").count() == 2
 
 
 def test_a_list_changed_since_it_was_shown_is_not_confirmed(day: dt.date) -> None:
@@ -293,6 +294,22 @@ def test_cards_removed_after_they_were_moved_are_brought_back(day: dt.date) -> N
     after = transfers.transfer_list(center(), day, past_deadline(day) + dt.timedelta(minutes=2))
     assert after.to_return == [] and len(after.removed) == 2
     assert OperationLogEntry.objects.filter(action="transfer.return").count() == 2
+
+
+def test_a_card_added_after_the_cut_moved_then_cancelled_is_brought_back(day: dt.date) -> None:
+    """On neither list at the cut nor now, but its card is at the counter (a new user's walk: it was only
+    in the "waiting too long" list)."""
+    added = book(day, 0, now=late(day))
+    do_confirm_transfer(center(), day, actor=CLERK, now=late(day) + dt.timedelta(minutes=1))
+    assert card(added).state == CardState.MOVED
+    do_cancel_booking(added, channel="phone", actor="op1", now=past_deadline(day))
+    listing = transfers.transfer_list(center(), day, past_deadline(day) + dt.timedelta(minutes=1))
+    assert numbers(listing.removed) == numbers(listing.to_return) == [number(added)]
+    assert listing.removed[0].change_label == "予約取消"
+    assert transfers.action_label(listing, listing.removed[0]) == "事務室へ戻す"
+    assert numbers(listing.coming) == []
+    # never on another counter's list
+    assert transfers.transfer_list(factories.place("kita"), day, past_deadline(day)).removed == []
 
 
 # --- the screens -------------------------------------------------------------------------------------------
@@ -362,15 +379,28 @@ def test_a_card_to_return_that_is_no_id_is_a_404(day: dt.date, card_id: str) -> 
     assert card(booking).state == CardState.BOOKED
 
 
-def test_a_count_that_is_no_number_confirms_without_the_check(
-    day: dt.date, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("expected", ["²", "x", None])
+def test_a_confirmation_without_its_count_moves_nothing(
+    day: dt.date, monkeypatch: pytest.MonkeyPatch, expected: str | None
 ) -> None:
-    # The count on the button guards against a list changed meanwhile; a form without a number in it
-    # (only a hand-made request) confirms what the list shows, as before.
+    """The count on the button guards against a list changed meanwhile: a form without a number in it (a
+    hand-made request) is refused, not confirmed unchecked (a new user's walk moved cards that way)."""
     booking = book(day, 0)
     fix_clock(monkeypatch, cut_of(day) + dt.timedelta(minutes=1))
-    done = staff("counter").post("/staff/transfers/confirm/", params(day, expected="²"), follow=True)
-    assert "1枚のカードを" in done.content.decode() and card(booking).state == CardState.MOVED
+    data = params(day) if expected is None else params(day, expected=expected)
+    done = staff("counter").post("/staff/transfers/confirm/", data, follow=True)
+    assert "確定する枚数が読めません" in done.content.decode() and card(booking).state == CardState.BOOKED
+    assert not TransferConfirmation.objects.exists()
+
+
+def test_an_empty_list_is_not_confirmed(day: dt.date, monkeypatch: pytest.MonkeyPatch) -> None:
+    fix_clock(monkeypatch, cut_of(day) + dt.timedelta(minutes=1))
+    done = staff("counter").post("/staff/transfers/confirm/", params(day, expected="0"), follow=True)
+    assert "移送するカードはありません" in done.content.decode()
+    assert (
+        not TransferConfirmation.objects.exists()
+        and not OperationLogEntry.objects.filter(action="transfer.confirm").exists()
+    )
 
 
 def read_csv(response: Any, encoding: str) -> list[list[str]]:
@@ -522,26 +552,29 @@ def test_two_clerks_confirming_at_once_move_each_card_exactly_once(
             barrier = threading.Barrier(2)
             now = cut_of(day) + dt.timedelta(minutes=1)
 
-            def confirm(name: str) -> int:
+            def confirm(name: str) -> int | str:
                 try:
                     with schema_context("kyoto"):
                         barrier.wait(timeout=30)
                         actor = oplog.Actor(None, name, "127.0.0.1")
-                        return do_confirm_transfer(place, day, actor=actor, now=now).moved
+                        # both saw 15 cards on the button; the second finds the list changed (none left)
+                        return do_confirm_transfer(place, day, actor=actor, now=now, expected=15).moved
+                except TransferError as refused:
+                    return refused.code
                 finally:
                     connections.close_all()
 
             with ThreadPoolExecutor(max_workers=2) as pool:
-                moved = sorted(pool.map(confirm, ["clerk1", "clerk2"]))
+                moved = sorted(pool.map(confirm, ["clerk1", "clerk2"]), key=str)
 
-            assert moved == [0, 15]
+            assert moved == [15, "changed"]
             card_ids = [factories.card_of(booking).pk for booking in bookings]
             assert set(Card.objects.filter(pk__in=card_ids).values_list("state", flat=True)) == {
                 CardState.MOVED
             }
             per_card = CardEvent.objects.filter(card_id__in=card_ids, to_state=CardState.MOVED)
             assert per_card.count() == 15 and per_card.values("card_id").distinct().count() == 15
-            assert sorted(TransferConfirmation.objects.values_list("cards", flat=True)) == [0, 15]
+            assert sorted(TransferConfirmation.objects.values_list("cards", flat=True)) == [15]
         finally:
             _forget_log_after(log_before)
 
