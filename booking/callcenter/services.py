@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from booking.audit import oplog
 from booking.cards import credentials
+from booking.engine import services
 from booking.engine.notifications import booking_values, render_text
 from booking.engine.queries import booking_rules
 from booking.lib.dates import TOKYO
 from booking.lib.japanese import same_kana
-from booking.models import Booking, CallLogEntry, Card
+from booking.models import Booking, CallLogEntry, Card, Place, Service
 
 
 class CallerNotFound(Exception):
@@ -73,3 +74,34 @@ def script_lines(booking: Booking) -> list[str]:
 
 def do_confirm_script_read(actor: oplog.Actor, booking: Booking) -> None:
     oplog.record(actor, "caller.script_read", f"booking {booking.pk}")
+
+
+def do_move_visit(
+    actor: oplog.Actor,
+    visit: Booking,
+    place: Place,
+    starts_at: dt.datetime,
+    *,
+    service: Service,
+    seen_slot: int | None,
+    caller_name_kana: str,
+    contact_phone: str,
+) -> Booking:
+    """Move a phone-only visit, and keep the caller's name and number as the operator has them now (the
+    form shows both for correcting). `seen_slot` is the slot the operator's page showed: a move made since
+    (another operator, another tab) is refused, not silently moved again. A time not changed keeps the
+    slot; the name and number are still taken."""
+    with transaction.atomic():
+        if seen_slot != visit.slot_id:
+            raise services.BookingError("changed_meanwhile")
+        moved = services.do_move_booking(
+            visit, place, starts_at, service=service, channel=Booking.Channel.PHONE, actor=actor
+        )
+        caller = {"caller_name_kana": caller_name_kana, "contact_phone": contact_phone}
+        changed = sorted(field for field, value in caller.items() if getattr(moved, field) != value)
+        if changed:
+            Booking.objects.filter(pk=moved.pk).update(**caller)
+            # which fields, not their values: the operation log holds no caller's number
+            oplog.record(actor, "visit.caller_changed", f"booking {moved.pk}", {"fields": changed})
+            moved.refresh_from_db()
+    return moved

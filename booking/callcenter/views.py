@@ -154,6 +154,8 @@ def end_call(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def visit(request: HttpRequest) -> HttpResponseBase:
     moving = _visit_to_move(request)
+    if isinstance(moving, HttpResponse):
+        return moving
     initial = {"service": moving.slot.service.code, "place": moving.slot.place_id} if moving else None
     search = VisitForm(request.GET or None, initial=initial)
     caller = CallerForm(
@@ -208,16 +210,18 @@ def visit(request: HttpRequest) -> HttpResponseBase:
     )
 
 
-def _visit_to_move(request: HttpRequest) -> Booking | None:
+def _visit_to_move(request: HttpRequest) -> Booking | HttpResponse | None:
+    """The visit `?move=` names, or the way back to its page when it has been cancelled meanwhile."""
     booking_id = record_id(request.GET.get("move", ""))
     if booking_id is None:
         return None
-    return get_object_or_404(
-        Booking.objects.select_related("slot__place", "slot__service"),
-        pk=booking_id,
-        card__isnull=True,
-        status=Booking.Status.CONFIRMED,
+    booking = get_object_or_404(
+        Booking.objects.select_related("slot__place", "slot__service"), pk=booking_id, card__isnull=True
     )
+    if booking.status != Booking.Status.CONFIRMED:
+        messages.warning(request, _("この来庁予約は取り消されているため、変更できません。"))
+        return redirect("staff:booking", pk=booking.pk)
+    return booking
 
 
 def _book_or_move(
@@ -226,8 +230,15 @@ def _book_or_move(
     actor = actor_of(request)
     start = data["start"].astimezone(TOKYO)
     if moving is not None:
-        return services.do_move_booking(
-            moving, place, start, service=service, channel=Booking.Channel.PHONE, actor=actor
+        return callcenter.do_move_visit(
+            actor,
+            moving,
+            place,
+            start,
+            service=service,
+            seen_slot=record_id(request.POST.get("from_slot", "")),
+            caller_name_kana=data["caller_name_kana"],
+            contact_phone=data["contact_phone"],
         )
     return services.do_book_visit(
         place,
@@ -240,9 +251,18 @@ def _book_or_move(
 
 
 @staff_view(Can.CALL_CENTER)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def cancel_visit(request: HttpRequest, pk: int) -> HttpResponse:
-    booking = get_object_or_404(Booking, pk=pk, card__isnull=True)
+    """Asked first (as a resident's cancellation is), then cancelled: one click on the booking's page
+    cancelled it at once."""
+    booking = get_object_or_404(
+        Booking.objects.select_related("slot__place", "slot__service"), pk=pk, card__isnull=True
+    )
+    if booking.status != Booking.Status.CONFIRMED:
+        messages.info(request, _("この来庁予約はすでに取り消されています。"))
+        return redirect("staff:booking", pk=booking.pk)
+    if request.method == "GET":
+        return render(request, "booking/staff/callcenter/cancel_visit.html", {"booking": booking})
     try:
         services.do_cancel_booking(booking, channel=Booking.Channel.PHONE, actor=actor_of(request))
     except services.BookingError as error:

@@ -212,8 +212,13 @@ def delete_notice_files(staff: Staff) -> None:
 
 
 def confirm_transfer(staff: Staff) -> None:
-    today = timezone.localdate()  # today's list is cut (the cut is on or before the day)
-    _post(staff, "/staff/transfers/confirm/", {"place": factories.place().pk, "day": today.isoformat()})
+    booking = _booked(staff)
+    day = timezone.localtime(booking.slot.starts_at, TOKYO).date()
+    rules = booking_rules()  # the day's list cut already: a cut more days before the day than it is away
+    rules.transfer_cutoff_days_before = (day - timezone.localdate()).days + 1
+    rules.save()
+    data = {"place": factories.place().pk, "day": day.isoformat(), "expected": "1"}  # the button's count
+    _post(staff, "/staff/transfers/confirm/", data)
 
 
 def transfer_return(staff: Staff) -> None:

@@ -41,7 +41,6 @@ NOT_PAGES: dict[str, str] = {
     "staff:settings_closed_day_delete": "POST only, redirects",
     "staff:callcenter_log": "POST only, redirects to the call center",
     "staff:callcenter_end": "POST only, redirects to the call center",
-    "staff:callcenter_visit_cancel": "POST only, redirects",
     "staff:reports_monthly_csv": "download (CSV)",
     "staff:availability_csv": "download (CSV)",
     "staff:card_move": "POST only, redirects to the card",

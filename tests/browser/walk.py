@@ -227,6 +227,8 @@ def walk_caller(walker: Walker, seed: Seed) -> None:
     walker.check("call center: phone-only visit, nothing chosen")
     walker.goto(f"/staff/callcenter/script/{seed.ids['visit']}/")
     walker.check("call center: script of a visit")
+    walker.goto(f"/staff/callcenter/visit/{seed.ids['visit']}/cancel/")
+    walker.check("call center: cancelling a visit, asked first")
     walker.goto("/staff/caller/login/")
     walker.check("caller: login (leads to the call center)")
 

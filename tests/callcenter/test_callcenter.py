@@ -167,20 +167,50 @@ def test_phone_only_service_for_a_caller_without_a_number(operator: Client) -> N
     assert visit.slot.service.code == "ecert_renewal"
 
     day2 = second.starts_at.date().isoformat()
+    move_url = f"/staff/callcenter/visit/?move={visit.pk}&service=ecert_renewal&place={place.pk}&day={day2}"
+    assert f'name="from_slot" value="{visit.slot_id}"' in operator.get(move_url).content.decode()
+    first_slot = visit.slot_id
     moved = operator.post(
-        f"/staff/callcenter/visit/?move={visit.pk}&service=ecert_renewal&place={place.pk}&day={day2}",
+        move_url,
         {
             "start": second.starts_at.isoformat(),
             "caller_name_kana": "スズキ ハナコ",
-            "contact_phone": "09012345678",
+            "contact_phone": "080-9999-0000",  # corrected on the way: taken, not silently dropped
+            "from_slot": str(first_slot),
         },
     )
     assert moved.status_code == 302
     visit.refresh_from_db()
+    assert (visit.slot.starts_at, visit.contact_phone) == (second.starts_at, "08099990000")
+    logged = OperationLogEntry.objects.get(action="visit.caller_changed")
+    assert logged.detail == {"fields": ["contact_phone"]} and "080" not in str(logged.detail)
+    # a second tab opened before that move: refused, not moved again (a new user's walk)
+    stale = operator.post(
+        move_url.replace(day2, first.starts_at.date().isoformat()),
+        {
+            "start": first.starts_at.isoformat(),
+            "caller_name_kana": "スズキ ハナコ",
+            "contact_phone": "08099990000",
+            "from_slot": str(first_slot),
+        },
+    )
+    assert stale.status_code == 400 and "別の操作で変更されました" in stale.content.decode()
+    visit.refresh_from_db()
     assert visit.slot.starts_at == second.starts_at
+
+    # cancelling asks first (one click cancelled at once), then cancels
+    asked = operator.get(f"/staff/callcenter/visit/{visit.pk}/cancel/")
+    assert asked.status_code == 200 and "この来庁予約を取り消しますか" in asked.content.decode()
+    visit.refresh_from_db()
+    assert visit.status == "confirmed"
     operator.post(f"/staff/callcenter/visit/{visit.pk}/cancel/")
     visit.refresh_from_db()
     assert visit.status == "cancelled"
+    # the page's stale links after that lead back to the booking with a word, not a 404
+    again = operator.post(f"/staff/callcenter/visit/{visit.pk}/cancel/", follow=True)
+    assert "すでに取り消されています" in again.content.decode()
+    gone = operator.get(move_url, follow=True)
+    assert gone.status_code == 200 and "取り消されているため、変更できません" in gone.content.decode()
 
 
 def test_phone_only_capacity_is_its_own(operator: Client) -> None:

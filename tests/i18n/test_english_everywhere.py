@@ -302,6 +302,9 @@ PAGES: dict[str, Page] = {
         {"start": "x", "caller_name_kana": "abc", "contact_phone": "1"},
     ),
     "staff:callcenter_script": Page("operator", lambda w: f"/staff/callcenter/script/{w.pks['booking']}/"),
+    "staff:callcenter_visit_cancel": Page(
+        "operator", lambda w: f"/staff/callcenter/visit/{w.pks['visit']}/cancel/"
+    ),
     # the console shell
     "staff:home": Page("admin", fixed("/staff/")),
     "staff:login": Page("anonymous", fixed("/staff/login/"), {"username": "nobody", "password": "wrong"}),
@@ -378,7 +381,6 @@ SKIPPED: dict[str, str] = {
     "staff:security_update": "POST only, redirects to the security page (its errors show there)",
     "staff:callcenter_log": "POST only, redirects",
     "staff:callcenter_end": "POST only, redirects",
-    "staff:callcenter_visit_cancel": "POST only, redirects",
     "staff:request_export": "POST only, redirects",
     "staff:settings_place_delete": "POST only, redirects",
     "staff:settings_pattern_delete": "POST only, redirects",

@@ -11,6 +11,7 @@ unguarded. Each cell is one GET; a visitor refused a URL is refused a POST to it
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from booking.access import accounts
 from booking.access.permissions import Can, allows
 from booking.citizen.login import do_create_citizen_token
 from booking.configuration.places import PlaceInput, do_save_place
-from booking.engine.services import do_book
-from booking.models import AllowedNetwork, OpeningPattern, Place, StaffProfile
+from booking.engine.queries import free_slots
+from booking.engine.services import do_book, do_book_visit
+from booking.models import AllowedNetwork, OpeningPattern, Place, Service, StaffProfile
 from tests import factories
 from tests.conftest import KYOTO_HOST, MIHON_HOST, Tenants
 from tests.staff_helpers import PASSWORD, SETUP, make_staff, sign_in
@@ -129,7 +131,7 @@ ROUTES: dict[str, Rule] = {
     "staff:callcenter_log": staff(Can.CALL_CENTER),
     "staff:callcenter_end": staff(Can.CALL_CENTER),
     "staff:callcenter_visit": staff(Can.CALL_CENTER),
-    "staff:callcenter_visit_cancel": staff(Can.CALL_CENTER, "booking"),
+    "staff:callcenter_visit_cancel": staff(Can.CALL_CENTER, "visit"),
     "staff:callcenter_script": staff(Can.CALL_CENTER, "booking"),
     "staff:reports": staff(Can.EXPORT),
     "staff:reports_monthly": staff(Can.EXPORT),
@@ -314,6 +316,16 @@ def world(tenants: Tenants) -> World:
         slot = factories.next_free_slot()
         booking = do_book(card, factories.place(), factories.card_issuance(), slot.starts_at)
         resident_token, _ = do_create_citizen_token(card)
+        kita, ecert = factories.place("kita"), Service.objects.get(code="ecert_renewal")
+        day = slot.starts_at.date()
+        visit = do_book_visit(
+            kita,
+            ecert,
+            free_slots(kita, ecert, day, day + dt.timedelta(days=60))[0].starts_at,
+            caller_name_kana="マトリクス タロウ",
+            contact_phone="0750000000",
+            actor="matrix",
+        )
         spare, _ = do_save_place(SETUP, None, _place_input("matrix-spare", "削除してよい窓口"))
         place = factories.place()
         args = {
@@ -324,6 +336,7 @@ def world(tenants: Tenants) -> World:
             "uidb64": "MQ",
             "token": "cz8xk2-0123456789abcdef",
             "pk:booking": str(booking.pk),
+            "pk:visit": str(visit.pk),
             "pk:card": str(card.pk),
             "pk:place": str(place.pk),
             "pk:spare_place": str(spare.pk),
