@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 from django import forms
+from django.core import signing
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -73,7 +74,44 @@ class _Checked(forms.Form):
         return data
 
 
-class WindowForm(_Checked):
+_SEEN_SALT = "booking.settings.seen"
+
+
+class SeenForm(forms.Form):
+    """A settings form that carries what the page showed (`seen`, signed): saved over a change made since
+    (another tab, another administrator), it is refused instead of silently putting back what that change
+    replaced (every field of the page is saved, the ones left alone too: a new user's walk lost a change so).
+    """
+
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def show(self, current: Mapping[str, Any]) -> Self:
+        """Record `current` (the saved values) as what this page shows; returns the form."""
+        self.initial["seen"] = signing.dumps(_comparable(current), salt=_SEEN_SALT)
+        return self
+
+    def changed_since(self, current: Mapping[str, Any]) -> list[str]:
+        """Labels of the fields saved differently since the page was shown: none for a form sent without
+        the mark (a hand-made request, as before the mark), all of them for a mark that is no mark."""
+        if "seen" not in self.data:
+            return []
+        try:
+            seen = signing.loads(self.data.get("seen", ""), salt=_SEEN_SALT)
+        except signing.BadSignature:
+            seen = {}
+        now = _comparable(current)
+        return [
+            str(self.fields[name].label if name in self.fields else name)
+            for name in now
+            if not isinstance(seen, dict) or seen.get(name) != now[name]
+        ]
+
+
+def _comparable(values: Mapping[str, Any]) -> dict[str, str]:
+    return {name: "" if value is None else str(value) for name, value in values.items()}
+
+
+class WindowForm(SeenForm, _Checked):
     input_class = rule_settings.WindowInput
 
     first_days_ahead = _number(
@@ -103,7 +141,7 @@ class WindowForm(_Checked):
         return rule_settings.window_problems(data, timezone.localdate())
 
 
-class CardRulesForm(_Checked):
+class CardRulesForm(SeenForm, _Checked):
     input_class = rule_settings.CardRulesInput
 
     transfer_cutoff_days_before = _number(
@@ -124,7 +162,7 @@ class CardRulesForm(_Checked):
         return rule_settings.card_rules_problems(data)
 
 
-class ContactForm(_Checked):
+class ContactForm(SeenForm, _Checked):
     input_class = rule_settings.ContactInput
 
     callcenter_phone = forms.CharField(
@@ -190,7 +228,7 @@ class BringTextsForm(forms.Form):
         ]
 
 
-class FieldsForm(_Checked):
+class FieldsForm(SeenForm, _Checked):
     input_class = rule_settings.FieldsInput
 
     phone_requirement = forms.ChoiceField(label=_("電話番号"), choices=FieldRequirement.choices)
@@ -252,7 +290,7 @@ class TextsForm(_Checked):
         return texts.texts_problems(data)
 
 
-class PlaceForm(_Checked):
+class PlaceForm(SeenForm, _Checked):
     input_class = places.PlaceInput
 
     code = forms.CharField(

@@ -32,6 +32,7 @@ from booking.configuration.forms import (
     FieldsForm,
     PatternForm,
     PlaceForm,
+    SeenForm,
     TextsForm,
     WindowForm,
     add_problems,
@@ -79,6 +80,22 @@ def _saved(request: HttpRequest, changes: dict[str, Any], what: str) -> None:
         messages.info(request, _("変更はありませんでした。"))
 
 
+def _saved_over(request: HttpRequest, form: SeenForm, current: dict[str, Any]) -> bool:
+    """Whether the settings were changed since the page was shown: then nothing is saved, and the person
+    is told which fields and shown the page again with what is saved now."""
+    elsewhere = form.changed_since(current)
+    if elsewhere:
+        messages.warning(
+            request,
+            _(
+                "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容は保存して"
+                "いません。いまの設定を確かめて、もう一度入力してください。"
+            )
+            % {"fields": _("、").join(elsewhere)},
+        )
+    return bool(elsewhere)
+
+
 def _refusal(refused: SettingsRefused) -> dict[str, Any]:
     return {
         "problem": refused.message,
@@ -110,9 +127,13 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def window(request: HttpRequest) -> HttpResponseBase:
     rules = booking_rules()
+    current = initial_of(rules, WINDOW_FIELDS)
+    status = 200
     if request.method == "POST":
         form = WindowForm(request.POST)
-        if form.is_valid():
+        if form.is_valid() and _saved_over(request, form, current):
+            form, status = WindowForm(initial=current).show(current), 409
+        elif form.is_valid():
             try:
                 changes = do_update_window(actor_of(request), form.to_input())
             except SettingsInvalid as exc:
@@ -121,7 +142,7 @@ def window(request: HttpRequest) -> HttpResponseBase:
                 _saved(request, changes, _("受付期間と締切"))
                 return redirect("staff:settings_window")
     else:
-        form = WindowForm(initial=initial_of(rules, WINDOW_FIELDS))
+        form = WindowForm(initial=current).show(current)
     return render(
         request,
         T + "window.html",
@@ -130,7 +151,7 @@ def window(request: HttpRequest) -> HttpResponseBase:
             "first_day": earliest_bookable_day(rules),
             "deadline": describe_deadline(rules),
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors else status,
     )
 
 
@@ -143,9 +164,13 @@ def _rules_page(
     intro: str,
 ) -> HttpResponseBase:
     """A settings page of the booking rules that is one form: show it, save it through `update`."""
+    current = initial_of(booking_rules(), [f.name for f in fields(form_class.input_class)])
+    status = 200
     if request.method == "POST":
         form = form_class(request.POST)
-        if form.is_valid():
+        if form.is_valid() and _saved_over(request, form, current):
+            form, status = form_class(initial=current).show(current), 409
+        elif form.is_valid():
             try:
                 changes = update(actor_of(request), form.to_input())
             except SettingsInvalid as exc:
@@ -154,10 +179,9 @@ def _rules_page(
                 _saved(request, changes, title)
                 return redirect(f"staff:settings_{page}")
     else:
-        names = [f.name for f in fields(form_class.input_class)]
-        form = form_class(initial=initial_of(booking_rules(), names))
+        form = form_class(initial=current).show(current)
     context = {"form": form, "current": page, "title": title, "intro": intro}
-    return render(request, T + "rules_form.html", context, status=400 if form.errors else 200)
+    return render(request, T + "rules_form.html", context, status=400 if form.errors else status)
 
 
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
@@ -300,10 +324,13 @@ def _place_page(
 @require_http_methods(["GET", "POST"])
 def place_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     place = get_object_or_404(Place, pk=pk)
+    current = initial_of(place, PLACE_FIELDS)
     if request.method != "POST":
-        return _place_page(request, place, PlaceForm(initial=initial_of(place, PLACE_FIELDS), place=place))
+        return _place_page(request, place, PlaceForm(initial=current, place=place).show(current))
     form = PlaceForm(request.POST, place=place)
     context: dict[str, Any] = {}
+    if form.is_valid() and _saved_over(request, form, current):
+        return _place_page(request, place, PlaceForm(initial=current, place=place).show(current), 409)
     if form.is_valid():
         try:
             _saved_place, changes = do_save_place(actor_of(request), place, form.to_input())
@@ -324,7 +351,8 @@ def place_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
     try:
         do_delete_place(actor_of(request), place)
     except SettingsRefused as refused:
-        form = PlaceForm(initial=initial_of(place, PLACE_FIELDS), place=place)
+        current = initial_of(place, PLACE_FIELDS)
+        form = PlaceForm(initial=current, place=place).show(current)
         return _place_page(request, place, form, 400, **_refusal(refused))
     messages.success(request, _("交付場所「%(name)s」を削除しました。") % {"name": place.name})
     return redirect("staff:settings_places")

@@ -4,6 +4,7 @@ its operation-log entry, validation, and the rule that changes never silently dr
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -241,6 +242,57 @@ def test_window_is_saved_and_logged_old_to_new(admin: Client) -> None:
     # blank means no end
     assert admin.post("/staff/settings/window/", window_form(bookable_until="")).status_code == 302
     assert booking_rules().bookable_until is None
+
+
+def _seen(page: Any) -> str:
+    found = re.search(r'name="seen" value="([^"]+)"', text(page))
+    assert found, "the settings page carries what it showed"
+    return found.group(1)
+
+
+def test_a_page_opened_before_another_change_does_not_undo_it(admin: Client) -> None:
+    """Two tabs (or two administrators): B saves the hold time, then A, opened before, saves the first
+    bookable day. A's page held the old hold time in its form: it is refused and says which field changed,
+    and B's change stands (a new user's walk saw it put back)."""
+    tab_a = admin.get("/staff/settings/window/")
+    seen_a = _seen(tab_a)
+    old_hold = booking_rules().hold_minutes
+    tab_b = _seen(admin.get("/staff/settings/window/"))
+    saved = admin.post("/staff/settings/window/", window_form(hold_minutes=old_hold + 5, seen=tab_b))
+    assert saved.status_code == 302
+    stale = window_form(first_days_ahead=2, hold_minutes=old_hold, seen=seen_a)
+    refused = admin.post("/staff/settings/window/", stale)
+    page = text(refused)
+    assert refused.status_code == 409
+    assert "画面を開いた後に別の画面で変更されました" in page and "選んだ時間の確保（分）" in page
+    rules = booking_rules()
+    assert (rules.hold_minutes, rules.first_days_ahead) == (old_hold + 5, window_form()["first_days_ahead"])
+    # the page shown again holds what is saved now, and saves
+    assert (
+        admin.post(
+            "/staff/settings/window/", window_form(first_days_ahead=2, seen=_seen(refused))
+        ).status_code
+        == 302
+    )
+    assert (booking_rules().hold_minutes, booking_rules().first_days_ahead) == (old_hold + 5, 2)
+
+
+def test_a_place_page_opened_before_another_change_does_not_undo_it(admin: Client) -> None:
+    place = factories.place("kita")
+    seen_a = _seen(admin.get(f"/staff/settings/places/{place.pk}/"))
+    seen_b = _seen(admin.get(f"/staff/settings/places/{place.pk}/"))
+    assert (
+        admin.post(
+            f"/staff/settings/places/{place.pk}/", place_form(place, name_en="Kita", seen=seen_b)
+        ).status_code
+        == 302
+    )
+    stale = place_form(place, address="京都市北区 別の住所", seen=seen_a)
+    stale["name_en"] = "Kita Ward Office"  # what tab A showed
+    refused = admin.post(f"/staff/settings/places/{place.pk}/", stale)
+    assert refused.status_code == 409
+    place.refresh_from_db()
+    assert place.name_en == "Kita" and place.address != "京都市北区 別の住所"
 
 
 @pytest.mark.parametrize(
