@@ -159,7 +159,8 @@ def do_create_staff(
     user_model = get_user_model()
     if not username or len(username) > 150:
         raise StaffAccountError(_("ユーザーIDを1〜150文字で指定してください。"))
-    if user_model.objects.filter(username=username).exists():
+    # in any case: "ADMIN" beside "admin" is two accounts that people (and the sign-in) take for one
+    if user_model.objects.filter(username__iexact=username).exists():
         raise StaffAccountError(_("ユーザーID %(username)s は既にあります。") % {"username": username})
     candidate = user_model(username=username)
     validate_password(password, candidate)

@@ -48,7 +48,7 @@ def place_problems(data: PlaceInput, place: Place | None) -> dict[str, str]:
     problems: dict[str, str] = {}
     if not data.code or len(data.code) > 40 or not CODE_PATTERN.match(data.code):
         problems["code"] = _("英数字・ハイフン・アンダースコアの40文字以内で入力してください。")
-    elif Place.objects.filter(code=data.code).exclude(pk=place.pk if place else 0).exists():
+    elif Place.objects.filter(code__iexact=data.code).exclude(pk=place.pk if place else 0).exists():
         problems["code"] = _("このコードは他の交付場所で使われています。")
     if not data.name.strip() or len(data.name) > 100:
         problems["name"] = _("1〜100文字で入力してください。")

@@ -73,8 +73,10 @@ class Lookup:
 def find_booking(scanned: str, place: Place, day: dt.date) -> Lookup:
     """The booking a scanned QR code (the 12-digit reservation number) or a typed number names at this
     counter on this day; otherwise what is wrong, in words for the clerk."""
-    card = queries.card_by_number(scanned)
     shown = scanned.strip()[:40]
+    if not shown:
+        return Lookup(None, _("QRコードを読み取るか、12桁の予約番号を入力してください"))
+    card = queries.card_by_number(scanned)
     if card is None:
         return Lookup(
             None,

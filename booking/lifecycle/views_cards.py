@@ -265,6 +265,9 @@ def _cannot_move_to(to_state: str) -> Callable[[Card], tuple[str, str] | None]:
 def scan(request: HttpRequest) -> HttpResponse:
     """The scan field in every staff page's header: a barcode (application ID) or a typed number."""
     scanned = request.GET.get("q", "")[:100]
+    if not scanned.strip():
+        messages.error(request, _("申請書ID（23桁）または予約番号（12桁）を読み取るか入力してください。"))
+        return redirect("staff:cards")
     card = queries.card_by_number(scanned)
     if card is None:
         messages.error(

@@ -454,6 +454,7 @@ def test_the_places_list_handles_more_than_thirty(admin: Client) -> None:
     ("changes", "message"),
     [
         ({"code": "center-3f"}, "このコードは他の交付場所で使われています"),
+        ({"code": "CENTER-3F"}, "このコードは他の交付場所で使われています"),  # any case
         ({"code": "区役所"}, "英数字・ハイフン・アンダースコア"),
         ({"starts_on": "2030-04-01", "ends_on": "2030-03-31"}, "実施終了日は実施開始日以降"),
         (

@@ -306,6 +306,8 @@ def test_scan_jumps_to_the_card_and_the_card_page_shows_its_history(clerk: Clien
     assert card.reservation_number in page and "通知書送付済み" in page and "factory" in page
     missing = clerk.get("/staff/cards/scan/", {"q": "999"}, follow=True).content.decode()
     assert "に当たるカードはありません" in missing
+    empty = clerk.get("/staff/cards/scan/", {"q": "  "}, follow=True).content.decode()
+    assert "「」" not in empty and "読み取るか入力してください" in empty  # not "no card matches 「」"
 
 
 def test_a_clerk_moves_a_card_by_hand(clerk: Client) -> None:

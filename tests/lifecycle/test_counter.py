@@ -95,6 +95,10 @@ def test_the_qr_payload_or_a_typed_number_finds_the_booking(day: dt.date) -> Non
         str.maketrans("0123456789", "０１２３４５６７８９")
     )
     assert counter.find_booking(typed, center(), day).booking == booking
+    assert (
+        counter.find_booking(" \r\n", center(), day).problem
+        == "QRコードを読み取るか、12桁の予約番号を入力してください"
+    )
     unknown = counter.find_booking("0000-0000-0000", center(), day)
     assert unknown.booking is None and "当たる予約番号はありません" in unknown.problem
     elsewhere = counter.find_booking(number, factories.place("kita"), day)

@@ -73,6 +73,8 @@ def test_refuses_a_duplicate_username(tenants: Tenants, monkeypatch: pytest.Monk
     create("kyoto", "dup", "--role", "viewer")
     with pytest.raises(CommandError, match="既にあります"):  # commands speak the default language, Japanese
         create("kyoto", "dup", "--role", "viewer")
+    with pytest.raises(CommandError, match="既にあります"):  # "DUP" is taken for "dup"
+        create("kyoto", "DUP", "--role", "viewer")
 
 
 def test_unknown_role_is_refused_by_the_command_line(tenants: Tenants) -> None:
