@@ -311,3 +311,19 @@ def test_after_the_residents_deadline_the_operator_sees_what_operators_may_do(op
     session.save()
     own = resident.get("/mypage/").content.decode()
     assert "コールセンターにお問い合わせ" in own and 'href="/cancel/"' not in own
+
+
+def test_an_unbookable_card_is_said_so_before_the_booking_steps(operator: Client) -> None:
+    """A withdrawn card: the caller's page says why it cannot be booked, offers no 予約する, and the steps
+    lead back to it (a new user's walk chose service, place, day and time, then was told to phone the call
+    center)."""
+    from booking.cards.moves import do_move_card
+    from booking.rules.card_states import CardState
+
+    card = factories.issue_card().card
+    do_move_card(card, CardState.CANCELLED, actor="clerk")
+    identify(operator, card.reservation_number, birth_date="1950-04-01")
+    page = operator.get("/staff/caller/mypage/").content.decode()
+    assert "このカードはいま「廃止・取消」のため、予約できません" in page
+    assert 'href="/staff/caller/book/"' not in page and "お問い合わせください" not in page
+    assert operator.get("/staff/caller/book/")["Location"] == "/staff/caller/mypage/"

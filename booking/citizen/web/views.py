@@ -38,6 +38,7 @@ from booking.lib.dates import TOKYO, parse_date, parse_month, plausible_day
 from booking.lib.phone import format_phone
 from booking.models import Booking, Card, Hold, Service
 from booking.rules import windows
+from booking.rules.card_states import BOOKABLE_STATES
 from integrations import qr
 from madoguchi.client_address import client_address
 from madoguchi.session_limits import clock
@@ -232,11 +233,23 @@ def mypage(request: HttpRequest, card: Card) -> HttpResponse:
         context["bring"] = bring_for(rules, booking.slot.service, active_language())
         if not operator:
             context["checkin_qr"] = _checkin_qr(card)
+    else:
+        # said here, not after service, place, day and time were chosen (a new user's walk)
+        context["unbookable"] = _unbookable(card)
     return page(request, "mypage.html", context)
+
+
+def _unbookable(card: Card) -> str:
+    """Why this card cannot be booked now ("" if it can): the card's state, in the page's language."""
+    if card.state in BOOKABLE_STATES and not card.probe:
+        return ""
+    return services.BookingError("probe_card" if card.probe else "card_not_bookable").message
 
 
 @citizen_required
 def choose_service(request: HttpRequest, card: Card) -> HttpResponse:
+    if _unbookable(card) and services.active_booking(card) is None:
+        return go(request, "mypage")
     return page(request, "service.html", {"services": queries.web_services(), "step": 1})
 
 
