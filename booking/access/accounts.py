@@ -25,6 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from booking.access import bearer, throttle
 from booking.audit import oplog
+from booking.lib.japanese import nfkc
 from booking.models import AllowedNetwork, StaffProfile, StaffRole, StaffSecurity, StaffToken
 
 TOKEN_LIFETIME = dt.timedelta(hours=8)
@@ -85,12 +86,23 @@ def address_allowed(address: str) -> bool:
 
 
 def parse_network(raw: str) -> str:
+    """A network as the allow-list keeps it (full-width digits and dots as typed on a Japanese keyboard
+    count). Every address at once (/0) is refused: an empty list is how "no restriction" is said."""
     try:
-        return str(ipaddress.ip_network(raw.strip(), strict=False))
+        network = ipaddress.ip_network(nfkc(raw).strip(), strict=False)
     except ValueError as exc:
         raise StaffAccountError(
-            f"ネットワークの形式が正しくありません（例: 192.0.2.0/24）: {raw!r} / not a network: {raw!r}"
+            _("ネットワークの形式が正しくありません（例: 192.0.2.0/24）: %(raw)s") % {"raw": raw.strip()[:60]}
         ) from exc
+    if network.prefixlen == 0:
+        raise StaffAccountError(
+            _(
+                "%(network)s はすべての接続元にあたるため、追加できません。接続元を制限しない場合は、"
+                "一覧を空にしてください。"
+            )
+            % {"network": network}
+        )
+    return str(network)
 
 
 def do_allow_network(actor: oplog.Actor, raw: str, label: str) -> AllowedNetwork:
@@ -103,7 +115,9 @@ def do_allow_network(actor: oplog.Actor, raw: str, label: str) -> AllowedNetwork
 
 def do_remove_network(actor: oplog.Actor, network: str) -> None:
     with transaction.atomic():
-        AllowedNetwork.objects.filter(network=network).delete()
+        removed, _by_model = AllowedNetwork.objects.filter(network=network).delete()
+        if not removed:  # removed meanwhile (another tab), or never there: nothing to report as done
+            raise StaffAccountError(_("接続元 %(network)s は一覧にありません。") % {"network": network[:60]})
         oplog.record(actor, "network.remove", network)
 
 
@@ -175,7 +189,7 @@ def do_create_staff(
 
 def do_set_role(actor: oplog.Actor, profile: StaffProfile, role: str) -> None:
     if role not in StaffRole.values:
-        raise StaffAccountError(f"役割が正しくありません: {role} / unknown role")
+        raise StaffAccountError(_("役割が正しくありません: %(role)s") % {"role": role[:40]})
     with transaction.atomic():
         if profile.role == StaffRole.ADMINISTRATOR and role != StaffRole.ADMINISTRATOR:
             _keep_one_administrator(profile)

@@ -130,8 +130,10 @@ def security_update(request: HttpRequest) -> HttpResponseBase:
     try:
         if action == "allow":
             form = NetworkForm(request.POST)
-            if not form.is_valid():
-                raise accounts.StaffAccountError(_("ネットワークを入力してください。"))
+            if not form.is_valid():  # which field and why (a long label is not "enter a network")
+                name, errors = next(iter(form.errors.items()))
+                label = form.fields[name].label if name in form.fields else ""
+                raise accounts.StaffAccountError(f"{label}: {errors[0]}" if label else str(errors[0]))
             accounts.do_allow_network(actor, form.cleaned_data["network"], form.cleaned_data["label"])
             messages.success(request, _("接続元を追加しました。"))
         elif action == "remove":
@@ -142,7 +144,7 @@ def security_update(request: HttpRequest) -> HttpResponseBase:
             messages.success(request, _("ログインの設定を保存しました。"))
         elif action == "sessions":
             idle, absolute = (
-                whole_number(nfkc(request.POST.get(name, "")).strip())
+                _integer(request.POST.get(name, ""))
                 for name in ("session_idle_minutes", "session_absolute_hours")
             )
             if idle is None or absolute is None:
@@ -156,10 +158,19 @@ def security_update(request: HttpRequest) -> HttpResponseBase:
     return redirect("staff:security")
 
 
+def _integer(raw: str) -> int | None:
+    """A whole number as typed (full-width digits count), a minus sign too: -1 is then told the range, not
+    "enter a number"."""
+    text = nfkc(raw).strip()
+    negative = text.startswith("-")
+    number = whole_number(text[1:] if negative else text)
+    return None if number is None else (-number if negative else number)
+
+
 def _update_rules(actor: oplog.Actor, request: HttpRequest) -> None:
     # Full-width digits as typed on a Japanese keyboard count; other scripts' digits do not.
     expiry, threshold, retention = (
-        whole_number(nfkc(request.POST.get(name, "")).strip())
+        _integer(request.POST.get(name, ""))
         for name in ("password_expiry_days", "lockout_threshold", "operation_log_retention_days")
     )
     if expiry is None or threshold is None or retention is None:

@@ -104,7 +104,17 @@ def test_the_administrator_sets_the_limits_and_open_sessions_follow_them(kyoto: 
 
 
 @pytest.mark.parametrize(
-    ("idle", "absolute"), [("4", "10"), ("481", "10"), ("30", "0"), ("30", "25"), ("abc", "10"), ("", "")]
+    ("idle", "absolute"),
+    [
+        ("4", "10"),
+        ("481", "10"),
+        ("30", "0"),
+        ("30", "25"),
+        ("abc", "10"),
+        ("", ""),
+        ("-5", "10"),
+        ("480", "1"),
+    ],
 )
 def test_limits_out_of_range_are_refused_and_nothing_changes(kyoto: None, idle: str, absolute: str) -> None:
     make_staff("admin2", "administrator")
@@ -115,7 +125,9 @@ def test_limits_out_of_range_are_refused_and_nothing_changes(kyoto: None, idle: 
         follow=True,
     ).content.decode()
     assert "自動ログアウトの設定を保存しました。" not in answer
-    assert "5〜480分" in answer or "数値で入力してください。" in answer
+    assert "5〜480分" in answer or "数値で入力してください。" in answer or "より短くしてください" in answer
+    if idle == "480":  # idle longer than the whole session (a new user's walk): said so
+        assert "操作がない場合の時間（480分）は、ログインからの時間（1時間）より短くしてください" in answer
     rules = accounts.security()
     assert (rules.session_idle_minutes, rules.session_absolute_hours) == (30, 10)
     assert not OperationLogEntry.objects.filter(action="security.sessions").exists()

@@ -86,6 +86,49 @@ def test_the_menu_offers_each_role_what_it_may_open(kyoto: None, role: str) -> N
         assert (page in links) == (role in roles), (role, page)
 
 
+@pytest.mark.parametrize(
+    ("data", "told"),
+    [
+        (
+            {"network": "10.0.0.0/8", "label": "x" * 500},
+            "名称: ",
+        ),  # the label's length, not "enter a network"
+        ({"network": "abc", "label": ""}, "ネットワークの形式が正しくありません（例: 192.0.2.0/24）: abc"),
+        ({"network": "0.0.0.0/0", "label": ""}, "すべての接続元にあたるため、追加できません"),
+        ({"network": "::/0", "label": ""}, "すべての接続元にあたるため、追加できません"),
+    ],
+)
+def test_a_network_refused_is_told_why_in_one_language(kyoto: None, data: dict[str, str], told: str) -> None:
+    make_staff("net-admin", "administrator")
+    admin = sign_in("net-admin")
+    page = admin.post("/staff/security/update/", {"action": "allow", **data}, follow=True).content.decode()
+    assert told in page and "not a network" not in page
+    assert not AllowedNetwork.objects.exclude(network="127.0.0.0/8").exists()
+
+
+def test_removing_a_network_not_listed_is_not_reported_as_done(kyoto: None) -> None:
+    make_staff("net-admin", "administrator")
+    admin = sign_in("net-admin")
+    page = admin.post(
+        "/staff/security/update/", {"action": "remove", "network": "192.0.2.0/24"}, follow=True
+    ).content.decode()
+    assert "接続元 192.0.2.0/24 は一覧にありません" in page and "接続元を削除しました" not in page
+    assert not OperationLogEntry.objects.filter(action="network.remove").exists()
+
+
+def test_a_negative_password_expiry_is_told_the_range(kyoto: None) -> None:
+    make_staff("net-admin", "administrator")
+    admin = sign_in("net-admin")
+    data = {
+        "action": "rules",
+        "password_expiry_days": "-1",
+        "lockout_threshold": "5",
+        "operation_log_retention_days": "400",
+    }
+    page = admin.post("/staff/security/update/", data, follow=True).content.decode()
+    assert "有効期間は0〜3650日" in page and "数値で入力してください" not in page
+
+
 def test_signed_out_visitors_are_sent_to_the_login(kyoto: None) -> None:
     client = Client(HTTP_HOST=KYOTO_HOST)
     for _method, path, _allowed in ENDPOINTS:

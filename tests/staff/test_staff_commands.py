@@ -57,7 +57,11 @@ def test_creates_the_first_administrator_who_must_then_change_the_password(
             "no tenant with schema 'osaka' \\(known: kyoto, mihon",
         ),
         (["kyoto", "weak", "--role", "viewer"], "password", "英大文字"),
-        (["kyoto", "bad", "--role", "viewer", "--allow", "not-a-network"], "Good-Pass1!", "not a network"),
+        (
+            ["kyoto", "bad", "--role", "viewer", "--allow", "not-a-network"],
+            "Good-Pass1!",
+            "ネットワークの形式が正しくありません",
+        ),
     ],
 )
 def test_refuses_bad_requests(
