@@ -111,12 +111,13 @@ def card_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     query = request.GET.get("q", "").strip()
     rows = Card.objects.order_by("state_changed_at", "pk").select_related("at_place")
+    unknown_state = bool(state) and state not in CardState.values  # all cards shown instead: said so
     if state in CardState.values:
         rows = rows.filter(state=state)
     else:
         state = ""
     too_long = len(query) > MAX_QUERY_LENGTH
-    if too_long:
+    if too_long or unknown_state:
         rows = Card.objects.none()
     elif query:
         rows = rows.filter(pk__in=card_search.cards_matching(card_search.read_query(query)).values("pk"))
@@ -130,10 +131,11 @@ def card_list(request: HttpRequest) -> HttpResponse:
             "states": CardState.choices,
             "q": query,
             "too_long": too_long,
+            "unknown_state": unknown_state,
             "max_query_length": MAX_QUERY_LENGTH,
             "query": urlencode({"state": state, "q": query}),
         },
-        status=400 if too_long else 200,
+        status=400 if too_long or unknown_state else 200,
     )
 
 

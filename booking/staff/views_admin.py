@@ -211,6 +211,7 @@ def _log_entries(request: HttpRequest) -> tuple[QuerySet[OperationLogEntry], str
         entries = entries.filter(action__startswith=action)
     if text:
         entries = entries.filter(Q(target__icontains=text) | Q(address=text))
+    days: dict[str, dt.date] = {}
     for name, op, label in (("date_from", "gte", _("日付（から）")), ("date_to", "lt", _("日付（まで）"))):
         raw = request.GET.get(name, "").strip()
         if not raw:
@@ -220,9 +221,13 @@ def _log_entries(request: HttpRequest) -> tuple[QuerySet[OperationLogEntry], str
         if day is None or not plausible_day(day):
             problem = _("「%(label)s」は 2026-12-06 のような、2000年から2099年までの日付で指定してください。")
             return entries.none(), problem % {"label": label}
+        days[name] = day
         if op == "lt":
             day += dt.timedelta(days=1)
         entries = entries.filter(**{f"at__{op}": dt.datetime.combine(day, dt.time.min, TOKYO)})
+    if "date_from" in days and "date_to" in days and days["date_to"] < days["date_from"]:
+        # an empty list would read as "nothing happened" (a new user's walk)
+        return entries.none(), _("「日付（まで）」は「日付（から）」と同じ日か、それより後の日にしてください。")
     return entries, ""
 
 

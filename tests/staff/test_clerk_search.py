@@ -113,6 +113,9 @@ def test_the_card_list_searches_names_numbers_and_keeps_the_state_filter(clerk: 
     assert takahashi.application_id not in cards(clerk, q="高橋", state="handed_over")
     assert "該当するカードはありません" in cards(clerk, q="存在しない名前")
     assert clerk.get("/staff/cards/list/", {"q": "あ" * 101}).status_code == 400
+    unknown = clerk.get("/staff/cards/list/", {"state": "zzz"})  # not every card, silently (a user's walk)
+    assert unknown.status_code == 400 and "状態は一覧から選んでください" in unknown.content.decode()
+    assert takahashi.application_id not in unknown.content.decode()
 
 
 def test_the_card_list_pages_keep_the_search(clerk: Client) -> None:

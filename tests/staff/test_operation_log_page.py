@@ -31,6 +31,10 @@ def test_the_day_filters_narrow_the_list(kyoto: None) -> None:
     # Full-width digits, as an IME in full-width mode types them, are the same day.
     wide = today.isoformat().translate(str.maketrans("0123456789-", "０１２３４５６７８９－"))
     assert "staff.create" in client.get("/staff/log/", {"date_from": wide}).content.decode()
+    # the days the wrong way round: said so, not an empty list (a new user's walk)
+    reversed_days = client.get("/staff/log/", {"date_from": tomorrow, "date_to": today.isoformat()})
+    assert reversed_days.status_code == 400
+    assert "「日付（まで）」は「日付（から）」と同じ日か" in reversed_days.content.decode()
 
 
 @pytest.mark.parametrize(
