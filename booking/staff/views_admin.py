@@ -227,7 +227,8 @@ def _log_entries(request: HttpRequest) -> tuple[QuerySet[OperationLogEntry], str
         entries = entries.filter(**{f"at__{op}": dt.datetime.combine(day, dt.time.min, TOKYO)})
     if "date_from" in days and "date_to" in days and days["date_to"] < days["date_from"]:
         # an empty list would read as "nothing happened" (a new user's walk)
-        return entries.none(), _("「日付（まで）」は「日付（から）」と同じ日か、それより後の日にしてください。")
+        wrong_way = _("「日付（まで）」は「日付（から）」と同じ日か、それより後の日にしてください。")
+        return entries.none(), wrong_way
     return entries, ""
 
 
