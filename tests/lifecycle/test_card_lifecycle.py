@@ -349,6 +349,15 @@ def test_bulk_set_up_by_scanning(clerk: Client) -> None:
     }
 
 
+def test_many_scans_of_one_card_are_summed_up_not_listed_line_by_line(clerk: Client) -> None:
+    card = factories.issue_card(state=S.RECEIVED).card
+    numbers = "\n".join([card.application_id] * 200)
+    page = clerk.post("/staff/cards/move/", {"to_state": S.SET_UP, "numbers": numbers, "preview": ""})
+    text = page.content.decode()
+    assert "重ねて読み取った行が199行" in text and "ほか149行" in text
+    assert text.count("行目と同じカードです") == 50
+
+
 def test_bulk_move_with_an_unknown_number_moves_nothing(clerk: Client) -> None:
     card = factories.issue_card(state=S.RECEIVED).card
     numbers = f"{card.application_id}\n12345678901234567890123"
