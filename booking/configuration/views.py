@@ -423,7 +423,10 @@ def pattern_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
 @staff_view(Can.EDIT_SETTINGS)
 @require_POST
 def pattern_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
-    pattern = get_object_or_404(OpeningPattern.objects.select_related("place", "service"), pk=pk)
+    pattern = OpeningPattern.objects.select_related("place", "service").filter(pk=pk).first()
+    if pattern is None:  # deleted meanwhile (a second click, another tab): said so, not a 404 page
+        messages.info(request, _("この受付パターンはすでに削除されています。"))
+        return redirect("staff:settings_places")
     try:
         do_delete_pattern(actor_of(request), pattern)
     except SettingsRefused as refused:
@@ -476,7 +479,10 @@ def closed_days(request: HttpRequest) -> HttpResponseBase:
 @staff_view(Can.EDIT_SETTINGS)
 @require_POST
 def closed_day_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
-    closed = get_object_or_404(ClosedDay.objects.select_related("place"), pk=pk)
+    closed = ClosedDay.objects.select_related("place").filter(pk=pk).first()
+    if closed is None:  # deleted meanwhile (a second click, another tab): said so, not a 404 page
+        messages.info(request, _("この休止日はすでに削除されています。"))
+        return redirect("staff:settings_closed_days")
     do_delete_closed_day(actor_of(request), closed)
     messages.success(request, _("休止日を削除しました。"))
     return redirect("staff:settings_closed_days")

@@ -558,6 +558,10 @@ def test_a_pattern_is_added_changed_and_deleted_with_log_entries(admin: Client) 
     assert admin.post(f"/staff/settings/patterns/{pattern.pk}/delete/").status_code == 302
     assert not OpeningPattern.objects.filter(pk=pattern.pk).exists()
     assert last_entry("settings.pattern.delete").detail["deleted"]["capacity"] == 2
+    # a second click (or a tab opened before): said so, not a 404 page (a new user's walk)
+    again = admin.post(f"/staff/settings/patterns/{pattern.pk}/delete/", follow=True)
+    assert again.status_code == 200 and "この受付パターンはすでに削除されています" in text(again)
+    assert entries("settings.pattern.delete") == 1
 
 
 @pytest.mark.parametrize(
