@@ -26,7 +26,7 @@ from booking.configuration.changes import (
     shown,
     values_of,
 )
-from booking.engine.queries import describe_weekdays
+from booking.engine.queries import describe_pattern, describe_weekdays
 from booking.engine.services import release_expired_holds
 from booking.lib.dates import TOKYO
 from booking.models import SLOT_MINUTES_CHOICES, Booking, OpeningPattern, Place, Service, Slot, Weekday
@@ -208,6 +208,9 @@ def do_save_pattern(
         changes = diff(before, values)
         if pattern is not None and not changes:
             return target, changes, 0
+        overlap = _overlapping(data, [p for p in current if p.pk != target.pk])
+        if overlap is not None:
+            raise SettingsInvalid({"opens_at": overlap})
         apply_values(target, {**values, "weekdays": list(values["weekdays"])})
         after = [p for p in current if p.pk != target.pk] + [target]
         updated = _replan(place, services, after, now)
@@ -226,6 +229,25 @@ def do_save_pattern(
             },
         )
     return target, changes, updated
+
+
+def _overlapping(data: PatternInput, others: Iterable[OpeningPattern]) -> str | None:
+    """Why `data` may not stand beside the place's other patterns of its service: a shared weekday whose
+    hours overlap (which capacity and slot length then applies cannot be told: a new user's walk saved a
+    copy of a pattern with another capacity, and the calendar showed the first)."""
+    for other in others:
+        shared = sorted(set(other.weekdays) & set(data.weekdays))
+        if (
+            other.service_id == data.service.pk
+            and shared
+            and data.opens_at < other.closes_at
+            and other.opens_at < data.closes_at
+        ):
+            return _(
+                "同じサービスの受付パターン（%(pattern)s）と、曜日と時間が重なっています。"
+                "時間を分けるか、そのパターンを変更してください。"
+            ) % {"pattern": describe_pattern(other)}
+    return None
 
 
 def do_delete_pattern(actor: oplog.Actor, pattern: OpeningPattern, now: dt.datetime | None = None) -> None:

@@ -545,6 +545,17 @@ def test_a_pattern_is_added_changed_and_deleted_with_log_entries(admin: Client) 
     page = text(admin.get(f"/staff/settings/places/{place.pk}/"))
     assert "火・木" in page and "09:00〜12:00" in page
 
+    # a second pattern sharing a weekday and hours: refused, it could not be told which applies
+    overlapping = pattern_form(
+        pattern, weekdays=[3, 5], opens_at="11:00", closes_at="13:00", last_reception_at="12:30"
+    )
+    refused = admin.post(f"/staff/settings/places/{place.pk}/patterns/new/", overlapping)
+    assert refused.status_code == 400 and "曜日と時間が重なっています" in text(refused)
+    assert place.opening_patterns.count() == 1
+    afternoon = pattern_form(pattern, opens_at="13:00", closes_at="16:00", last_reception_at="15:30")
+    assert admin.post(f"/staff/settings/places/{place.pk}/patterns/new/", afternoon).status_code == 302
+    OpeningPattern.objects.filter(place=place).exclude(pk=pattern.pk).delete()
+
     response = admin.post(
         f"/staff/settings/patterns/{pattern.pk}/", pattern_form(pattern, weekdays=[1, 3, 5])
     )
