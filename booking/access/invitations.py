@@ -107,6 +107,9 @@ def do_invite_administrator(actor: oplog.Actor, username: str, email: str) -> In
     user_model = get_user_model()
     with transaction.atomic():
         user = user_model.objects.select_for_update().filter(username=username).first()
+        if user is None and user_model.objects.filter(username__iexact=username).exists():
+            # "ADMIN" beside "admin": as do_create_staff, taken in any case
+            raise StaffAccountError(_("ユーザーID %(username)s は既にあります。") % {"username": username})
         created = user is None
         if user is None:
             user = user_model(username=username, email=email)

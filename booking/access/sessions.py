@@ -109,7 +109,7 @@ def do_update_session_limits(actor: oplog.Actor, idle_minutes: int, absolute_hou
     if idle_minutes > absolute_hours * 60:
         raise accounts.StaffAccountError(
             _(
-                "操作がない場合の時間（%(idle)d分）は、ログインからの時間（%(absolute)d時間）より短くしてください。"
+                "操作がない場合の時間（%(idle)d分）は、ログインからの時間（%(absolute)d時間）以下にしてください。"
             )
             % {"idle": idle_minutes, "absolute": absolute_hours}
         )

@@ -60,7 +60,10 @@ def do_confirm_transfer(
         card_ids = _still_to_move(current)
         if not card_ids and expected in (None, 0):
             # the screen offers no button then: nothing to record as a confirmation either
-            nothing = _("移送するカードはありません（リストのカードはすべて移送済みです）")
+            if current.coming:
+                nothing = _("移送するカードはありません（リストのカードはすべて移送済みです）")
+            else:
+                nothing = _("移送するカードはありません（この日のリストは空です）")
             raise TransferError("nothing", nothing)
         if expected is not None and expected != len(card_ids):
             raise TransferError(

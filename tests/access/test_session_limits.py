@@ -125,9 +125,11 @@ def test_limits_out_of_range_are_refused_and_nothing_changes(kyoto: None, idle: 
         follow=True,
     ).content.decode()
     assert "自動ログアウトの設定を保存しました。" not in answer
-    assert "5〜480分" in answer or "数値で入力してください。" in answer or "より短くしてください" in answer
+    assert "5〜480分" in answer or "数値で入力してください。" in answer or "以下にしてください" in answer
+    if idle == "-5":  # a negative number is told the range, not "enter a number"
+        assert "5〜480分" in answer and "数値で入力してください。" not in answer
     if idle == "480":  # idle longer than the whole session (a new user's walk): said so
-        assert "操作がない場合の時間（480分）は、ログインからの時間（1時間）より短くしてください" in answer
+        assert "操作がない場合の時間（480分）は、ログインからの時間（1時間）以下にしてください" in answer
     rules = accounts.security()
     assert (rules.session_idle_minutes, rules.session_absolute_hours) == (30, 10)
     assert not OperationLogEntry.objects.filter(action="security.sessions").exists()

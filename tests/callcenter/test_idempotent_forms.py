@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
 
-from booking.models import Booking, Card
+from booking.models import Booking, Card, Hold
 from tests import factories
 from tests.callcenter.test_callcenter import _ecert_free, identify
 from tests.citizen.test_idempotent_writes import form_token
@@ -183,10 +184,66 @@ def test_the_last_callers_confirm_page_says_it_was_another_callers(operator: Cli
             stale = operator.get("/staff/caller/confirm/")
             hold = re.search(r'name="hold" value="(\d+)"', stale.content.decode())
     assert hold
-    answer = operator.post(
-        "/staff/caller/confirm/", {"form_token": form_token(stale), "hold": hold.group(1)}, follow=True
-    )
+    sent = {"form_token": form_token(stale), "hold": hold.group(1), "card_mark": card_mark(stale)}
+    answer = operator.post("/staff/caller/confirm/", sent, follow=True)
     page = answer.content.decode()
     assert OTHER_PAGE in page and "期限が切れました" not in page
     assert not Booking.objects.filter(card__in=[first, second]).exists()
     assert operator.get("/staff/caller/confirm/").status_code == 200  # B's time is still held
+
+
+def card_mark(page: Any) -> str:
+    found = re.search(r'name="card_mark" value="([^"]+)"', page.content.decode())
+    assert found, "every form of the booking steps says whose card it is for"
+    return found.group(1)
+
+
+def test_the_last_callers_time_and_release_forms_leave_the_next_callers_hold_alone(operator: Client) -> None:
+    """A's time page and A's release button, sent while B is on the line: B's held time stays as it is
+    (the review of this session: every form of the steps, not only cancel, contact and confirm)."""
+    first, second = factories.issue_card().card, factories.issue_card().card
+    starts = [slot.starts_at for slot in factories.next_free_slot_list(2)]
+    place = factories.place().pk
+    url_a = f"/staff/caller/book/card_issuance/{place}/{starts[0]:%Y-%m-%d}/"
+    identify(operator, first.reservation_number, birth_date="1950-04-01")
+    time_page_a = operator.get(url_a)
+    operator.post(url_a, {"start": starts[0].isoformat(), "card_mark": card_mark(time_page_a)})
+    details_a = operator.get("/staff/caller/details/")
+    identify(operator, second.reservation_number, birth_date="1950-04-01")
+    url_b = f"/staff/caller/book/card_issuance/{place}/{starts[1]:%Y-%m-%d}/"
+    operator.post(url_b, {"start": starts[1].isoformat(), "card_mark": card_mark(operator.get(url_b))})
+    held_b = Hold.objects.get(card=second)
+    for url, data in (
+        (url_a, {"start": starts[0].isoformat(), "card_mark": card_mark(time_page_a)}),
+        ("/staff/caller/release/", {"card_mark": card_mark(details_a)}),
+        ("/staff/caller/extend/", {"card_mark": card_mark(details_a)}),
+    ):
+        answer = operator.post(url, data, follow=True)
+        assert OTHER_PAGE in answer.content.decode(), url
+        assert (
+            Hold.objects.get(card=second) == held_b
+            and Hold.objects.get(card=second).slot_id == held_b.slot_id
+        )
+
+
+def test_a_residents_confirm_with_a_time_held_anew_is_asked_again(kyoto: None) -> None:
+    """Not "another person's page": the same resident's hold was renewed (a background extend after it
+    ran out holds anew), so the confirm page is shown again."""
+    from tests.citizen.test_citizen_site import log_in, walk_to_hold
+    from tests.conftest import KYOTO_HOST
+
+    client, issued = Client(HTTP_HOST=KYOTO_HOST), factories.issue_card()
+    card = issued.card
+    log_in(client, issued)
+    walk_to_hold(client, factories.next_free_slot().starts_at)
+    client.post("/details/", {"phone": "075-000-1111", "email": ""})
+    page = client.get("/confirm/")
+    old_hold = re.search(r'name="hold" value="(\d+)"', page.content.decode())
+    assert old_hold
+    Hold.objects.filter(card=card).update(id=int(old_hold.group(1)) + 1000)  # held anew: another row
+    answer = client.post(
+        "/confirm/", {"form_token": form_token(page), "hold": old_hold.group(1), "card_mark": card_mark(page)}
+    )
+    assert answer["Location"] == "/confirm/"
+    assert "確保している時間が、この画面を開いた後に変わりました" in client.get("/confirm/").content.decode()
+    assert not Booking.objects.filter(card=card).exists()

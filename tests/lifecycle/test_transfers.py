@@ -396,7 +396,7 @@ def test_a_confirmation_without_its_count_moves_nothing(
 def test_an_empty_list_is_not_confirmed(day: dt.date, monkeypatch: pytest.MonkeyPatch) -> None:
     fix_clock(monkeypatch, cut_of(day) + dt.timedelta(minutes=1))
     done = staff("counter").post("/staff/transfers/confirm/", params(day, expected="0"), follow=True)
-    assert "移送するカードはありません" in done.content.decode()
+    assert "移送するカードはありません（この日のリストは空です）" in done.content.decode()
     assert (
         not TransferConfirmation.objects.exists()
         and not OperationLogEntry.objects.filter(action="transfer.confirm").exists()

@@ -139,6 +139,28 @@ def keep_draft_of_ended_session(request: HttpRequest) -> bool:
     return True
 
 
+CARD_MARK_FIELD = "card_mark"
+_CARD_MARK_SALT = "booking.citizen.card-mark"
+
+
+def card_mark(card: Card) -> str:
+    """A signed mark of whose page a form is on (a hidden field of every form of the booking steps): an
+    operator's tab of the last caller, or a second sign-in in the same browser, never acts for this card."""
+    return signing.dumps(card.pk, salt=_CARD_MARK_SALT)
+
+
+def form_is_for(request: HttpRequest, card: Card) -> bool:
+    """Whether a POST was sent from a page of `card` (a form without the mark, an old page's or the
+    sign-out's, is taken as it was before the mark)."""
+    mark = request.POST.get(CARD_MARK_FIELD, "")
+    if not mark:
+        return True
+    try:
+        return signing.loads(mark, salt=_CARD_MARK_SALT) == card.pk
+    except signing.BadSignature:
+        return False
+
+
 def draft_is_for(request: HttpRequest, card: Card) -> bool:
     """Whether the contact form sent was made for `card` (its signed mark, however old: the form may have
     waited long; a form without one is an old page's, taken as it was before the mark)."""

@@ -74,7 +74,7 @@ def citizen_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if in_operator_flow(request):
-            return _for_caller(view)(request, *args, **kwargs)
+            return _for_caller(_of_this_card(view))(request, *args, **kwargs)
         card = current_card(request)
         if card is None:
             card_id = request.session.get(SESSION_CARD)
@@ -109,9 +109,23 @@ def citizen_required(view: View) -> View:
             return redirect("citizen:login")
         request.session.set_expiry(SESSION_IDLE_SECONDS)
         request.party = Party(card, Booking.Channel.WEB, "", active_language())  # type: ignore[attr-defined]
-        return view(request, card, *args, **kwargs)
+        return _of_this_card(view)(request, card, *args, **kwargs)
 
     return wrapper
+
+
+def _of_this_card(view: View) -> View:
+    """A form sent from a page of another card (an operator's tab of the last caller, a second sign-in in
+    the same browser) does nothing here: every form of the steps carries its card's mark."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, card: Card, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST" and not limits.form_is_for(request, card):
+            messages.warning(request, services.BookingError("other_page").message)
+            return go(request, "mypage")
+        return view(request, card, *args, **kwargs)
+
+    return checked
 
 
 def _for_caller(view: View) -> View:
@@ -143,8 +157,10 @@ def page(request: HttpRequest, template: str, context: dict[str, Any], status: i
         "signed_in": SESSION_CARD in request.session and not in_operator_flow(request),
         "party": party_of(request),
     }
-    if party_of(request) is not None:  # signed in: the page says when the hold or the session ends
+    party = party_of(request)
+    if party is not None:  # signed in: the page says when the hold or the session ends
         base["time_limit"] = limits.time_limit(request, context.get("hold"), context.get("limit_form_id", ""))
+        base["card_mark"] = limits.card_mark(party.card)
     return render(request, f"booking/citizen/{template}", {**base, **context}, status=status)
 
 
@@ -507,7 +523,7 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
         contact, posted = _contact_of(request, card), request.POST.get("hold", "")
         held = _hold_of(card)
         if posted and held is not None and str(held.pk) != posted:
-            raise services.BookingError("other_page")  # another caller's page, or a time chosen since
+            raise services.BookingError("hold_changed")  # a time chosen (or held anew) since this page
         if contact is None or (posted and held is None):
             raise services.BookingError("hold_expired")
         booking = services.do_confirm_hold(
@@ -525,9 +541,9 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
             request, _write_scope(request, card), "confirm", confirm_hold
         )
     except services.BookingError as error:
-        if error.code == "other_page":
+        if error.code == "hold_changed":
             messages.warning(request, error.message)
-            return go(request, "mypage")
+            return go(request, "confirm")
         (messages.warning if error.code == "hold_expired" else messages.error)(request, error.message)
         return go(request, "service")
     except (idempotency.KeyReused, idempotency.KeyInProgress):
