@@ -180,3 +180,11 @@ def draft_for(request: HttpRequest, card: Card) -> dict[str, str] | None:
 
 def forget_draft(request: HttpRequest) -> None:
     request.session.pop(SESSION_CONTACT_DRAFT, None)
+
+
+def wait_text(seconds: int) -> str:
+    """How long a refused sign-in is to wait, as people say it: 45秒, 2分, 2分30秒."""
+    minutes, rest = divmod(max(seconds, 1), 60)
+    if not minutes:
+        return _("%(s)d秒") % {"s": rest}
+    return _("%(m)d分%(s)d秒") % {"m": minutes, "s": rest} if rest else _("%(m)d分") % {"m": minutes}

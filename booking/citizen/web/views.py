@@ -179,13 +179,6 @@ def _hold_of(card: Card) -> Hold | None:
 # --- signing in and out ---------------------------------------------------------------------------------
 
 
-def _wait_text(seconds: int) -> str:
-    minutes, rest = divmod(max(seconds, 1), 60)
-    if not minutes:
-        return _("%(s)d秒") % {"s": rest}
-    return _("%(m)d分%(s)d秒") % {"m": minutes, "s": rest} if rest else _("%(m)d分") % {"m": minutes}
-
-
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     if in_operator_flow(request):
@@ -203,7 +196,7 @@ def login(request: HttpRequest) -> HttpResponse:
             if refused.code == "too_many_attempts":
                 refusal = _(
                     "入力の誤りが続いたため、しばらく受け付けを停止しています。%(wait)s後にもう一度お試しください。"
-                ) % {"wait": _wait_text(refused.retry_after)}
+                ) % {"wait": limits.wait_text(refused.retry_after)}
             else:
                 refusal = _(
                     "この予約番号とパスワードでは予約できません。交付通知書の記載をご確認のうえ、もう一度入力してください。"
