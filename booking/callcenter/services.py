@@ -99,11 +99,11 @@ def do_move_visit(
         )
         caller = {"caller_name_kana": caller_name_kana, "contact_phone": contact_phone}
         changed = sorted(field for field, value in caller.items() if getattr(moved, field) != value)
-        still = Booking.objects.filter(pk=moved.pk, status=Booking.Status.CONFIRMED, slot_id=moved.slot_id)
-        if changed and not still.exists():  # cancelled meanwhile: not corrected, not logged as corrected
-            raise services.BookingError("no_booking")
         if changed:
-            still.update(**caller)
+            confirmed = Booking.Status.CONFIRMED
+            still = Booking.objects.filter(pk=moved.pk, status=confirmed, slot_id=moved.slot_id)
+            if not still.update(**caller):  # cancelled meanwhile: not corrected, not logged as corrected
+                raise services.BookingError("no_booking")
             # which fields, not their values: the operation log holds no caller's number
             oplog.record(actor, "visit.caller_changed", f"booking {moved.pk}", {"fields": changed})
             moved.refresh_from_db()

@@ -152,21 +152,11 @@ def card_mark(card: Card) -> str:
 def form_is_for(request: HttpRequest, card: Card) -> bool:
     """Whether a POST was sent from a page of `card` (a form without the mark, an old page's or the
     sign-out's, is taken as it was before the mark)."""
-    return _marked_for(request, CARD_MARK_FIELD, _CARD_MARK_SALT, card)
-
-
-def draft_is_for(request: HttpRequest, card: Card) -> bool:
-    """Whether the contact form sent was made for `card` (its `draft_owner`, however old: the form may have
-    waited long; a form without one is an old page's, taken as it was before the mark)."""
-    return _marked_for(request, DRAFT_OWNER_FIELD, _DRAFT_SALT, card)
-
-
-def _marked_for(request: HttpRequest, field: str, salt: str, card: Card) -> bool:
-    mark = request.POST.get(field, "")
+    mark = request.POST.get(CARD_MARK_FIELD, "")
     if not mark:
         return True
     try:
-        return bool(signing.loads(mark, salt=salt) == card.pk)
+        return bool(signing.loads(mark, salt=_CARD_MARK_SALT) == card.pk)
     except signing.BadSignature:
         return False
 

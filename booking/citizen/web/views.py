@@ -369,10 +369,6 @@ def choose_time(request: HttpRequest, card: Card, service: str, place: int, day:
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def details(request: HttpRequest, card: Card) -> HttpResponse:
-    if request.method == "POST" and not limits.draft_is_for(request, card):
-        # typed for another card (an operator's tab of the last caller): not kept for this one, not used
-        messages.warning(request, services.BookingError("other_page").message)
-        return go(request, "mypage")
     hold = _hold_of(card)
     extending = request.method == "POST" and "extend" in request.POST
     if request.method == "POST" and (hold is None or extending):
