@@ -17,7 +17,7 @@ from django.contrib.auth.hashers import check_password, get_hasher, make_passwor
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -178,34 +178,51 @@ def do_create_staff(
         raise StaffAccountError(_("ユーザーID %(username)s は既にあります。") % {"username": username})
     candidate = user_model(username=username)
     validate_password(password, candidate)
-    with transaction.atomic():
-        user = user_model.objects.create_user(username=username, password=password)
-        profile = StaffProfile.objects.create(
-            user=user, role=role, password_changed_at=timezone.now(), must_change_password=must_change
-        )
-        oplog.record(actor, "staff.create", username, {"role": role})
+    try:
+        with transaction.atomic():
+            user = user_model.objects.create_user(username=username, password=password)
+            profile = StaffProfile.objects.create(
+                user=user, role=role, password_changed_at=timezone.now(), must_change_password=must_change
+            )
+            oplog.record(actor, "staff.create", username, {"role": role})
+    except IntegrityError as taken:  # made at the same instant by someone else (migration 0027's index)
+        taken_message = _("ユーザーID %(username)s は既にあります。") % {"username": username}
+        raise StaffAccountError(taken_message) from taken
     return NewStaff(user=user, profile=profile)
 
 
-def do_set_role(actor: oplog.Actor, profile: StaffProfile, role: str) -> None:
+def do_set_role(actor: oplog.Actor, profile: StaffProfile, role: str) -> bool:
+    """Give the account `role`; False (nothing written, nothing logged) when it has that role already."""
     if role not in StaffRole.values:
         raise StaffAccountError(_("役割が正しくありません: %(role)s") % {"role": role[:40]})
     with transaction.atomic():
-        if profile.role == StaffRole.ADMINISTRATOR and role != StaffRole.ADMINISTRATOR:
+        current = StaffProfile.objects.select_for_update().get(pk=profile.pk).role
+        if current == role:
+            profile.role = current
+            return False
+        if current == StaffRole.ADMINISTRATOR:
             _keep_one_administrator(profile)
         profile.role = role
         profile.save(update_fields=["role"])
         oplog.record(actor, "staff.role", profile.user.get_username(), {"role": role})
+    return True
 
 
-def do_set_active(actor: oplog.Actor, profile: StaffProfile, active: bool) -> None:
+def do_set_active(actor: oplog.Actor, profile: StaffProfile, active: bool) -> bool:
+    """Let the account sign in, or stop it (its tokens go); False (nothing written, nothing logged) when it
+    is so already."""
     with transaction.atomic():
+        user = type(profile.user).objects.select_for_update().get(pk=profile.user_id)
+        if user.is_active == active:
+            profile.user.is_active = active
+            return False
         if not active and profile.role == StaffRole.ADMINISTRATOR:
             _keep_one_administrator(profile)
         profile.user.is_active = active
         profile.user.save(update_fields=["is_active"])
         StaffToken.objects.filter(user=profile.user).delete()
         oplog.record(actor, "staff.activate" if active else "staff.deactivate", profile.user.get_username())
+    return True
 
 
 def _keep_one_administrator(leaving: StaffProfile) -> None:
@@ -278,12 +295,16 @@ def do_confirm_totp(actor: oplog.Actor, device: TOTPDevice, token: str) -> bool:
     return True
 
 
-def do_remove_totp(actor: oplog.Actor, profile: StaffProfile) -> None:
+def do_remove_totp(actor: oplog.Actor, profile: StaffProfile) -> bool:
+    """Remove the account's second-factor devices; False (nothing logged) when it has none."""
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=profile.user).delete()
+        removed, _kinds = TOTPDevice.objects.filter(user=profile.user).delete()
+        if not removed:
+            return False
         # A token marked as issued after a code would outlive the device (a lost phone): it goes with it.
         StaffToken.objects.filter(user=profile.user).delete()
         oplog.record(actor, "totp.remove", profile.user.get_username())
+    return True
 
 
 # --- signing in ----------------------------------------------------------------------------------------

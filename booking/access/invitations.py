@@ -23,7 +23,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -114,7 +114,13 @@ def do_invite_administrator(actor: oplog.Actor, username: str, email: str) -> In
         if user is None:
             user = user_model(username=username, email=email)
             user.set_unusable_password()
-            user.save()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError as taken:  # made at the same instant by someone else (migration 0027)
+                raise StaffAccountError(
+                    _("ユーザーID %(username)s は既にあります。") % {"username": username}
+                ) from taken
             StaffProfile.objects.create(user=user, role=StaffRole.ADMINISTRATOR, must_change_password=False)
         elif user.has_usable_password() or user.last_login is not None:
             raise StaffAccountError(

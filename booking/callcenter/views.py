@@ -26,12 +26,13 @@ from booking.lib.dates import TOKYO, plausible_day
 from booking.lib.digits import record_id
 from booking.lib.japanese import is_katakana_name, to_katakana
 from booking.lib.phone import format_phone, phone_number
+from booking.lib.typed_fields import TypedDateField
 from booking.models import Booking, CallLogEntry, Card, Place, Service
 
 
 class IdentifyForm(forms.Form):
     reservation_number = forms.CharField(label=gettext_lazy("予約番号"), max_length=40)
-    birth_date = forms.DateField(
+    birth_date = TypedDateField(
         label=gettext_lazy("生年月日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     name_kana = forms.CharField(label=gettext_lazy("氏名（カナ）"), max_length=100, required=False)
@@ -63,7 +64,7 @@ class VisitForm(forms.Form):
         queryset=Service.objects.filter(web_bookable=False),
     )
     place = forms.ModelChoiceField(label=gettext_lazy("場所"), queryset=Place.objects.all())
-    day = forms.DateField(label=gettext_lazy("日にち"), widget=forms.DateInput(attrs={"type": "date"}))
+    day = TypedDateField(label=gettext_lazy("日にち"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean_day(self) -> dt.date:
         day: dt.date = self.cleaned_data["day"]

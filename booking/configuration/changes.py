@@ -64,6 +64,34 @@ class SettingsRefused(Exception):
         super().__init__(message)
 
 
+class SettingsChangedMeanwhile(Exception):
+    """A page saved over a change made since it was shown (another tab, another administrator): nothing
+    is written; `fields` names the fields that are saved differently now."""
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        self.fields = list(fields)
+        super().__init__(", ".join(self.fields))
+
+
+Seen = Mapping[str, str]  # what a page showed, field by field, as `comparable` writes it
+
+
+def comparable(values: Mapping[str, Any]) -> dict[str, str]:
+    """Values as a page's mark of what it showed keeps them (None as "")."""
+    return {name: "" if value is None else str(value) for name, value in values.items()}
+
+
+def check_unchanged(seen: Seen | None, current: Mapping[str, Any]) -> None:
+    """Refuse a save made from a page that showed other values than `current`, read under the row's lock
+    (so two saves from one page at the same instant cannot both pass: the second reads the first's).
+    `seen` None: a form without the mark (a hand-made request), taken as it is."""
+    if seen is None:
+        return
+    changed = [name for name, value in comparable(current).items() if seen.get(name) != value]
+    if changed:
+        raise SettingsChangedMeanwhile(changed)
+
+
 def values_of(data: Any) -> dict[str, Any]:
     return {f.name: getattr(data, f.name) for f in fields(data)}
 
@@ -138,10 +166,14 @@ def check_dates_plausible(values: Mapping[str, dt.date | None], problems: dict[s
             problems[name] = _("日付は2000年から2099年の間で入力してください。")
 
 
-def update_rules(actor: oplog.Actor, action: str, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Write `values` to the settings row and log what changed, in one transaction; returns the changes."""
+def update_rules(
+    actor: oplog.Actor, action: str, values: dict[str, Any], seen: Seen | None = None
+) -> dict[str, dict[str, Any]]:
+    """Write `values` to the settings row and log what changed, in one transaction; returns the changes.
+    Refused (`SettingsChangedMeanwhile`) when the row no longer holds what the page showed (`seen`)."""
     with transaction.atomic():
         rules = _locked_rules()
+        check_unchanged(seen, {name: getattr(rules, name) for name in values})
         changes = diff({name: getattr(rules, name) for name in values}, values)
         if changes:
             apply_values(rules, values)

@@ -3,7 +3,7 @@ live in `booking.configuration` (`*_problems`), which the forms show and the ser
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
 
 from booking.configuration import closed_days, patterns, places, rule_settings, texts
-from booking.configuration.changes import NON_FIELD
+from booking.configuration.changes import NON_FIELD, Seen, comparable
 from booking.lib.phone import format_phone
+from booking.lib.typed_fields import TypedDateField, TypedTimeField
 from booking.models import SLOT_MINUTES_CHOICES, FieldRequirement, Place, Service, Weekday
 
 Text: TypeAlias = "str | _StrPromise"
@@ -28,8 +29,8 @@ def add_problems(form: forms.Form, problems: Mapping[str, str]) -> None:
         form.add_error(None if name == NON_FIELD or name not in form.fields else name, message)
 
 
-def _date(label: Text, help_text: Text = "") -> forms.DateField:
-    return forms.DateField(
+def _date(label: Text, help_text: Text = "") -> TypedDateField:
+    return TypedDateField(
         label=label,
         required=False,
         help_text=help_text,
@@ -37,8 +38,8 @@ def _date(label: Text, help_text: Text = "") -> forms.DateField:
     )
 
 
-def _time(label: Text) -> forms.TimeField:
-    return forms.TimeField(label=label, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+def _time(label: Text) -> TypedTimeField:
+    return TypedTimeField(label=label, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
 
 
 def _number(
@@ -87,28 +88,23 @@ class SeenForm(forms.Form):
 
     def show(self, current: Mapping[str, Any]) -> Self:
         """Record `current` (the saved values) as what this page shows; returns the form."""
-        self.initial["seen"] = signing.dumps(_comparable(current), salt=_SEEN_SALT)
+        self.initial["seen"] = signing.dumps(comparable(current), salt=_SEEN_SALT)
         return self
 
-    def changed_since(self, current: Mapping[str, Any]) -> list[str]:
-        """Labels of the fields saved differently since the page was shown: none for a form sent without
-        the mark (a hand-made request, as before the mark), all of them for a mark that is no mark."""
+    def seen_values(self) -> Seen | None:
+        """What the page showed, for the service to compare under its lock (`changes.check_unchanged`):
+        None for a form sent without the mark (a hand-made request, as before the mark), nothing for a mark
+        that is no mark (then every field counts as changed)."""
         if "seen" not in self.data:
-            return []
+            return None
         try:
             seen = signing.loads(self.data.get("seen", ""), salt=_SEEN_SALT)
         except signing.BadSignature:
-            seen = {}
-        now = _comparable(current)
-        return [
-            str(self.fields[name].label if name in self.fields else name)
-            for name in now
-            if not isinstance(seen, dict) or seen.get(name) != now[name]
-        ]
+            return {}
+        return seen if isinstance(seen, dict) else {}
 
-
-def _comparable(values: Mapping[str, Any]) -> dict[str, str]:
-    return {name: "" if value is None else str(value) for name, value in values.items()}
+    def labels(self, names: Sequence[str]) -> list[str]:
+        return [str(self.fields[name].label if name in self.fields else name) for name in names]
 
 
 class WindowForm(SeenForm, _Checked):
@@ -352,7 +348,7 @@ class PatternForm(_Checked):
 
 
 class ClosedDayForm(_Checked):
-    date = forms.DateField(label=_("日付"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date = TypedDateField(label=_("日付"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     place = forms.ModelChoiceField(
         label=_("交付場所"),
         queryset=Place.objects.all(),

@@ -15,11 +15,13 @@ from django.utils.translation import gettext as _
 from booking.audit import oplog
 from booking.configuration.changes import (
     AffectedBooking,
+    Seen,
     SettingsInvalid,
     SettingsRefused,
     affected_bookings,
     apply_values,
     check_dates_plausible,
+    check_unchanged,
     day_range,
     diff,
     values_of,
@@ -97,10 +99,14 @@ def _bookings_outside_period(
 
 
 def do_save_place(
-    actor: oplog.Actor, place: Place | None, data: PlaceInput, now: dt.datetime | None = None
+    actor: oplog.Actor,
+    place: Place | None,
+    data: PlaceInput,
+    now: dt.datetime | None = None,
+    seen: Seen | None = None,
 ) -> tuple[Place, dict[str, dict[str, Any]]]:
     """Add a place (`place` None) or change one; moving its start or end past confirmed bookings is
-    refused."""
+    refused, and so is a change made from a page that showed other values than the place holds (`seen`)."""
     now = now or timezone.now()
     problems = place_problems(data, place)
     if problems:
@@ -114,6 +120,7 @@ def do_save_place(
             else:
                 target = Place.objects.select_for_update().get(pk=place.pk)
                 before = {name: getattr(target, name) for name in values}
+                check_unchanged(seen, before)
             changes = diff(before, values)
             if place is not None and not changes:
                 return target, changes

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking.audit import oplog
-from booking.configuration.changes import SettingsInvalid, tokyo_today, update_rules, values_of
+from booking.configuration.changes import Seen, SettingsInvalid, tokyo_today, update_rules, values_of
 from booking.lib.dates import TOKYO, plausible_day
 from booking.lib.phone import phone_number
 from booking.models import BookingSettings, FieldRequirement
@@ -88,14 +88,14 @@ def window_problems(data: WindowInput, today: dt.date) -> dict[str, str]:
 
 
 def do_update_window(
-    actor: oplog.Actor, data: WindowInput, now: dt.datetime | None = None
+    actor: oplog.Actor, data: WindowInput, now: dt.datetime | None = None, seen: Seen | None = None
 ) -> dict[str, dict[str, Any]]:
     """Save the booking window and deadline; returns what changed."""
     now = now or timezone.now()
     problems = window_problems(data, tokyo_today(now))
     if problems:
         raise SettingsInvalid(problems)
-    return update_rules(actor, "settings.window", values_of(data))
+    return update_rules(actor, "settings.window", values_of(data), seen)
 
 
 # --- the cards: when transfer lists are cut, when a card counts as waiting too long (BK-13, AD-08) ---------
@@ -110,11 +110,13 @@ def card_rules_problems(data: CardRulesInput) -> dict[str, str]:
     return problems
 
 
-def do_update_card_rules(actor: oplog.Actor, data: CardRulesInput) -> dict[str, dict[str, Any]]:
+def do_update_card_rules(
+    actor: oplog.Actor, data: CardRulesInput, seen: Seen | None = None
+) -> dict[str, dict[str, Any]]:
     problems = card_rules_problems(data)
     if problems:
         raise SettingsInvalid(problems)
-    return update_rules(actor, "settings.cards", values_of(data))
+    return update_rules(actor, "settings.cards", values_of(data), seen)
 
 
 # --- the call center residents are told to phone (issue 14 §5) ----------------------------------------------
@@ -137,7 +139,9 @@ def contact_problems(data: ContactInput) -> dict[str, str]:
     return problems
 
 
-def do_update_contact(actor: oplog.Actor, data: ContactInput) -> dict[str, dict[str, Any]]:
+def do_update_contact(
+    actor: oplog.Actor, data: ContactInput, seen: Seen | None = None
+) -> dict[str, dict[str, Any]]:
     """Save the call center's number (as digits) and hours; returns what changed."""
     problems = contact_problems(data)
     if problems:
@@ -147,7 +151,7 @@ def do_update_contact(actor: oplog.Actor, data: ContactInput) -> dict[str, dict[
         "callcenter_hours": data.callcenter_hours.strip(),
         "callcenter_hours_en": data.callcenter_hours_en.strip(),
     }
-    return update_rules(actor, "settings.contact", values)
+    return update_rules(actor, "settings.contact", values, seen)
 
 
 # --- ③ the citizen's contact fields --------------------------------------------------------------------
@@ -161,11 +165,13 @@ def fields_problems(data: FieldsInput) -> dict[str, str]:
     }
 
 
-def do_update_fields(actor: oplog.Actor, data: FieldsInput) -> dict[str, dict[str, Any]]:
+def do_update_fields(
+    actor: oplog.Actor, data: FieldsInput, seen: Seen | None = None
+) -> dict[str, dict[str, Any]]:
     problems = fields_problems(data)
     if problems:
         raise SettingsInvalid(problems)
-    return update_rules(actor, "settings.fields", values_of(data))
+    return update_rules(actor, "settings.fields", values_of(data), seen)
 
 
 # --- reads for the screens -----------------------------------------------------------------------------

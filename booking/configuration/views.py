@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.audit import oplog
-from booking.configuration.changes import SettingsInvalid, SettingsRefused
+from booking.configuration.changes import Seen, SettingsChangedMeanwhile, SettingsInvalid, SettingsRefused
 from booking.configuration.closed_days import do_add_closed_day, do_delete_closed_day
 from booking.configuration.forms import (
     BringTextsForm,
@@ -80,20 +80,17 @@ def _saved(request: HttpRequest, changes: dict[str, Any], what: str) -> None:
         messages.info(request, _("変更はありませんでした。"))
 
 
-def _saved_over(request: HttpRequest, form: SeenForm, current: dict[str, Any]) -> bool:
-    """Whether the settings were changed since the page was shown: then nothing is saved, and the person
-    is told which fields and shown the page again with what is saved now."""
-    elsewhere = form.changed_since(current)
-    if elsewhere:
-        messages.warning(
-            request,
-            _(
-                "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容は保存して"
-                "いません。いまの設定を確かめて、もう一度入力してください。"
-            )
-            % {"fields": _("、").join(elsewhere)},
+def _tell_saved_over(request: HttpRequest, form: SeenForm, changed: SettingsChangedMeanwhile) -> None:
+    """The settings were changed since the page was shown: nothing was saved; the person is told which
+    fields, and shown the page again with what is saved now."""
+    messages.warning(
+        request,
+        _(
+            "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容は保存して"
+            "いません。いまの設定を確かめて、もう一度入力してください。"
         )
-    return bool(elsewhere)
+        % {"fields": _("、").join(form.labels(changed.fields))},
+    )
 
 
 def _refusal(refused: SettingsRefused) -> dict[str, Any]:
@@ -131,13 +128,16 @@ def window(request: HttpRequest) -> HttpResponseBase:
     status = 200
     if request.method == "POST":
         form = WindowForm(request.POST)
-        if form.is_valid() and _saved_over(request, form, current):
-            form, status = WindowForm(initial=current).show(current), 409
-        elif form.is_valid():
+        if form.is_valid():
             try:
-                changes = do_update_window(actor_of(request), form.to_input())
+                changes = do_update_window(actor_of(request), form.to_input(), seen=form.seen_values())
             except SettingsInvalid as exc:
                 add_problems(form, exc.errors)
+            except SettingsChangedMeanwhile as changed:
+                _tell_saved_over(request, form, changed)
+                rules = booking_rules()
+                current = initial_of(rules, WINDOW_FIELDS)
+                form, status = WindowForm(initial=current).show(current), 409
             else:
                 _saved(request, changes, _("受付期間と締切"))
                 return redirect("staff:settings_window")
@@ -158,23 +158,26 @@ def window(request: HttpRequest) -> HttpResponseBase:
 def _rules_page(
     request: HttpRequest,
     form_class: type[CardRulesForm] | type[FieldsForm] | type[ContactForm],
-    update: Callable[[oplog.Actor, Any], dict[str, dict[str, Any]]],
+    update: Callable[[oplog.Actor, Any, Seen | None], dict[str, dict[str, Any]]],
     page: str,
     title: str,
     intro: str,
 ) -> HttpResponseBase:
     """A settings page of the booking rules that is one form: show it, save it through `update`."""
-    current = initial_of(booking_rules(), [f.name for f in fields(form_class.input_class)])
+    names = [f.name for f in fields(form_class.input_class)]
+    current = initial_of(booking_rules(), names)
     status = 200
     if request.method == "POST":
         form = form_class(request.POST)
-        if form.is_valid() and _saved_over(request, form, current):
-            form, status = form_class(initial=current).show(current), 409
-        elif form.is_valid():
+        if form.is_valid():
             try:
-                changes = update(actor_of(request), form.to_input())
+                changes = update(actor_of(request), form.to_input(), form.seen_values())
             except SettingsInvalid as exc:
                 add_problems(form, exc.errors)
+            except SettingsChangedMeanwhile as changed:
+                _tell_saved_over(request, form, changed)
+                current = initial_of(booking_rules(), names)
+                form, status = form_class(initial=current).show(current), 409
             else:
                 _saved(request, changes, title)
                 return redirect(f"staff:settings_{page}")
@@ -323,19 +326,30 @@ def _place_page(
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
 @require_http_methods(["GET", "POST"])
 def place_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
-    place = get_object_or_404(Place, pk=pk)
+    place = Place.objects.filter(pk=pk).first()
+    if place is None and request.method == "POST":
+        return _place_gone(request)
+    if place is None:
+        raise Http404
     current = initial_of(place, PLACE_FIELDS)
     if request.method != "POST":
         return _place_page(request, place, PlaceForm(initial=current, place=place).show(current))
     form = PlaceForm(request.POST, place=place)
     context: dict[str, Any] = {}
-    if form.is_valid() and _saved_over(request, form, current):
-        return _place_page(request, place, PlaceForm(initial=current, place=place).show(current), 409)
     if form.is_valid():
         try:
-            _saved_place, changes = do_save_place(actor_of(request), place, form.to_input())
+            _saved_place, changes = do_save_place(
+                actor_of(request), place, form.to_input(), seen=form.seen_values()
+            )
         except SettingsInvalid as exc:
             add_problems(form, exc.errors)
+        except Place.DoesNotExist:  # deleted in another tab since this page was shown
+            return _place_gone(request)
+        except SettingsChangedMeanwhile as changed:
+            _tell_saved_over(request, form, changed)
+            place.refresh_from_db()
+            current = initial_of(place, PLACE_FIELDS)
+            return _place_page(request, place, PlaceForm(initial=current, place=place).show(current), 409)
         except SettingsRefused as refused:
             context = _refusal(refused)
         else:
@@ -344,12 +358,23 @@ def place_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     return _place_page(request, place, form, 400, **context)
 
 
+def _place_gone(request: HttpRequest) -> HttpResponseBase:
+    messages.warning(request, _("この交付場所は、画面を開いた後に削除されました。何も保存していません。"))
+    return redirect("staff:settings_places")
+
+
 @staff_view(Can.EDIT_SETTINGS)
 @require_POST
 def place_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
-    place = get_object_or_404(Place, pk=pk)
+    place = Place.objects.filter(pk=pk).first()
+    if place is None:  # deleted meanwhile (a second click, another tab): said so, not a 404 page
+        messages.info(request, _("この交付場所はすでに削除されています。"))
+        return redirect("staff:settings_places")
     try:
         do_delete_place(actor_of(request), place)
+    except Place.DoesNotExist:
+        messages.info(request, _("この交付場所はすでに削除されています。"))
+        return redirect("staff:settings_places")
     except SettingsRefused as refused:
         current = initial_of(place, PLACE_FIELDS)
         form = PlaceForm(initial=current, place=place).show(current)

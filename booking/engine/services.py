@@ -458,9 +458,12 @@ def do_confirm_hold(
     language: str | None = None,
     actor: oplog.Actor | str = "",
     now: dt.datetime | None = None,
+    hold_id: int | None = None,
 ) -> Booking:
     """Turn the held time into the booking (a new one, or the card's booking moved there). `language` is the
-    one the person is using (None: Japanese for a new booking, the booking's own for a change)."""
+    one the person is using (None: Japanese for a new booking, the booking's own for a change). `hold_id`:
+    the hold the confirming page showed; another hold of the card (a time chosen or held anew in another tab
+    since) is refused as `hold_changed`, checked under the hold's lock."""
     now = now or timezone.now()
     by_operator = channel == Booking.Channel.PHONE
     try:
@@ -471,6 +474,8 @@ def do_confirm_hold(
                 if hold is not None:
                     hold.delete()
                 raise BookingError("hold_expired")
+            if hold_id is not None and hold.pk != hold_id:
+                raise BookingError("hold_changed")
             slot = hold.slot
             booking = (
                 Booking.objects.select_for_update()

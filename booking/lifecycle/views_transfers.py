@@ -25,6 +25,7 @@ from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can, allows
 from booking.audit import oplog
 from booking.lib.digits import record_id, whole_number
+from booking.lib.typed_fields import TypedDateField
 from booking.lifecycle import transfers
 from booking.lifecycle.place_day import PlaceDayForm
 from booking.lifecycle.transfer_services import TransferError, do_confirm_transfer, do_return_to_back_office
@@ -60,7 +61,7 @@ class PlaceOrAllField(forms.ModelChoiceField):
 
 class ChooseForm(PlaceDayForm):
     place = PlaceOrAllField(label=gettext_lazy("窓口"), queryset=Place.objects.all())
-    day = forms.DateField(label=gettext_lazy("来庁日"), widget=forms.DateInput(attrs={"type": "date"}))
+    day = TypedDateField(label=gettext_lazy("来庁日"), widget=forms.DateInput(attrs={"type": "date"}))
 
 
 def _now() -> dt.datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -94,7 +95,9 @@ class Place(LocalisedNameMixin, models.Model):
                 | Q(ends_on__isnull=True)
                 | Q(ends_on__gte=F("starts_on")),
                 name="place_ends_after_start",
-            )
+            ),
+            # "CENTER-3F" beside "center-3f" is one place to people (migration 0027)
+            models.UniqueConstraint(Upper("code"), name="place_code_unique_in_any_case"),
         ]
 
     def __str__(self) -> str:

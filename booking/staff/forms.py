@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.lib.dates import plausible_day
 from booking.lib.japanese import typed_digits
+from booking.lib.typed_fields import TypedDateField
 from booking.models import Booking, Place, Service, StaffRole
 
 
@@ -76,10 +77,10 @@ ORDERINGS = {
 class BookingFilterForm(forms.Form):
     """Filters of the bookings list (AD-05); every field optional."""
 
-    date_from = forms.DateField(
+    date_from = TypedDateField(
         label=_("日付（から）"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = TypedDateField(
         label=_("日付（まで）"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     location = forms.ModelChoiceField(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -80,9 +81,15 @@ def staff_update(request: HttpRequest, pk: int) -> HttpResponseBase:
     actor = actor_of(request)
     action = request.POST.get("action", "")
     try:
+        name = profile.user.get_username()
         if action == "role":
-            accounts.do_set_role(actor, profile, request.POST.get("role", ""))
-            messages.success(request, _("役割を変更しました。"))
+            if accounts.do_set_role(actor, profile, request.POST.get("role", "")):
+                messages.success(request, _("役割を変更しました。"))
+            else:
+                role = StaffRole(profile.role).label
+                messages.info(
+                    request, _("%(name)s の役割はすでに「%(role)s」です。") % {"name": name, "role": role}
+                )
         elif action == "unlock":
             accounts.do_unlock(actor, profile)
             messages.success(request, _("ロックを解除しました。"))
@@ -94,11 +101,17 @@ def staff_update(request: HttpRequest, pk: int) -> HttpResponseBase:
                 % {"p": temporary},
             )
         elif action in {"activate", "deactivate"}:
-            accounts.do_set_active(actor, profile, action == "activate")
-            messages.success(request, _("利用状態を変更しました。"))
+            if accounts.do_set_active(actor, profile, action == "activate"):
+                messages.success(request, _("利用状態を変更しました。"))
+            elif action == "activate":
+                messages.info(request, _("%(name)s はすでに利用できる状態です。") % {"name": name})
+            else:
+                messages.info(request, _("%(name)s はすでに利用停止しています。") % {"name": name})
         elif action == "remove_totp":
-            accounts.do_remove_totp(actor, profile)
-            messages.success(request, _("二要素認証の設定を削除しました。"))
+            if accounts.do_remove_totp(actor, profile):
+                messages.success(request, _("二要素認証の設定を削除しました。"))
+            else:
+                messages.info(request, _("%(name)s には二要素認証が設定されていません。") % {"name": name})
         else:
             messages.error(request, _("操作が正しくありません。"))
     except accounts.StaffAccountError as exc:
@@ -108,17 +121,45 @@ def staff_update(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @staff_view(Can.MANAGE_STAFF, log_reads="security.view")
 def security(request: HttpRequest) -> HttpResponse:
+    return _security_page(request, NetworkForm())
+
+
+# What each form of the security page sends, shown again as typed when it is refused.
+TYPED_FIELDS = {
+    "rules": (
+        "password_expiry_days",
+        "lockout_threshold",
+        "lockout_minutes",
+        "operation_log_retention_days",
+        "require_totp_for_administrators",
+    ),
+    "sessions": ("session_idle_minutes", "session_absolute_hours"),
+}
+
+
+def _security_page(
+    request: HttpRequest, form: NetworkForm, typed: str = "", status: int = 200
+) -> HttpResponse:
+    """The page; `typed` names the form whose refused values it shows again as typed (not the saved
+    ones: an administrator who mistyped one of four numbers keeps the other three)."""
     rules = accounts.security()
-    form = NetworkForm(request.POST or None)
+    shown: dict[str, Any] = {name: getattr(rules, name) for names in TYPED_FIELDS.values() for name in names}
+    if typed == "rules":
+        shown["require_totp_for_administrators"] = request.POST.get("require_totp_for_administrators") == "on"
+    for name in TYPED_FIELDS.get(typed, ()):
+        if name in request.POST and name != "require_totp_for_administrators":
+            shown[name] = request.POST[name][:20]
     return render(
         request,
         "booking/staff/security.html",
         {
-            "rules": rules,
+            "rules": shown,
+            "refused": typed,
             "networks": AllowedNetwork.objects.all(),
             "in_force": accounts.networks_in_force(),  # what applies while the tenant lists none
             "form": form,
         },
+        status=status,
     )
 
 
@@ -127,9 +168,9 @@ def security(request: HttpRequest) -> HttpResponse:
 def security_update(request: HttpRequest) -> HttpResponseBase:
     actor = actor_of(request)
     action = request.POST.get("action", "")
+    form = NetworkForm(request.POST) if action == "allow" else NetworkForm()
     try:
         if action == "allow":
-            form = NetworkForm(request.POST)
             if not form.is_valid():  # which field and why (a long label is not "enter a network")
                 name, errors = next(iter(form.errors.items()))
                 label = form.fields[name].label if name in form.fields else ""
@@ -154,7 +195,9 @@ def security_update(request: HttpRequest) -> HttpResponseBase:
         else:
             messages.error(request, _("操作が正しくありません。"))
     except accounts.StaffAccountError as exc:
+        # shown again with what was typed (a redirect lost it), the refused form's message beside it
         messages.error(request, str(exc))
+        return _security_page(request, form, typed=action, status=400)
     return redirect("staff:security")
 
 

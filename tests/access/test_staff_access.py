@@ -129,6 +129,66 @@ def test_a_negative_password_expiry_is_told_the_range(kyoto: None) -> None:
     assert "有効期間は0〜3650日" in page and "数値で入力してください" not in page
 
 
+def test_a_refused_security_form_keeps_what_was_typed(kyoto: None) -> None:
+    """Shown again with the values typed (a redirect put back the saved ones: three good numbers retyped
+    for one mistake), the refusal said, nothing saved; the other form shows what is saved."""
+    make_staff("net-admin", "administrator")
+    admin = sign_in("net-admin")
+    before = accounts.security()
+    data = {
+        "action": "rules",
+        "password_expiry_days": "123",
+        "lockout_threshold": "7",
+        "lockout_minutes": "45",
+        "operation_log_retention_days": "300",  # under 366
+        "require_totp_for_administrators": "on",
+    }
+    refused = admin.post("/staff/security/update/", data)
+    page = refused.content.decode()
+    assert refused.status_code == 400 and "操作ログの保存は366〜3650日" in page
+    for field, value in (("expiry", "123"), ("threshold", "7"), ("lock-minutes", "45"), ("retention", "300")):
+        assert re.search(rf'id="{field}"[^>]* value="{value}"', page), field
+    assert re.search(r'id="totp"[^>]* checked', page)
+    assert re.search(rf'id="session-idle"[^>]* value="{before.session_idle_minutes}"', page)
+    after = accounts.security()
+    assert (after.password_expiry_days, after.lockout_threshold) == (
+        before.password_expiry_days,
+        before.lockout_threshold,
+    )
+
+    network = admin.post("/staff/security/update/", {"action": "allow", "network": "abc", "label": "本庁舎"})
+    assert network.status_code == 400 and 'value="本庁舎"' in network.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("action", "told"),
+    [
+        ({"action": "role", "role": "counter"}, "desk-1 の役割はすでに「窓口職員」です。"),
+        ({"action": "activate"}, "desk-1 はすでに利用できる状態です。"),
+        ({"action": "remove_totp"}, "desk-1 には二要素認証が設定されていません。"),
+    ],
+)
+def test_an_action_that_changes_nothing_says_so_and_logs_nothing(
+    kyoto: None, action: dict[str, str], told: str
+) -> None:
+    make_staff("net-admin", "administrator")
+    target = make_staff("desk-1", "counter")
+    admin = sign_in("net-admin")
+    page = admin.post(f"/staff/users/{target.pk}/", action, follow=True).content.decode()
+    assert told in page and "変更しました" not in page and "削除しました" not in page
+    assert not OperationLogEntry.objects.filter(target="desk-1").exclude(action="staff.create").exists()
+
+
+def test_stopping_an_account_twice_says_so_the_second_time(kyoto: None) -> None:
+    make_staff("net-admin", "administrator")
+    target = make_staff("desk-1", "counter")
+    admin = sign_in("net-admin")
+    admin.post(f"/staff/users/{target.pk}/", {"action": "deactivate"})
+    page = admin.post(f"/staff/users/{target.pk}/", {"action": "deactivate"}, follow=True).content.decode()
+    assert "desk-1 はすでに利用停止しています。" in page
+    assert OperationLogEntry.objects.filter(target="desk-1", action="staff.deactivate").count() == 1
+
+
 def test_signed_out_visitors_are_sent_to_the_login(kyoto: None) -> None:
     client = Client(HTTP_HOST=KYOTO_HOST)
     for _method, path, _allowed in ENDPOINTS:

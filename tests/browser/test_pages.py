@@ -32,7 +32,7 @@ NOT_PAGES: dict[str, str] = {
     "staff:bookings_csv": "download (CSV)",
     "staff:staff_create": "POST only; its errors are shown on the users page",
     "staff:staff_update": "POST only; its errors are shown on the users page",
-    "staff:security_update": "POST only; its errors are shown on the security page",
+    "staff:security_update": "POST only; a refusal shows the security page again, as typed",
     "staff:oplog_csv": "download (CSV)",
     "staff:request_export": "POST only, redirects to the exports page",
     "staff:download_export": "download (zip)",

@@ -378,7 +378,7 @@ SKIPPED: dict[str, str] = {
     "staff:session_extend": "POST only (extends the session), redirects back",
     "staff:cancel_login": "POST only, redirects",
     "staff:logout": "POST only, redirects",
-    "staff:security_update": "POST only, redirects to the security page (its errors show there)",
+    "staff:security_update": "POST only, redirects to the security page (a refusal shows it again, as typed)",
     "staff:callcenter_log": "POST only, redirects",
     "staff:callcenter_end": "POST only, redirects",
     "staff:request_export": "POST only, redirects",

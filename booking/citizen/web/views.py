@@ -35,6 +35,7 @@ from booking.engine import idempotency, queries, services
 from booking.engine.holds import HoldExtensionLimit
 from booking.engine.texts import active_language, bring_for, citizen_texts, language_of
 from booking.lib.dates import TOKYO, parse_date, parse_month, plausible_day
+from booking.lib.digits import record_id
 from booking.lib.phone import format_phone
 from booking.models import Booking, Card, Hold, Service
 from booking.rules import windows
@@ -510,13 +511,12 @@ def _confirm_once(request: HttpRequest, card: Card) -> HttpResponse:
 
     def confirm_hold() -> idempotency.Answer:
         contact, posted = _contact_of(request, card), request.POST.get("hold", "")
-        held = _hold_of(card)
-        if posted and held is not None and str(held.pk) != posted:
-            raise services.BookingError("hold_changed")  # a time chosen (or held anew) since this page
-        if contact is None or (posted and held is None):
+        if contact is None:
             raise services.BookingError("hold_expired")
+        shown = (record_id(posted) or -1) if posted else None  # the hold this page showed (-1: none of its)
         booking = services.do_confirm_hold(
             card,
+            hold_id=shown,
             contact_phone=contact["phone"],
             contact_email=contact["email"],
             channel=party.channel,

@@ -1,0 +1,208 @@
+"""Two saves of one settings page, or of one name, at the same instant (two tabs, two administrators), over
+real connections.
+
+The page's mark of what it showed (`SeenForm`) is compared by the service under the row's lock, so the second
+save reads the first one's values and is refused; compared before the lock, both passed and the last won.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from importlib import import_module
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+
+from booking.access.accounts import StaffAccountError, do_create_staff
+from booking.audit import oplog
+from booking.configuration.changes import SettingsChangedMeanwhile, SettingsInvalid, comparable
+from booking.configuration.places import PlaceInput, do_delete_place, do_save_place
+from booking.configuration.rule_settings import WindowInput, do_update_window
+from booking.engine.queries import booking_rules
+from booking.models import Place
+from tests import factories
+from tests.concurrency import race
+from tests.configuration.test_staff_settings import admin, place_form  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
+Committed = Callable[[Callable[[], Any]], Any]
+ADMIN = oplog.Actor(None, "admin", "127.0.0.1")
+
+
+def _at_once(
+    saves: Sequence[Callable[[], object]], refusal: type[Exception] = SettingsChangedMeanwhile
+) -> list[str]:
+    """Run the saves at once; each outcome is "saved", or what it was refused over (the fields of a
+    `SettingsChangedMeanwhile`, the message of another refusal)."""
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(save: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                save()
+                outcome = "saved"
+            except refusal as refused:
+                fields = getattr(refused, "fields", None)
+                outcome = ",".join(fields) if fields is not None else str(refused)
+            with lock:
+                outcomes.append(outcome)
+
+        return run
+
+    assert race([attempt(save) for save in saves]) == {"ok": len(saves)}
+    return sorted(outcomes, key=lambda outcome: (outcome != "saved", outcome))  # "saved" first
+
+
+def test_two_saves_of_one_window_page_at_once_save_one(committed_kyoto: Committed) -> None:
+    def scenario() -> None:
+        rules = booking_rules()
+        names = [f.name for f in dataclasses.fields(WindowInput)]
+        seen = comparable({name: getattr(rules, name) for name in names})
+        base = WindowInput(**{name: getattr(rules, name) for name in names})
+        first = dataclasses.replace(base, hold_minutes=base.hold_minutes + 5)
+        second = dataclasses.replace(base, first_days_ahead=base.first_days_ahead + 1)
+
+        outcomes = _at_once([partial(do_update_window, ADMIN, d, seen=seen) for d in (first, second)])
+
+        assert outcomes[0] == "saved"
+        assert outcomes[1] in ("hold_minutes", "first_days_ahead")  # the loser names the winner's field
+        after = booking_rules()
+        changed = [after.hold_minutes != base.hold_minutes, after.first_days_ahead != base.first_days_ahead]
+        assert sum(changed) == 1, "one save stands whole, the other wrote nothing"
+
+    committed_kyoto(scenario)
+
+
+def test_two_saves_of_one_place_page_at_once_save_one(committed_kyoto: Committed) -> None:
+    def scenario() -> None:
+        place, _ = do_save_place(ADMIN, None, _place_input(code="at-once", address="京都市テスト区1-1"))
+        try:
+            names = [f.name for f in dataclasses.fields(PlaceInput)]
+            seen = comparable({name: getattr(place, name) for name in names})
+            base = _place_input(code="at-once", address="京都市テスト区1-1")
+            one = dataclasses.replace(base, address="京都市テスト区2-2")
+            other = dataclasses.replace(base, name_en="Another name")
+
+            outcomes = _at_once([partial(do_save_place, ADMIN, place, d, seen=seen) for d in (one, other)])
+
+            assert outcomes[0] == "saved" and outcomes[1] in ("address", "name_en")
+            place.refresh_from_db()
+            assert (place.address == "京都市テスト区2-2") != (place.name_en == "Another name")
+        finally:
+            do_delete_place(ADMIN, place)
+
+    committed_kyoto(scenario)
+
+
+def test_a_save_without_the_mark_is_taken_as_it_is(kyoto: None) -> None:
+    rules = booking_rules()
+    names = [f.name for f in dataclasses.fields(WindowInput)]
+    data = WindowInput(**{name: getattr(rules, name) for name in names})
+    longer = dataclasses.replace(data, hold_minutes=rules.hold_minutes + 1)
+    changes = do_update_window(ADMIN, longer, seen=None)
+    assert set(changes) == {"hold_minutes"}
+    with pytest.raises(SettingsChangedMeanwhile) as refused:  # a mark that is no mark: every field changed
+        do_update_window(ADMIN, data, seen={})
+    assert refused.value.fields == names
+
+
+def test_a_place_deleted_since_its_page_was_shown_is_said_so(admin: Client) -> None:  # noqa: F811
+    place = factories.place("kita")
+    sent = place_form(place, address="京都市北区 別の住所")
+    Place.objects.filter(pk=place.pk).delete()
+    answer = admin.post(f"/staff/settings/places/{place.pk}/", sent, follow=True)
+    assert answer.redirect_chain == [("/staff/settings/places/", 302)]
+    assert "画面を開いた後に削除されました" in answer.content.decode()
+
+
+def _place_input(**values: Any) -> PlaceInput:
+    """The settings tests' place form, as the service takes it (a blank day is None)."""
+    sent = {**place_form(), **values}
+    data: dict[str, Any] = {
+        f.name: sent[f.name] if sent[f.name] != "" else None for f in dataclasses.fields(PlaceInput)
+    }
+    return PlaceInput(**data)
+
+
+def test_a_place_deleted_twice_is_said_so(admin: Client) -> None:  # noqa: F811
+    place = factories.place("kita")
+    Place.objects.filter(pk=place.pk).delete()
+    answer = admin.post(f"/staff/settings/places/{place.pk}/delete/", follow=True)
+    assert answer.redirect_chain == [("/staff/settings/places/", 302)]
+    assert "この交付場所はすでに削除されています。" in answer.content.decode()
+
+
+# --- names unique in any case, kept by the database (migration 0027) ------------------------------------
+
+
+def _make_user(name: str) -> object:
+    return do_create_staff(ADMIN, name, "viewer", "Correct-horse-7-battery")
+
+
+def _make_place(code: str) -> object:
+    return do_save_place(ADMIN, None, _place_input(code=code))
+
+
+@pytest.mark.parametrize(
+    ("make", "refusal", "told", "rows"),
+    [
+        (
+            _make_user,
+            StaffAccountError,
+            "は既にあります",
+            lambda: User.objects.filter(username__iexact="twin-one"),
+        ),
+        (
+            _make_place,
+            SettingsInvalid,
+            "このコードは他の交付場所で使われています",
+            lambda: Place.objects.filter(code__iexact="twin-one"),
+        ),
+    ],
+    ids=["user ID", "place code"],
+)
+def test_one_name_made_twice_at_once_in_two_cases_makes_one(
+    committed_kyoto: Committed,
+    make: Callable[[str], object],
+    refusal: type[Exception],
+    told: str,
+    rows: Callable[[], Any],
+) -> None:
+    def scenario() -> None:
+        try:
+            outcomes = _at_once([partial(make, name) for name in ("twin-one", "TWIN-ONE")], refusal)
+            assert outcomes[0] == "saved" and told in outcomes[1]
+            assert rows().count() == 1
+        finally:
+            rows().delete()
+
+    committed_kyoto(scenario)
+
+
+def test_a_schema_holding_twins_is_not_migrated_silently(kyoto: None) -> None:
+    twins = import_module("booking.migrations.0027_names_unique_in_any_case")
+    with connection.cursor() as cursor:  # as a schema made before the index could hold them
+        cursor.execute("DROP INDEX place_code_unique_in_any_case")
+    factories.place("kita")
+    Place.objects.create(code="KITA", name="北区役所（重複）", address="京都市北区")
+    with pytest.raises(RuntimeError, match="booking_place.code: KITA / kita"):
+        twins.refuse_existing_twins(None, connection.schema_editor())
+
+
+def test_the_database_refuses_twins_whoever_writes_them(kyoto: None) -> None:
+    """The services' look before writing can be passed by two writes at once (above); the index cannot."""
+    factories.place("kita")
+    User.objects.create(username="desk-a")
+    for twin in (
+        lambda: Place.objects.create(code="Kita", name="北", address="京都市"),
+        lambda: User.objects.create(username="DESK-A"),
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            twin()
