@@ -70,6 +70,8 @@ class VisitForm(forms.Form):
         day: dt.date = self.cleaned_data["day"]
         if not plausible_day(day):
             raise forms.ValidationError(_("日付の範囲が正しくありません。"))
+        if day < timezone.localdate():  # not "no free times": the operator mistyped the day
+            raise forms.ValidationError(_("過去の日付です。今日以降の日付を入力してください。"))
         return day
 
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.engine.queries import booking_rules
 from booking.engine.texts import callcenter_contact
+from booking.rules.card_states import BOOKABLE_STATES
 
 
 class BookingError(Exception):
@@ -67,3 +68,14 @@ class BookingError(Exception):
     @property
     def api_message(self) -> str:
         return str(self.API_MESSAGES[self.code]) if self.code in self.API_MESSAGES else self.message
+
+
+def card_refusal(state: str, probe: bool) -> BookingError | None:
+    """Why a card in `state` cannot be booked now (None if it can): the one rule the booking (under the card's
+    lock) and the residents' pages (before the steps) both apply. The external prober's card is refused by
+    name, never booked (BK-08)."""
+    if probe:
+        return BookingError("probe_card")
+    if state not in BOOKABLE_STATES:
+        return BookingError("card_not_bookable")
+    return None

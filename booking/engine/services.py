@@ -20,12 +20,11 @@ from booking.cards import moves as lifecycle
 from booking.engine import idempotency, outbox, slot_rows
 from booking.engine.notifications import BOOKED, CANCELLED, CHANGED
 from booking.engine.queries import booking_rules
-from booking.engine.refusals import BookingError
+from booking.engine.refusals import BookingError, card_refusal
 from booking.engine.retry import retried
 from booking.lib.dates import TOKYO
 from booking.models import Booking, BookingEvent, BookingSettings, Card, Hold, Place, Service, Slot
 from booking.rules import schedule, windows
-from booking.rules.card_states import BOOKABLE_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -169,10 +168,9 @@ def _lock_card_to_book(card: Card) -> str:
 
 
 def _refuse_unbookable(state: str, probe: bool) -> None:
-    if probe:
-        raise BookingError("probe_card")
-    if state not in BOOKABLE_STATES:
-        raise BookingError("card_not_bookable")
+    refusal = card_refusal(state, probe)
+    if refusal is not None:
+        raise refusal
 
 
 def _check_channel(service: Service, channel: str) -> None:

@@ -138,6 +138,15 @@ def _ecert_free(days: int = 60) -> Any:
     return place, service, free_slots(place, service, today, today + dt.timedelta(days=days))
 
 
+def test_a_past_day_in_the_visit_search_is_said_to_be_past(operator: Client) -> None:
+    place = factories.place("kita")
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    query = {"service": "ecert_renewal", "place": place.pk, "day": yesterday.isoformat()}
+    page = operator.get("/staff/callcenter/visit/", query).content.decode()
+    assert "過去の日付です。今日以降の日付を入力してください。" in page
+    assert "この日に空いている時間はありません" not in page
+
+
 def test_phone_only_service_for_a_caller_without_a_number(operator: Client) -> None:
     place, service, slots = _ecert_free()
     first, second = slots[0], slots[1]
@@ -327,3 +336,7 @@ def test_an_unbookable_card_is_said_so_before_the_booking_steps(operator: Client
     assert "このカードはいま「廃止・取消」のため、予約できません" in page
     assert 'href="/staff/caller/book/"' not in page and "お問い合わせください" not in page
     assert operator.get("/staff/caller/book/")["Location"] == "/staff/caller/mypage/"
+    # every later step too: place, day and time have addresses of their own (a bookmark, the back button)
+    place, day = factories.place(), factories.next_free_slot().starts_at.date()
+    for step in ("card_issuance/", f"card_issuance/{place.pk}/", f"card_issuance/{place.pk}/{day}/"):
+        assert operator.get(f"/staff/caller/book/{step}")["Location"] == "/staff/caller/mypage/", step

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from booking.citizen.web import views, views_cancel
+from booking.citizen.web import views, views_cancel, views_sign_in
 
 
 class DateConverter:
@@ -18,8 +18,8 @@ register_converter(DateConverter, "isodate")
 app_name = "citizen"
 
 urlpatterns = [
-    path("login/", views.login, name="login"),
-    path("logout/", views.logout, name="logout"),
+    path("login/", views_sign_in.login, name="login"),
+    path("logout/", views_sign_in.logout, name="logout"),
     path("mypage/", views.mypage, name="mypage"),
     path("book/", views.choose_service, name="service"),
     path("book/<slug:service>/", views.choose_place, name="place"),

@@ -26,22 +26,20 @@ from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.callcenter.session import CALLER_CARD, CALLER_LANGUAGE
 from booking.cards import credentials
-from booking.citizen.login import LoginRefused, do_citizen_login
 from booking.citizen.stops import refused_during_stop
 from booking.citizen.web import limits
-from booking.citizen.web.forms import ContactForm, LoginForm
+from booking.citizen.web.forms import ContactForm
 from booking.citizen.web.party import CITIZEN_CARD, Party, go, in_operator_flow, party_of
 from booking.engine import idempotency, queries, services
 from booking.engine.holds import HoldExtensionLimit
+from booking.engine.refusals import card_refusal
 from booking.engine.texts import active_language, bring_for, citizen_texts, language_of
 from booking.lib.dates import TOKYO, parse_date, parse_month, plausible_day
 from booking.lib.digits import record_id
 from booking.lib.phone import format_phone
 from booking.models import Booking, Card, Hold, Service
 from booking.rules import windows
-from booking.rules.card_states import BOOKABLE_STATES
 from integrations import qr
-from madoguchi.client_address import client_address
 from madoguchi.session_limits import clock
 from tenants.db import tenant_connection
 
@@ -177,53 +175,6 @@ def _hold_of(card: Card) -> Hold | None:
     )
 
 
-# --- signing in and out ---------------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-def login(request: HttpRequest) -> HttpResponse:
-    if in_operator_flow(request):
-        raise Http404
-    form = LoginForm(request.POST or None)
-    refusal = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            card = do_citizen_login(
-                form.cleaned_data["reservation_number"],
-                form.cleaned_data["password"],
-                client_address(request),
-            )
-        except LoginRefused as refused:
-            if refused.code == "too_many_attempts":
-                refusal = _(
-                    "入力の誤りが続いたため、しばらく受け付けを停止しています。%(wait)s後にもう一度お試しください。"
-                ) % {"wait": limits.wait_text(refused.retry_after)}
-            else:
-                refusal = _(
-                    "この予約番号とパスワードでは予約できません。交付通知書の記載をご確認のうえ、もう一度入力してください。"
-                )
-        else:
-            request.session.cycle_key()  # a new session id at login: no fixation
-            request.session[SESSION_CARD] = card.pk
-            request.session[SESSION_CARD_PROOF] = credentials.session_proof(card.password_digest)
-            request.session.set_expiry(SESSION_IDLE_SECONDS)
-            return go(request, "mypage")
-    rejected = bool(refusal or form.errors)
-    return page(request, "login.html", {"form": form, "refusal": refusal}, status=400 if rejected else 200)
-
-
-@require_POST
-def logout(request: HttpRequest) -> HttpResponse:
-    if in_operator_flow(request):
-        raise Http404
-    card = current_card(request)
-    if card:
-        services.do_release_hold(card)
-    request.session.flush()
-    messages.info(request, _("ログアウトしました。"))
-    return redirect("booking:top")
-
-
 # --- the person's booking -------------------------------------------------------------------------------
 
 
@@ -251,20 +202,25 @@ def mypage(request: HttpRequest, card: Card) -> HttpResponse:
 
 def _unbookable(card: Card) -> str:
     """Why this card cannot be booked now ("" if it can): the card's state, in the page's language."""
-    if card.state in BOOKABLE_STATES and not card.probe:
-        return ""
-    return services.BookingError("probe_card" if card.probe else "card_not_bookable").message
+    return getattr(card_refusal(card.state, card.probe), "message", "")
+
+
+def _steps_closed(card: Card) -> bool:
+    """Every step (each has an address) sends a card that cannot be booked back to the page saying why."""
+    return bool(_unbookable(card)) and services.active_booking(card) is None
 
 
 @citizen_required
 def choose_service(request: HttpRequest, card: Card) -> HttpResponse:
-    if _unbookable(card) and services.active_booking(card) is None:
+    if _steps_closed(card):
         return go(request, "mypage")
     return page(request, "service.html", {"services": queries.web_services(), "step": 1})
 
 
 @citizen_required
 def choose_place(request: HttpRequest, card: Card, service: str) -> HttpResponse:
+    if _steps_closed(card):
+        return go(request, "mypage")
     chosen = _web_service(service)
     places = queries.places_offering(chosen)
     return page(request, "place.html", {"service": chosen, "places": places, "step": 2})
@@ -277,6 +233,8 @@ def _month(raw: str | None, fallback: dt.date) -> dt.date:
 
 @citizen_required
 def choose_day(request: HttpRequest, card: Card, service: str, place: int) -> HttpResponse:
+    if _steps_closed(card):
+        return go(request, "mypage")
     chosen = _web_service(service)
     where = get_object_or_404(queries.places_offering(chosen), pk=place)
     rules = queries.booking_rules()
@@ -318,6 +276,8 @@ def _day(raw: str) -> dt.date:
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def choose_time(request: HttpRequest, card: Card, service: str, place: int, day: str) -> HttpResponse:
+    if _steps_closed(card):
+        return go(request, "mypage")
     chosen = _web_service(service)
     where = get_object_or_404(queries.places_offering(chosen), pk=place)
     when = _day(day)
