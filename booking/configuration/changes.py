@@ -4,6 +4,7 @@ operation log keeps, and the helpers the settings modules share (`update_rules` 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -77,8 +78,20 @@ Seen = Mapping[str, str]  # what a page showed, field by field, as `comparable` 
 
 
 def comparable(values: Mapping[str, Any]) -> dict[str, str]:
-    """Values as a page's mark of what it showed keeps them (None as "")."""
-    return {name: "" if value is None else str(value) for name, value in values.items()}
+    """Values as a page's mark of what it showed keeps them: a digest of each (only sameness is asked, and
+    a page of mail texts would otherwise carry them all again in its mark), None as "", a row as its id (a
+    form's initial value of a foreign key), a tuple as a list."""
+    return {name: _comparable(value) for name, value in values.items()}
+
+
+def _comparable(value: Any) -> str:
+    if value is None:
+        text = ""
+    elif isinstance(value, Model):
+        text = str(value.pk)
+    else:
+        text = str(list(value) if isinstance(value, tuple) else value)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def check_unchanged(seen: Seen | None, current: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 from django import forms
 from django.core import signing
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -88,7 +89,8 @@ class SeenForm(forms.Form):
 
     def show(self, current: Mapping[str, Any]) -> Self:
         """Record `current` (the saved values) as what this page shows; returns the form."""
-        self.initial["seen"] = signing.dumps(comparable(current), salt=_SEEN_SALT)
+        # a new dict: `initial` is often `current` itself, which the caller goes on using
+        self.initial = {**self.initial, "seen": signing.dumps(comparable(current), salt=_SEEN_SALT)}
         return self
 
     def seen_values(self) -> Seen | None:
@@ -102,6 +104,14 @@ class SeenForm(forms.Form):
         except signing.BadSignature:
             return {}
         return seen if isinstance(seen, dict) else {}
+
+    def typed_over(self, current: Mapping[str, Any]) -> QueryDict:
+        """What was typed, marked as showing `current`: a page of long texts refused over a change made
+        since is shown again as typed (not emptied of it), and saved again it replaces that change."""
+        data = QueryDict(mutable=True)
+        data.update(self.data)  # request.POST: each field with all its values
+        data["seen"] = signing.dumps(comparable(current), salt=_SEEN_SALT)
+        return data
 
     def labels(self, names: Sequence[str]) -> list[str]:
         return [str(self.fields[name].label if name in self.fields else name) for name in names]
@@ -192,7 +202,7 @@ class ContactForm(SeenForm, _Checked):
         return rule_settings.contact_problems(data)
 
 
-class BringTextsForm(forms.Form):
+class BringTextsForm(SeenForm):
     """Each service's own "what to bring", in Japanese and English: two fields per service."""
 
     def __init__(self, services: list[Service], *args: Any, **kwargs: Any) -> None:
@@ -257,7 +267,7 @@ _ENGLISH_MAIL_HELP = _(
 )
 
 
-class TextsForm(_Checked):
+class TextsForm(SeenForm, _Checked):
     input_class = texts.TextsInput
 
     # Each English version right after its Japanese text (issue 15); empty: the Japanese one is used.
@@ -318,7 +328,7 @@ class WeekdayCheckboxes(forms.CheckboxSelectMultiple):
         return super().id_for_label(id_, "0" if index is None else index)
 
 
-class PatternForm(_Checked):
+class PatternForm(SeenForm, _Checked):
     service = forms.ModelChoiceField(label=_("サービス"), queryset=Service.objects.all(), empty_label=None)
     weekdays = forms.TypedMultipleChoiceField(
         label=_("曜日"), choices=Weekday.choices, coerce=int, required=False, widget=WeekdayCheckboxes

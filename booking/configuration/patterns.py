@@ -18,10 +18,12 @@ from booking.audit import oplog
 from booking.configuration.changes import (
     AffectedBooking,
     AffectedSlot,
+    Seen,
     SettingsInvalid,
     SettingsRefused,
     affected_bookings,
     apply_values,
+    check_unchanged,
     diff,
     shown,
     values_of,
@@ -180,11 +182,13 @@ def do_save_pattern(
     pattern: OpeningPattern | None,
     data: PatternInput,
     now: dt.datetime | None = None,
+    seen: Seen | None = None,
 ) -> tuple[OpeningPattern, dict[str, dict[str, Any]], int]:
     """Add a pattern to `place` (`pattern` None) or change one; returns it, the changes and the number of
     future slots whose capacity or end was brought in line. Refused (SettingsRefused) when a future slot
     would hold more people than its new capacity or a confirmed booking would sit in a time no longer
-    offered."""
+    offered; refused too (`SettingsChangedMeanwhile`) when the pattern no longer holds what the page showed
+    (`seen`), and (`OpeningPattern.DoesNotExist`) when it was deleted since."""
     now = now or timezone.now()
     problems = pattern_problems(data)
     if problems:
@@ -203,6 +207,7 @@ def do_save_pattern(
             if not found:
                 raise OpeningPattern.DoesNotExist
             target = found[0]
+            check_unchanged(seen, {name: getattr(target, name) for name in values})
             before = _pattern_values(target)
             services = [target.service, data.service]
         changes = diff(before, values)

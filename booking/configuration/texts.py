@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from booking.audit import oplog
-from booking.configuration.changes import NON_FIELD, SettingsInvalid, diff, update_rules, values_of
+from booking.configuration.changes import (
+    NON_FIELD,
+    Seen,
+    SettingsInvalid,
+    check_unchanged,
+    diff,
+    update_rules,
+    values_of,
+)
 from booking.engine import notifications
 from booking.engine.texts import LocalText, callcenter_contact, text_in
 from booking.lib.dates import TOKYO
@@ -122,12 +130,15 @@ def _is_email(text: str) -> bool:
     return True
 
 
-def do_update_texts(actor: oplog.Actor, data: TextsInput) -> dict[str, dict[str, Any]]:
-    """Save the citizen-screen texts and mail texts (plain text, always shown escaped)."""
+def do_update_texts(
+    actor: oplog.Actor, data: TextsInput, seen: Seen | None = None
+) -> dict[str, dict[str, Any]]:
+    """Save the citizen-screen texts and mail texts (plain text, always shown escaped); refused when they
+    are no longer what the page showed (`seen`)."""
     problems = texts_problems(data)
     if problems:
         raise SettingsInvalid(problems)
-    return update_rules(actor, "settings.texts", values_of(data))
+    return update_rules(actor, "settings.texts", values_of(data), seen)
 
 
 def sample_values(
@@ -216,8 +227,20 @@ def bring_problems(items: Sequence[BringInput]) -> dict[str, str]:
     return problems
 
 
-def do_update_bring_texts(actor: oplog.Actor, items: Sequence[BringInput]) -> dict[str, dict[str, Any]]:
-    """Save each service's "what to bring" and log what changed, in one transaction."""
+def bring_values(services: Iterable[Service]) -> dict[str, str]:
+    """Each service's "what to bring", keyed as the form names its fields."""
+    return {
+        f"{service.code}__{name}": getattr(service, name)
+        for service in services
+        for name in ("bring_text", "bring_text_en")
+    }
+
+
+def do_update_bring_texts(
+    actor: oplog.Actor, items: Sequence[BringInput], seen: Seen | None = None
+) -> dict[str, dict[str, Any]]:
+    """Save each service's "what to bring" and log what changed, in one transaction; refused when they are
+    no longer what the page showed (`seen`)."""
     problems = bring_problems(items)
     if problems:
         raise SettingsInvalid(problems)
@@ -226,6 +249,7 @@ def do_update_bring_texts(actor: oplog.Actor, items: Sequence[BringInput]) -> di
         services = {
             s.code: s for s in Service.objects.select_for_update().filter(code__in=[i.code for i in items])
         }
+        check_unchanged(seen, bring_values(services.values()))
         for item in items:
             service = services[item.code]
             values = {"bring_text": item.bring_text.strip(), "bring_text_en": item.bring_text_en.strip()}

@@ -57,6 +57,7 @@ from booking.configuration.rule_settings import (
 from booking.configuration.texts import (
     PLACEHOLDER_HELP,
     TextsInput,
+    bring_values,
     do_update_bring_texts,
     do_update_texts,
     mail_previews,
@@ -88,6 +89,19 @@ def _tell_saved_over(request: HttpRequest, form: SeenForm, changed: SettingsChan
         _(
             "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容は保存して"
             "いません。いまの設定を確かめて、もう一度入力してください。"
+        )
+        % {"fields": _("、").join(form.labels(changed.fields))},
+    )
+
+
+def _tell_typed_kept(request: HttpRequest, form: SeenForm, changed: SettingsChangedMeanwhile) -> None:
+    """As `_tell_saved_over`, for a page of long texts that is shown again as typed (emptying it would lose
+    the typing): saved again, it replaces the other change."""
+    messages.warning(
+        request,
+        _(
+            "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容はまだ保存して"
+            "いません（入力欄は入力したままです）。もう一度保存すると、入力した内容で上書きします。"
         )
         % {"fields": _("、").join(form.labels(changed.fields))},
     )
@@ -220,20 +234,27 @@ def bring_texts(request: HttpRequest) -> HttpResponseBase:
     """Each service's "what to bring": shown to residents, in mails ({bring}) and to operators."""
     services = list(Service.objects.order_by("display_order", "code"))
     form = BringTextsForm(services, request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            changes = do_update_bring_texts(actor_of(request), form.to_input())
+            changes = do_update_bring_texts(actor_of(request), form.to_input(), form.seen_values())
         except SettingsInvalid as exc:
             add_problems(form, exc.errors)
+        except SettingsChangedMeanwhile as changed:
+            _tell_typed_kept(request, form, changed)
+            services = list(Service.objects.order_by("display_order", "code"))
+            form, status = BringTextsForm(services, form.typed_over(bring_values(services))), 409
         else:
             _saved(request, changes, _("サービスごとの持ち物"))
             return redirect("staff:settings_services")
+    elif request.method != "POST":
+        form.show(bring_values(services))
     intro = _(
         "サービスごとの持ち物です。予約完了画面、メールの {bring}、コールセンターの読み上げに使います。"
         "空欄のサービスには「画面とメールの文章」の持ち物を使います。"
     )
     context = {"form": form, "current": "services", "title": _("サービスごとの持ち物"), "intro": intro}
-    return render(request, T + "rules_form.html", context, status=400 if form.errors else 200)
+    return render(request, T + "rules_form.html", context, status=400 if form.errors else status)
 
 
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
@@ -242,6 +263,7 @@ def texts(request: HttpRequest) -> HttpResponseBase:
     """Texts and mails; "プレビュー" shows the mails as typed without saving."""
     rules = booking_rules()
     previews: dict[str, LocalText] | None = None
+    status = 200
     if request.method == "POST":
         form = TextsForm(request.POST)
         if form.is_valid():
@@ -249,15 +271,20 @@ def texts(request: HttpRequest) -> HttpResponseBase:
                 previews = mail_previews(rules, form.to_input())
             else:
                 try:
-                    changes = do_update_texts(actor_of(request), form.to_input())
+                    changes = do_update_texts(actor_of(request), form.to_input(), form.seen_values())
                 except SettingsInvalid as exc:
                     add_problems(form, exc.errors)
+                except SettingsChangedMeanwhile as changed:
+                    _tell_typed_kept(request, form, changed)
+                    form = TextsForm(form.typed_over(initial_of(booking_rules(), TEXT_FIELDS)))
+                    status = 409
                 else:
                     _saved(request, changes, _("文章"))
                     return redirect("staff:settings_texts")
     else:
-        form = TextsForm(initial=initial_of(rules, TEXT_FIELDS))
-        previews = mail_previews(rules, TextsInput(**initial_of(rules, TEXT_FIELDS)))
+        current = initial_of(rules, TEXT_FIELDS)
+        form = TextsForm(initial=current).show(current)
+        previews = mail_previews(rules, TextsInput(**current))
     return render(
         request,
         T + "texts.html",
@@ -267,7 +294,7 @@ def texts(request: HttpRequest) -> HttpResponseBase:
             "placeholders": PLACEHOLDER_HELP.items(),
             "preview_of_typed": request.method == "POST",
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors else status,
     )
 
 
@@ -402,16 +429,29 @@ def _pattern_page(
     )
 
 
+def _pattern_gone(request: HttpRequest) -> HttpResponseBase:
+    messages.warning(request, _("この受付パターンは、画面を開いた後に削除されました。何も保存していません。"))
+    return redirect("staff:settings_places")
+
+
 def _save_pattern(request: HttpRequest, place: Place, pattern: OpeningPattern | None) -> HttpResponseBase:
     form = PatternForm(request.POST)
     context: dict[str, Any] = {}
     if form.is_valid():
         try:
             _saved_pattern, changes, updated = do_save_pattern(
-                actor_of(request), place, pattern, form.to_input()
+                actor_of(request), place, pattern, form.to_input(), seen=form.seen_values()
             )
         except SettingsInvalid as exc:
             add_problems(form, exc.errors)
+        except OpeningPattern.DoesNotExist:  # deleted in another tab since this page was shown
+            return _pattern_gone(request)
+        except SettingsChangedMeanwhile as changed:
+            _tell_saved_over(request, form, changed)
+            assert pattern is not None  # a new pattern is compared with nothing
+            pattern.refresh_from_db()
+            current = initial_of(pattern, PATTERN_FIELDS)
+            return _pattern_page(request, place, pattern, PatternForm(initial=current).show(current), 409)
         except SettingsRefused as refused:
             context = _refusal(refused)
         else:
@@ -438,11 +478,15 @@ def pattern_new(request: HttpRequest, pk: int) -> HttpResponseBase:
 @staff_view(Can.EDIT_SETTINGS, log_reads="settings.view")
 @require_http_methods(["GET", "POST"])
 def pattern_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
-    pattern = get_object_or_404(OpeningPattern.objects.select_related("place", "service"), pk=pk)
+    pattern = OpeningPattern.objects.select_related("place", "service").filter(pk=pk).first()
+    if pattern is None and request.method == "POST":
+        return _pattern_gone(request)
+    if pattern is None:
+        raise Http404
     if request.method == "POST":
         return _save_pattern(request, pattern.place, pattern)
-    form = PatternForm(initial=initial_of(pattern, PATTERN_FIELDS))
-    return _pattern_page(request, pattern.place, pattern, form)
+    current = initial_of(pattern, PATTERN_FIELDS)
+    return _pattern_page(request, pattern.place, pattern, PatternForm(initial=current).show(current))
 
 
 @staff_view(Can.EDIT_SETTINGS)

@@ -141,7 +141,7 @@ def _ecert_free(days: int = 60) -> Any:
 def test_a_past_day_in_the_visit_search_is_said_to_be_past(operator: Client) -> None:
     place = factories.place("kita")
     yesterday = timezone.localdate() - dt.timedelta(days=1)
-    query = {"service": "ecert_renewal", "place": place.pk, "day": yesterday.isoformat()}
+    query = {"service": "ecert_renewal", "place": str(place.pk), "day": yesterday.isoformat()}
     page = operator.get("/staff/callcenter/visit/", query).content.decode()
     assert "過去の日付です。今日以降の日付を入力してください。" in page
     assert "この日に空いている時間はありません" not in page

@@ -25,10 +25,17 @@ from booking.configuration.changes import SettingsChangedMeanwhile, SettingsInva
 from booking.configuration.places import PlaceInput, do_delete_place, do_save_place
 from booking.configuration.rule_settings import WindowInput, do_update_window
 from booking.engine.queries import booking_rules
-from booking.models import Place
+from booking.models import OpeningPattern, Place, Service
 from tests import factories
 from tests.concurrency import race
-from tests.configuration.test_staff_settings import admin, place_form  # noqa: F401 (a fixture)
+from tests.configuration.test_staff_settings import (  # noqa: F401 (admin: a fixture)
+    _seen,
+    admin,
+    center_pattern,
+    pattern_form,
+    place_form,
+    texts_form,
+)
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 Committed = Callable[[Callable[[], Any]], Any]
@@ -206,3 +213,71 @@ def test_the_database_refuses_twins_whoever_writes_them(kyoto: None) -> None:
     ):
         with pytest.raises(IntegrityError), transaction.atomic():
             twin()
+
+
+# --- opening patterns ---------------------------------------------------------------------------------
+
+
+def test_a_pattern_page_opened_before_another_change_does_not_undo_it(admin: Client) -> None:  # noqa: F811
+    pattern = center_pattern()
+    url = f"/staff/settings/patterns/{pattern.pk}/"
+    seen_a, seen_b = _seen(admin.get(url)), _seen(admin.get(url))
+    assert (
+        admin.post(url, pattern_form(pattern, capacity=pattern.capacity + 1, seen=seen_b)).status_code == 302
+    )
+    stale = pattern_form(pattern, opens_at="08:00", seen=seen_a)  # tab A still shows the old capacity
+    refused = admin.post(url, stale)
+    assert refused.status_code == 409 and "1枠の予約可能人数" in refused.content.decode()
+    after = OpeningPattern.objects.get(pk=pattern.pk)
+    assert (after.capacity, after.opens_at) == (pattern.capacity + 1, pattern.opens_at)
+    # the page shown again holds what is saved now, and saves
+    fresh = pattern_form(after, opens_at="08:00", seen=_seen(refused))
+    assert admin.post(url, fresh).status_code == 302
+
+
+def test_a_pattern_deleted_since_its_page_was_shown_is_said_so(admin: Client) -> None:  # noqa: F811
+    pattern = center_pattern()
+    sent = pattern_form(
+        pattern,
+        capacity=pattern.capacity + 1,
+        seen=_seen(admin.get(f"/staff/settings/patterns/{pattern.pk}/")),
+    )
+    OpeningPattern.objects.filter(pk=pattern.pk).delete()
+    answer = admin.post(f"/staff/settings/patterns/{pattern.pk}/", sent, follow=True)
+    assert answer.redirect_chain == [("/staff/settings/places/", 302)]
+    assert "この受付パターンは、画面を開いた後に削除されました" in answer.content.decode()
+
+
+# --- long texts: refused over a later change, shown again as typed --------------------------------------
+
+
+def test_a_texts_page_opened_before_another_change_keeps_what_was_typed(admin: Client) -> None:  # noqa: F811
+    url = "/staff/settings/texts/"
+    seen_a, seen_b = _seen(admin.get(url)), _seen(admin.get(url))
+    assert admin.post(url, texts_form(text_top="Bの案内", seen=seen_b)).status_code == 302
+    typed = texts_form(text_done="Aが長く書いた完了画面の文章", seen=seen_a)
+    typed["text_top"] = ""  # what tab A showed
+    refused = admin.post(url, typed)
+    page = refused.content.decode()
+    assert refused.status_code == 409 and "トップページの説明" in page and "入力欄は入力したままです" in page
+    assert "Aが長く書いた完了画面の文章" in page
+    assert (booking_rules().text_top, booking_rules().text_done) != ("", "Aが長く書いた完了画面の文章")
+    assert booking_rules().text_top == "Bの案内"
+    # saved again from the page shown: A's text replaces B's change, knowingly
+    assert admin.post(url, {**typed, "seen": _seen(refused)}).status_code == 302
+    assert (booking_rules().text_top, booking_rules().text_done) == ("", "Aが長く書いた完了画面の文章")
+
+
+def test_a_bring_page_opened_before_another_change_keeps_what_was_typed(admin: Client) -> None:  # noqa: F811
+    url = "/staff/settings/services/"
+    seen_a, seen_b = _seen(admin.get(url)), _seen(admin.get(url))
+    shown = {
+        f"{s.code}__{f}": getattr(s, f)
+        for s in Service.objects.all()
+        for f in ("bring_text", "bring_text_en")
+    }
+    assert admin.post(url, {**shown, "pin_reset__bring_text": "Bの持ち物", "seen": seen_b}).status_code == 302
+    refused = admin.post(url, {**shown, "card_issuance__bring_text": "Aの持ち物", "seen": seen_a})
+    assert refused.status_code == 409 and "Aの持ち物" in refused.content.decode()
+    assert Service.objects.get(code="pin_reset").bring_text == "Bの持ち物"
+    assert Service.objects.get(code="card_issuance").bring_text == ""
