@@ -56,7 +56,7 @@ def download_export(request: HttpRequest, pk: int) -> HttpResponseBase:
         )
     oplog.record(actor_of(request), "export.download", f"export {job.pk}")
     target = storage.export_storage()
-    filename = f"madoguchi-export-{job.requested_at:%Y%m%d-%H%M%S}.zip"
+    filename = f"madoguchi-export-{timezone.localtime(job.requested_at):%Y%m%d-%H%M%S}.zip"  # Tokyo time
     url = target.download_url(job.key, LINK_SECONDS, filename)
     if url:
         return redirect(url)

@@ -107,14 +107,16 @@ def fail(kind: JobKind[Any], job_id: int, failure: Failure, *, lost: bool = Fals
     return True
 
 
-def discard_files(kind: JobKind[Any], job_id: int, **fields: object) -> None:
-    """Delete a job's stored files and forget their names (with `fields`), whatever the job's status."""
+def discard_files(kind: JobKind[Any], job_id: int, **fields: object) -> bool:
+    """Delete a job's stored files and forget their names (with `fields`), whatever the job's status; False
+    when it had none left (deleted before, or never made)."""
     with transaction.atomic():
         found = kind.rows().select_for_update().filter(pk=job_id).values(*kind.file_fields).first()
         if found is None:
-            return
+            return False
         _delete(found.values())
         kind.rows().filter(pk=job_id).update(**dict.fromkeys(kind.file_fields, ""), **fields)
+        return any(found.values())
 
 
 def close_lost(kind: JobKind[Any], now: dt.datetime | None = None) -> int:

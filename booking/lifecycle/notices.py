@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from booking.audit import oplog
 from booking.cards import credentials
@@ -127,12 +127,28 @@ def storage_keys(run: NoticeRun, volume_size: int = notice_letters.VOLUME_SIZE) 
 
 
 def do_request_notice_run(
-    card_ids: Iterable[int], *, actor: oplog.Actor, now: dt.datetime | None = None
+    card_ids: Iterable[int],
+    *,
+    actor: oplog.Actor,
+    now: dt.datetime | None = None,
+    reprints: int | None = None,
 ) -> NoticeRun:
-    """Queue a print run for the worker, after checking the cards now (the run checks them again)."""
+    """Queue a print run for the worker, after checking the cards now (the run checks them again).
+    `reprints`: how many of the cards the confirmed page said were reprints; another number now (a run made
+    since, by this page sent again or by another person) is refused, as a reprint voids the letter sent."""
     now = now or timezone.now()
     ids = _ids(card_ids)
-    _check(_states(ids, lock=False), ids)
+    states = _states(ids, lock=False)
+    _check(states, ids)
+    found = sum(1 for state, _application_id, _postal in states.values() if state == CardState.NOTICE_SENT)
+    if reprints is not None and found != reprints:
+        raise NoticePrintError(
+            f"確認のあとで、再印刷になるカードが{reprints}枚から{found}枚に変わりました（別の印刷が先に"
+            "行われたなど）。何も変更していません。件数をもう一度確認してください",
+            f"Since the counts were confirmed, the cards that would be reprinted went from {reprints} to "
+            f"{found} (another run was made first, for instance); nothing was changed. "
+            "Check the counts again",
+        )
     with transaction.atomic():
         run = NoticeRun.objects.create(requested_by=actor.username, requested_at=now, letters=len(ids))
         oplog.record(actor, "notices.request", f"notice run {run.pk}", {"letters": len(ids)}, now=now)
@@ -271,10 +287,12 @@ def _check(cards: dict[int, _CardRow], ids: list[int]) -> None:
     ]
     if refused:
         allowed = "・".join(str(CardState(state).label) for state in sorted(PRINTABLE_STATES))
+        with translation.override("en"):  # the English line names the states as the English pages do
+            allowed_en = ", ".join(str(CardState(state).label) for state in sorted(PRINTABLE_STATES))
         raise NoticePrintError(
             f"{len(refused)}枚のカードは通知書を印刷できる状態（{allowed}）ではありません。何も変更していません",
             f"{len(refused)} card(s) are not in a state a notice letter can be printed in "
-            f"({', '.join(sorted(PRINTABLE_STATES))}); nothing was changed",
+            f"({allowed_en}); nothing was changed",
             refused,
         )
 
@@ -362,13 +380,16 @@ def letter_inquiry(rules: BookingSettings) -> str:
 # --- the files -----------------------------------------------------------------------------------------
 
 
-def do_delete_notice_files(run: NoticeRun, *, actor: oplog.Actor) -> None:
-    """Staff delete a run's files once the letters are printed (they hold the passwords)."""
+def do_delete_notice_files(run: NoticeRun, *, actor: oplog.Actor) -> bool:
+    """Staff delete a run's files once the letters are printed (they hold the passwords); False (nothing
+    logged) when they were deleted already (a second click, another tab, the expiry sweep)."""
     with transaction.atomic():
         # Deleted before the commit: should the commit fail, the row still names files that are gone, and the
         # download answers 410, which is better than files with passwords that nothing points to any more.
-        runner.discard_files(NOTICE_RUNS, run.pk, expires_at=timezone.now())
+        if not runner.discard_files(NOTICE_RUNS, run.pk, expires_at=timezone.now()):
+            return False
         oplog.record(actor, "notices.delete_files", f"notice run {run.pk}")
+    return True
 
 
 def do_delete_expired_notice_files(now: dt.datetime | None = None) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
+from django.utils import translation
 
 from booking.cards.credentials import RESERVATION_NUMBER_DIGITS
 from booking.lib.japanese import typed_digits
@@ -103,10 +104,13 @@ def printable(card: Card) -> tuple[str, str] | None:
     """Why a notice letter cannot be printed for this card (Japanese, English), or None if it can."""
     if card.state in PRINTABLE_STATES:
         return None
-    label = CardState(card.state).label
+    with translation.override("ja"):
+        label = str(CardState(card.state).label)
+    with translation.override("en"):  # the state as the English pages name it, not its code
+        label_en = str(CardState(card.state).label)
     return (
         f"「{label}」のカードの通知書は印刷できません",
-        f"a card in state {card.state} cannot get a notice letter",
+        f"a card that is “{label_en}” cannot get a notice letter",
     )
 
 

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from booking.engine.queries import booking_rules
 from booking.lib.dates import TOKYO
-from booking.models import BookingEvent, BookingSettings, Card, Place, Slot
+from booking.models import Booking, BookingEvent, BookingSettings, Card, Place, Slot
 from booking.rules.card_states import CardState
 from integrations import csv_export, transfer_pdf
 
@@ -64,6 +64,7 @@ class Entry:
     starts_at: dt.datetime
     changed_at: dt.datetime | None = None
     other: Slot | None = None
+    no_show: bool = False  # nobody came: the card is not handed over here (moved back, or to go back)
 
     @property
     def kind_label(self) -> str:
@@ -110,8 +111,8 @@ class TransferList:
 
     @property
     def coming(self) -> list[Entry]:
-        """The cards that should be at this counter on the day."""
-        return self.regular + self.added
+        """The cards that should be at this counter on the day (not a no-show's: nobody takes it)."""
+        return [entry for entry in self.regular + self.added if not entry.no_show]
 
     @property
     def to_move(self) -> list[Entry]:
@@ -120,8 +121,8 @@ class TransferList:
 
     @property
     def to_return(self) -> list[Entry]:
-        """Removed cards already at this counter: to be brought back to the back office."""
-        return [entry for entry in self.removed if self.needs_return(entry)]
+        """Cards already at this counter that nobody takes here (removed, no-shows): back to the office."""
+        return [entry for entry in self.removed + self.regular + self.added if self.needs_return(entry)]
 
     @cached_property
     def to_return_ids(self) -> frozenset[int]:
@@ -130,7 +131,7 @@ class TransferList:
 
     def needs_return(self, entry: Entry) -> bool:
         return (
-            entry.kind == REMOVED
+            (entry.kind == REMOVED or entry.no_show)
             and entry.card.state == CardState.MOVED
             and entry.card.at_place_id == self.place.pk
         )
@@ -154,17 +155,18 @@ def transfer_list(place: Place, day: dt.date, now: dt.datetime | None = None) ->
     for booking_id, events in history.items():
         card = events[0].booking.card
         assert card is not None  # the query keeps card bookings only
+        no_show = events[0].booking.outcome == Booking.Outcome.NO_SHOW
         now_slot = _slot_at(events, now)
         if now < cut:
             if here(now_slot):
-                regular.append(Entry(REGULAR, booking_id, card, _start(now_slot)))
+                regular.append(Entry(REGULAR, booking_id, card, _start(now_slot), no_show=no_show))
             continue
         cut_slot = _slot_at(events, cut)
         if here(cut_slot) and here(now_slot):
-            regular.append(Entry(REGULAR, booking_id, card, _start(now_slot)))
+            regular.append(Entry(REGULAR, booking_id, card, _start(now_slot), no_show=no_show))
         elif here(now_slot):
             came = _last(events, lambda e: here(e.to_slot) and not here(e.from_slot))
-            added.append(Entry(ADDED, booking_id, card, _start(now_slot), came.at, came.from_slot))
+            added.append(Entry(ADDED, booking_id, card, _start(now_slot), came.at, came.from_slot, no_show))
         elif here(cut_slot):
             left = _last(events, lambda e: here(e.from_slot) and not here(e.to_slot))
             removed.append(Entry(REMOVED, booking_id, card, _start(cut_slot), left.at, left.to_slot))
@@ -237,7 +239,7 @@ def action_label(transfers: TransferList, entry: Entry) -> str:
     """What staff must do with the card, if anything."""
     if transfers.needs_return(entry):
         return _("事務室へ戻す")
-    if entry.kind == REMOVED:
+    if entry.kind == REMOVED or entry.no_show:
         return _("移送しない")
     if entry.in_back_office_booked and transfers.is_cut:
         return _("移送する")

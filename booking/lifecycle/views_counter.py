@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from booking.access.gate import actor_of, staff_view
@@ -30,7 +30,7 @@ SESSION_PLACE = "counter_place"  # the counter this clerk used last
 SHOW_CHOICES = [
     ("", gettext_lazy("すべて")),
     ("waiting", gettext_lazy("来庁待ち")),
-    ("checked_in", gettext_lazy("受付済み")),
+    ("checked_in", pgettext_lazy("a visitor at the counter", "受付済み")),  # as its rows: "Checked in"
     ("done", gettext_lazy("交付済み")),
     ("no_show", gettext_lazy("来庁なし")),
 ]
@@ -146,11 +146,12 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         except CounterError as error:
             messages.error(request, error.message)
         else:
-            done = (
-                _("%(name)s さんに交付しました。")
-                if action == "hand_over"
-                else _("%(name)s さんを来庁なしにしました。")
-            )
+            if action != "hand_over":
+                done = _("%(name)s さんを来庁なしにしました。")
+            elif booking.card_id is None:  # a phone-only service's visit: no card is handed over
+                done = _("%(name)s さんの対応を記録しました。")
+            else:
+                done = _("%(name)s さんに交付しました。")
             messages.success(request, done % {"name": booking.name_kana})
     return redirect(_page_url(booking.slot.place_id, day, show, booking.pk))
 

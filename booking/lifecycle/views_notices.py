@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,7 +27,9 @@ from django.views.decorators.http import require_POST
 from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can
 from booking.audit import oplog
+from booking.engine import idempotency
 from booking.jobs import pages as job_pages
+from booking.lib.digits import whole_number
 from booking.lifecycle import notices, queries
 from booking.models import Card, JobStatus, NoticeRun
 from booking.rules.card_states import CardState
@@ -192,14 +195,30 @@ def notices_start(request: HttpRequest) -> HttpResponse:
         )
         confirmed = False
     if not confirmed:
-        return render(request, "booking/staff/notices/confirm.html", {"form": form, "selection": selection})
+        context = {"form": form, "selection": selection, "form_token": idempotency.form_token("notices")}
+        return render(request, "booking/staff/notices/confirm.html", context)
+
+    def request_run() -> idempotency.Answer:
+        reprints = whole_number(request.POST.get("reprints", ""))  # as the confirmed page counted them
+        run = notices.do_request_notice_run(selection.card_ids, actor=actor_of(request), reprints=reprints)
+        return idempotency.Answer(302, {"run": run.pk}, reverse("staff:notice_run", args=[run.pk]))
+
     try:
-        run = notices.do_request_notice_run(selection.card_ids, actor=actor_of(request))
+        # The confirm page sent again (Back, a second press, a resend) goes to the run it made, never a
+        # second run: that would reprint the same cards and void the letters of the first (a new user's walk).
+        answer, replayed = idempotency.form_once(request, f"staff:{request.user.pk}", "notices", request_run)
     except notices.NoticePrintError as exc:
         form.add_error(None, exc.shown)
         return _index(request, form, status=409)
-    messages.success(request, _("印刷を開始しました。完了するとこの画面からダウンロードできます。"))
-    return redirect("staff:notice_run", pk=run.pk)
+    except (idempotency.KeyReused, idempotency.KeyInProgress):
+        started = _("この確認画面からはすでに印刷を開始しています。印刷の一覧をご確認ください。")
+        messages.info(request, started)
+        return redirect("staff:notices")
+    if replayed:
+        messages.info(request, _("この確認画面からはすでに印刷を開始しています。その印刷の画面です。"))
+    else:
+        messages.success(request, _("印刷を開始しました。完了するとこの画面からダウンロードできます。"))
+    return redirect(answer.redirect_to)
 
 
 @staff_view(Can.PRINT_NOTICES)
@@ -285,6 +304,8 @@ def _gone(request: HttpRequest, status: int = 410) -> HttpResponse:
 @require_POST
 def notice_delete_files(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(NoticeRun, pk=pk, status=JobStatus.DONE)
-    notices.do_delete_notice_files(run, actor=actor_of(request))
-    messages.success(request, _("ファイルを削除しました。"))
+    if notices.do_delete_notice_files(run, actor=actor_of(request)):
+        messages.success(request, _("ファイルを削除しました。"))
+    else:
+        messages.info(request, _("この印刷のファイルはすでに削除されています。"))
     return redirect("staff:notice_run", pk=run.pk)

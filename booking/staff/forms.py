@@ -62,7 +62,8 @@ class PasswordChangeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("new") and data.get("new") != data.get("again"):
+        # an empty confirmation is told "required" by its field, not also "does not match"
+        if data.get("new") and data.get("again") and data["new"] != data["again"]:
             self.add_error("again", _("新しいパスワードが一致しません。"))
         return data
 
@@ -153,6 +154,7 @@ class InvitationPasswordForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("new") and data.get("new") != data.get("again"):
+        # an empty confirmation is told "required" by its field, not also "does not match"
+        if data.get("new") and data.get("again") and data["new"] != data["again"]:
             self.add_error("again", _("パスワードが一致しません。"))
         return data

@@ -9,12 +9,13 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from booking.access import accounts, sessions
 from booking.access.gate import actor_of, staff_view
@@ -28,10 +29,21 @@ from booking.staff.forms import CreateStaffForm, NetworkForm
 from integrations import csv_export
 
 
+def _profiles() -> QuerySet[StaffProfile]:
+    """The accounts, each with whether it has a second factor set up (the list says so, and offers its
+    removal only then)."""
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)
+    return (
+        StaffProfile.objects.select_related("user")
+        .annotate(has_totp=Exists(confirmed))
+        .order_by("user__username")
+    )
+
+
 @staff_view(Can.MANAGE_STAFF, log_reads="staff.list")
 def staff_list(request: HttpRequest) -> HttpResponse:
     form = CreateStaffForm(request.POST or None)
-    profiles = StaffProfile.objects.select_related("user").order_by("user__username")
+    profiles = _profiles()
     return render(
         request,
         "booking/staff/staff_list.html",
@@ -65,7 +77,7 @@ def staff_create(request: HttpRequest) -> HttpResponse:
                 request, _("職員 %(name)s を登録しました。") % {"name": form.cleaned_data["username"]}
             )
             return redirect("staff:staff_list")
-    profiles = StaffProfile.objects.select_related("user").order_by("user__username")
+    profiles = _profiles()
     return render(
         request,
         "booking/staff/staff_list.html",

@@ -41,7 +41,8 @@ REFUSALS = {
         "しばらく待ってからやり直すか、管理者に解除を依頼してください。"
     ),
     "otp_required": gettext_lazy(
-        "確認コードが違います。認証アプリに表示されている6桁の数字を入力してください。"
+        "確認コードが違います。認証アプリに表示されている6桁の数字を入力してください"
+        "（一度使ったコードは使えません。次のコードに変わってから入力してください）。"
     ),
     "too_many_attempts": gettext_lazy(
         "この端末からのログインの失敗が続いたため、しばらく受け付けを停止しています。"
@@ -183,7 +184,13 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             messages.success(request, _("二要素認証を設定しました。次回から確認コードの入力が必要です。"))
             return redirect("staff:home")
-        form.add_error("otp", _("確認コードが違います。時刻がずれていないか確認してください。"))
+        form.add_error(
+            "otp",
+            _(
+                "確認コードが違います。端末の時刻がずれていないか確認し、認証アプリのいまの6桁を入力してください"
+                "（一度使ったコードは使えません）。"
+            ),
+        )
     secret = base64.b32encode(device.bin_key).decode()
     return render(
         request,

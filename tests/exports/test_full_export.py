@@ -65,6 +65,8 @@ def test_an_administrator_exports_everything_and_downloads_it(
 
     response: Any = client.get(f"/staff/exports/{job.pk}/download/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    tokyo = timezone.localtime(job.requested_at)  # the file named in the municipality's time, not UTC
+    assert f"madoguchi-export-{tokyo:%Y%m%d-%H%M%S}.zip" in response["Content-Disposition"]
     files = read_zip(b"".join(response.streaming_content))
     assert set(files) == {table.filename for table in tables()}
     assert len(files["places.csv"]) == 1 + 21

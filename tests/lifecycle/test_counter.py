@@ -305,10 +305,17 @@ def test_the_counter_screen_checks_in_by_scan_and_records_the_visit(on_the_day: 
     again = clerk.post(f"/staff/counter/{first.pk}/hand-over/", follow=True).content.decode()
     assert "交付済みです" in again
 
+    card_page = clerk.get(f"/staff/cards/{card(first).pk}/").content.decode()
+    assert "本人（交付済み）" in card_page  # not "事務室": the resident has it
+
     clerk.post(f"/staff/counter/{second.pk}/no-show/")
     assert fresh(second).outcome == "no_show" and card(second).state == CardState.NOTICE_SENT
-    assert "スズキ ハナコ" in page(clerk, place=center().pk, day=day, show="no_show")
-    assert "スズキ ハナコ" not in page(clerk, place=center().pk, day=day, show="waiting")
+    no_shows = page(clerk, place=center().pk, day=day, show="no_show")
+    assert "スズキ ハナコ" in no_shows and "スズキ ハナコ" not in page(
+        clerk, place=center().pk, day=day, show="waiting"
+    )
+    # its card went back to "notice sent" in the back office: no late hand-over to press (it only failed)
+    assert "遅れて来庁・交付した" not in no_shows and "交付するには予約を取り直してください" in no_shows
 
 
 def test_a_row_button_checks_in_a_phone_only_visit(on_the_day: dt.date) -> None:
@@ -322,6 +329,10 @@ def test_a_row_button_checks_in_a_phone_only_visit(on_the_day: dt.date) -> None:
     assert "デンワ ハナコ" in page(clerk, place=center().pk, day=day)
     clerk.post(f"/staff/counter/{visit.pk}/check-in/")
     assert fresh(visit).checked_in_at == at(day, 9, 30)
+    # no card is handed over at a phone-only visit: "served", not "handed over"
+    assert "対応した" in page(clerk, place=center().pk, day=day)
+    done = clerk.post(f"/staff/counter/{visit.pk}/hand-over/", follow=True).content.decode()
+    assert "デンワ ハナコ さんの対応を記録しました。" in done and "交付しました" not in done
 
 
 def test_another_day_shows_a_notice_and_refuses_check_in(on_the_day: dt.date) -> None:

@@ -444,19 +444,75 @@ def test_selection_by_pasted_numbers_reports_each_line(kyoto: Path) -> None:
         (2, "the same card as line 1"),
         (4, "not an application ID (23 digits) or a reservation number (12 digits)"),
         (5, "no such card"),
-        (7, "a card in state received cannot get a notice letter"),
+        (7, "a card that is “Received (J-LIS)” cannot get a notice letter"),  # the label, not the code
     ]
 
 
 # --- the screens ---------------------------------------------------------------------------------------
 
 
-def confirm_and_start(client: Client, data: dict[str, str], captured: Any) -> Any:
+def confirmed(client: Client, data: dict[str, str]) -> dict[str, str]:
+    """What the confirm page sends with its button."""
     confirm = client.post("/staff/notices/new/", data)
     assert confirm.status_code == 200, confirm.content.decode()[:2000]
-    expected = confirm.context["selection"].total
+    sent = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.content.decode()))
+    return {
+        **data,
+        **{k: v for k, v in sent.items() if k in ("expected", "reprints", "form_token", "confirm")},
+    }
+
+
+def confirm_and_start(client: Client, data: dict[str, str], captured: Any) -> Any:
+    sent = confirmed(client, data)
     with captured(execute=True):
-        return client.post("/staff/notices/new/", {**data, "confirm": "1", "expected": str(expected)})
+        return client.post("/staff/notices/new/", sent)
+
+
+def test_the_confirm_page_sent_again_makes_no_second_run(
+    kyoto: Path, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Back and press again (or a resend) after the run finished: the first run's page, not a second run that
+    would reprint the cards and void the letters just printed (a new user's walk)."""
+    make_staff("admin1", "administrator")
+    card = factories.issue_card(state=CardState.SET_UP).card
+    client = sign_in("admin1")
+    sent = confirmed(client, {"selection": "lines", "lines": card.application_id})
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post("/staff/notices/new/", sent)
+    run = NoticeRun.objects.get()
+    password = Card.objects.get(pk=card.pk).password_digest
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post("/staff/notices/new/", sent, follow=True)
+    assert again.redirect_chain[-1][0] == first["Location"] == f"/staff/notices/{run.pk}/"
+    assert "この確認画面からはすでに印刷を開始しています" in again.content.decode()
+    assert NoticeRun.objects.count() == 1 and Card.objects.get(pk=card.pk).password_digest == password
+
+
+def test_a_page_confirmed_before_another_run_does_not_reprint(
+    kyoto: Path, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Two confirm pages of the same cards (two tabs, two clerks): the second, confirmed as 0 reprints, is
+    refused once the first has printed them, rather than reprinting them unasked."""
+    make_staff("admin1", "administrator")
+    card = factories.issue_card(state=CardState.SET_UP).card
+    client = sign_in("admin1")
+    data = {"selection": "lines", "lines": card.application_id}
+    tab_a, tab_b = confirmed(client, data), confirmed(client, data)
+    assert tab_b["reprints"] == "0"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/staff/notices/new/", tab_a)
+    refused = client.post("/staff/notices/new/", tab_b)
+    assert refused.status_code == 409
+    assert "再印刷になるカードが0枚から1枚に変わりました" in refused.content.decode()
+    assert NoticeRun.objects.count() == 1
+
+
+def test_the_language_switch_on_the_confirm_page_leads_to_a_page(kyoto: Path) -> None:
+    make_staff("admin1", "administrator")
+    factories.issue_card(state=CardState.SET_UP)
+    client = sign_in("admin1")
+    page = client.post("/staff/notices/new/", {"selection": "set_up"}).content.decode()
+    assert '<input name="next" type="hidden" value="/staff/notices/">' in page
 
 
 def test_an_administrator_prints_all_set_up_cards_and_downloads_the_files(
@@ -495,6 +551,9 @@ def test_an_administrator_prints_all_set_up_cards_and_downloads_the_files(
 
     assert client.post(f"/staff/notices/{run.pk}/delete/").status_code == 302
     assert client.get(f"/staff/notices/{run.pk}/download/pdf/").status_code == 410
+    again = client.post(f"/staff/notices/{run.pk}/delete/", follow=True).content.decode()
+    assert "この印刷のファイルはすでに削除されています。" in again and "ファイルを削除しました" not in again
+    assert OperationLogEntry.objects.filter(action="notices.delete_files").count() == 1
     assert not [path for path in kyoto.rglob("*") if path.is_file()]
 
 

@@ -579,3 +579,28 @@ def test_two_clerks_confirming_at_once_move_each_card_exactly_once(
             _forget_log_after(log_before)
 
     committed_kyoto(scenario)
+
+
+def test_a_no_show_is_no_card_coming_and_a_moved_one_goes_back(day: dt.date) -> None:
+    """On the day, after the counter marked no-shows: neither is counted as a card to hand over here; the one
+    moved to the counter is to go back, the one still in the back office is not to be moved (a new user's walk
+    saw both counted, and the back-office one under "move the card")."""
+    from booking.lifecycle import counter
+
+    came, moved_no_show = book(day, 0), book(day, 1)
+    do_confirm_transfer(center(), day, actor=CLERK, now=cut_of(day) + dt.timedelta(minutes=5))
+    office_no_show = book(day, 2, now=late(day))  # added after the cut, its card never moved
+    after = starts(day)[2] + dt.timedelta(minutes=30)
+    counter.do_mark_no_show(moved_no_show, actor=CLERK, now=after)
+    counter.do_mark_no_show(office_no_show, actor=CLERK, now=after)
+
+    listing = transfers.transfer_list(center(), day, after + dt.timedelta(minutes=1))
+    assert numbers(listing.coming) == [number(came)]
+    assert not listing.to_move
+    assert numbers(listing.to_return) == [number(moved_no_show)]
+    labels = {
+        entry.card.reservation_number: transfers.action_label(listing, entry)
+        for entry in listing.regular + listing.added
+    }
+    assert labels[number(moved_no_show)] == "事務室へ戻す"
+    assert labels[number(office_no_show)] == "移送しない"
