@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from booking.audit import oplog
+from booking.cards import notes
 from booking.jobs import runner
 from booking.jobs.enqueue import queue_on_commit
 from booking.jobs.kinds import Failure, JobFailed, JobKind, Reason
@@ -136,7 +137,7 @@ def _import(job: CardImportJob, *, today: dt.date) -> None:
             result = do_import_cards(
                 parsed.rows,
                 actor=job.requested_by,
-                note=f"{LAYOUT_NAMES[parsed.layout]}取込 job {job.pk}",
+                note=notes.import_note(LAYOUT_NAMES[parsed.layout], job.pk),
                 job=job,
                 progress=lambda done, _total: publish_progress(job.pk, done, total),
             )

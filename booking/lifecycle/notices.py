@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from booking.audit import oplog
-from booking.cards import credentials
+from booking.cards import credentials, notes
 from booking.cards.moves import do_move_cards, do_record_event
 from booking.engine.queries import booking_rules
 from booking.engine.texts import bring_for
@@ -42,8 +42,8 @@ from tenants.db import tenant_connection
 from tenants.queries import current_tenant_name
 
 DOWNLOAD_DAYS = 7
-PRINT_NOTE = "通知書印刷"
-REPRINT_NOTE = "通知書再印刷"
+PRINT_NOTE = notes.PRINT
+REPRINT_NOTE = notes.REPRINT
 _CHUNK = 5000
 _FETCH_CHUNK = 2000
 _SHOWN = 20

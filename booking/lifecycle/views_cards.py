@@ -20,6 +20,7 @@ from booking.access.gate import actor_of, staff_view
 from booking.access.permissions import Can, allows
 from booking.cards import search as card_search
 from booking.cards.moves import CardMoveError, LifecycleError, do_staff_move_cards
+from booking.cards.notes import shown_note
 from booking.lifecycle import progress, queries
 from booking.lifecycle.transfer_services import do_return_to_back_office
 from booking.models import Booking, Card
@@ -160,7 +161,10 @@ def _render_card(request: HttpRequest, card: Card, form: MoveForm, status: int =
         "booking/staff/cards/card.html",
         {
             "card": card,
-            "events": card.events.select_related("place").order_by("at", "pk"),
+            "events": [
+                (event, shown_note(event.note))
+                for event in card.events.select_related("place").order_by("at", "pk")
+            ],
             "bookings": Booking.objects.filter(card=card)
             .select_related("slot__place")
             .order_by("-created_at"),

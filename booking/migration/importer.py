@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from booking.audit import oplog
-from booking.cards import credentials
+from booking.cards import credentials, notes
 from booking.lib.dates import TOKYO
 from booking.migration.matching import booking_key, chunks, existing_bookings, in_chunks
 from booking.migration.outcome import ImportOutcome, KindCount, Reconciliation
@@ -45,7 +45,7 @@ from integrations.legacy_import import (
 )
 
 ACTOR = "legacy-import"
-NOTE = "旧システムから移行"
+NOTE = notes.MIGRATED
 # The advisory lock's name: never renamed with the module, so imports by two versions of the code (during a
 # deploy) still wait for each other.
 _LOCK_KEY = "madoguchi.booking.migration_import"

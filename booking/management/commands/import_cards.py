@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from booking.audit import oplog
+from booking.cards import notes
 from booking.lifecycle import intake as card_import
 from booking.lifecycle import intake_letters
 from booking.lifecycle.intake import CardImportError, ImportResult
@@ -83,7 +84,7 @@ class Command(BaseCommand):
                 result = card_import.do_import_cards(
                     parsed.rows,
                     actor=ACTOR,
-                    note=f"{card_import.LAYOUT_NAMES[parsed.layout]}取込（import_cards）",
+                    note=notes.import_note(card_import.LAYOUT_NAMES[parsed.layout]),
                     letters=letters is not None,
                     reissue=reissue,
                 )
