@@ -149,7 +149,12 @@ def sample_values(
     now = now or timezone.now()
     place = Place.objects.order_by("display_order", "code").first()
     start = dt.datetime.combine(windows.first_bookable_day(now, rules), dt.time(10, 0), tzinfo=TOKYO)
-    end = start + dt.timedelta(minutes=15)
+    for _day in range(366):  # a day that could be booked now: its deadline not yet passed
+        if windows.deadline_for(start, rules) > now:
+            break
+        start += dt.timedelta(days=1)
+    pattern = place.opening_patterns.order_by("pk").first() if place else None
+    end = start + dt.timedelta(minutes=pattern.slot_minutes if pattern else 15)  # the place's own slot length
     deadline = windows.deadline_for(start, rules)
     english = language == "en"
     if place is None:

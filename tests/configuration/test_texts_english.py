@@ -99,3 +99,27 @@ def test_the_preview_shows_the_english_mails_or_says_the_japanese_one_is_sent(ad
     assert "–" in preview.split('lang="en">Booked: ')[1].split("</p>")[0]  # English times: 10:00–10:15
     assert "英語の本文がないため、日本語の本文を送ります。" in preview  # the reminder has no English text
     assert booking_rules().confirmation_mail_text_en != "Booked: {date} {time}, bring {bring}."  # not saved
+
+
+def test_the_preview_booking_could_be_made_now(kyoto: None) -> None:
+    """Its deadline is still ahead (the first bookable day's had passed where residents may book the same day
+    but change only two days ahead: the preview told of a deadline gone), and its slot is as long as the first
+    place's own."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from booking.configuration.texts import sample_values
+    from booking.models import Place
+
+    rules = booking_rules()
+    rules.first_days_ahead, rules.deadline_days_before = 0, 2
+    now = timezone.now()
+    values = sample_values(rules, "", now=now)
+    first = Place.objects.order_by("display_order", "code").first()
+    assert first is not None
+    minutes = first.opening_patterns.order_by("pk").first().slot_minutes  # type: ignore[union-attr]
+    start, end = (dt.datetime.strptime(t, "%H:%M") for t in values["time"].split("〜"))
+    assert (end - start) == dt.timedelta(minutes=minutes)
+    day = dt.datetime.strptime(values["date"].split("（")[0], "%Y年%m月%d日").date()
+    assert day >= timezone.localdate(now) + dt.timedelta(days=2)
