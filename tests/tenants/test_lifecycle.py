@@ -119,11 +119,13 @@ def test_provision_from_the_console_invites_the_first_administrator(ops: Client)
     ("change", "message"),
     [
         ({"schema_name": "Uji!"}, "スキーマ名が正しくありません"),
-        ({"domain": KYOTO_HOST}, "既に kyoto に割り当てられています"),
+        ({"domain": KYOTO_HOST}, "既に kyoto で使われています"),
         ({"domain": "bad_host..jp"}, "ドメイン名が正しくありません"),
         ({"admin_email": "not-an-address"}, "有効なメールアドレス"),
         ({"admin_username": "名前 空白"}, "管理者のユーザーID"),
         ({"name": ""}, "名称（日本語）"),
+        # one message, in the page's language, saying what can be done (no rename exists)
+        ({"schema_name": "mihon", "name": "別の名前"}, "名称に「見本市」を入力してください"),
     ],
 )
 def test_bad_provisioning_input_is_refused_and_changes_nothing(
@@ -133,6 +135,7 @@ def test_bad_provisioning_input_is_refused_and_changes_nothing(
     response = ops.post("/municipalities/new/", {**PROVISION, **change})
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert " / " not in response.content.decode().split("<main", 1)[-1]
     assert not Municipality.objects.filter(schema_name__in=["uji", "Uji!"]).exists()
     assert not mail.outbox and actions() == before
 
