@@ -161,6 +161,15 @@ def test_the_command_line_invites_too_and_stays_idempotent(tenants: Tenants) -> 
     assert mihon.get(first).status_code == 410 and mihon.get(second).status_code == 200
 
 
+def test_the_invitations_english_part_names_the_municipality_in_english(tenants: Tenants) -> None:
+    lifecycle.do_invite(ACTOR, tenants.kyoto, "kyoto-admin", "k@city.kyoto.example.jp")
+    lifecycle.do_invite(ACTOR, tenants.mihon, "mihon-admin", "m@mihon.example.jp")  # no English name
+    kyoto, mihon = (message.body for message in mail.outbox)
+    assert "京都市 の Madoguchi 職員用管理画面" in kyoto
+    assert "staff console of Kyoto City." in kyoto and "of 京都市" not in kyoto
+    assert "staff console of 見本市." in mihon  # the Japanese name when there is no English one
+
+
 def test_an_invitation_expires(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 
