@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from booking.models import ExportJob, OperationLogEntry
@@ -598,3 +599,23 @@ def test_the_same_domain_added_twice_at_once_is_refused_not_a_500(tenants: Tenan
         other.execute("DELETE FROM tenants_domain WHERE domain = %s", ["same.localhost"])
         other.commit()
         other.close()
+
+
+def test_the_console_names_municipalities_in_the_pages_language(ops: Client, tenants: Tenants) -> None:
+    """English pages show the English name (Kyoto City), and a Japanese name without one marked lang="ja";
+    Japanese pages the Japanese name."""
+    month = timezone.localdate().strftime("%Y-%m")
+    pages = ["/", "/municipalities/kyoto/", "/municipalities/kyoto/offboard/", "/waiting-room/"]
+    pages += ["/waiting-room/kyoto/", "/availability/", f"/availability/kyoto/{month}/"]
+    ops.cookies["django_language"] = "en"
+    for path in pages:
+        response = ops.get(path)
+        page = response.content.decode().replace('<dd><span lang="ja">京都市</span></dd>', "")  # its own row
+        assert response.status_code == 200 and "Kyoto City" in page and "京都市" not in page, path
+    assert '<span lang="ja">見本市</span>' in ops.get("/").content.decode()  # no English name: marked
+    waiting = ops.get("/waiting-room/kyoto/").content.decode()
+    assert "<title>Waiting room of Kyoto City" in waiting and "<h1>Waiting room of Kyoto City</h1>" in waiting
+    ops.cookies["django_language"] = "ja"
+    page = ops.get("/municipalities/kyoto/").content.decode()
+    assert "<h1>京都市 (kyoto)</h1>" in page and "Kyoto City" in page  # the English name in its own row
+    assert "<h1>京都市の待合室</h1>" in ops.get("/waiting-room/kyoto/").content.decode()
