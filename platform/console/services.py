@@ -171,7 +171,7 @@ def stop_problems(stop: PlannedStop, today: dt.date | None = None) -> dict[str, 
     the admin's form shows these next to its fields, and do_record_stop refuses a stop that has any."""
     today = today or timezone.localdate()
     problems: dict[str, str] = {}
-    if stop.tenant_id is not None and stop.tenant.schema_name == get_public_schema_name():
+    if stop.tenant is not None and stop.tenant.schema_name == get_public_schema_name():
         # the platform's own row (the vendor console's host): a stop of it would reach no municipality
         problems["tenant"] = _(
             "運用コンソールの行は自治体ではないため、停止の対象にできません。"
