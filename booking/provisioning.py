@@ -211,6 +211,17 @@ def report_addresses() -> list[str]:
     return report_recipients()
 
 
+def hold_minutes() -> int:
+    """How long the tenant holds a resident's chosen time (its booking rules; the default without the row),
+    for the vendor console: a waiting-room pass must outlast it (docs/operations.md §2.7). The caller has
+    switched to the tenant's schema."""
+    held = BookingSettings.objects.filter(singleton=True).values_list("hold_minutes", flat=True).first()
+    return DEFAULT_HOLD_MINUTES if held is None else held
+
+
+DEFAULT_HOLD_MINUTES: int = BookingSettings._meta.get_field("hold_minutes").default
+
+
 def final_export() -> tuple[str, int]:
     """The full export of the tenant's data, made just before offboarding (SO-17): (storage key, bytes).
 

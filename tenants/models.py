@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import schema_exists
@@ -16,23 +16,23 @@ from tenants import template_schema
 class Municipality(TenantMixin):
     """One customer municipality; all its data lives in the PostgreSQL schema named `schema_name`."""
 
-    name = models.CharField("名称", max_length=100)
-    name_en = models.CharField("名称（英語）", max_length=100, blank=True)
+    name = models.CharField(_("名称"), max_length=100)
+    name_en = models.CharField(_("名称（英語）"), max_length=100, blank=True)
     # The preset that seeded the tenant's schema; empty until the preset has been applied in full.
-    preset = models.CharField("プリセット", max_length=20, blank=True)
-    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    preset = models.CharField(_("プリセット"), max_length=20, blank=True)
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
     # Suspension (issue 14 §3): while set, every site of the municipality answers "suspended"
     # (madoguchi.suspension); who and why are kept here, each change in the vendor operation log.
-    suspended_at = models.DateTimeField("利用停止日時", null=True, blank=True)
-    suspended_by = models.CharField("利用停止した運用者", max_length=150, blank=True)
-    suspension_reason = models.CharField("利用停止の理由", max_length=500, blank=True)
+    suspended_at = models.DateTimeField(_("利用停止日時"), null=True, blank=True)
+    suspended_by = models.CharField(_("利用停止した運用者"), max_length=150, blank=True)
+    suspension_reason = models.CharField(_("利用停止の理由"), max_length=500, blank=True)
 
     auto_create_schema = True
     auto_drop_schema = False  # a schema is only dropped by the offboarding procedure, never by a delete
 
     class Meta:
-        verbose_name = "自治体"
-        verbose_name_plural = "自治体"
+        verbose_name = _("自治体")
+        verbose_name_plural = pgettext_lazy("plural", "自治体")
         ordering = ["schema_name"]
 
     def __str__(self) -> str:
@@ -82,8 +82,8 @@ class Domain(DomainMixin):
     """A host name that routes to a tenant, e.g. yoyaku.city.kyoto.lg.jp or kyoto.localhost."""
 
     class Meta:
-        verbose_name = "ドメイン"
-        verbose_name_plural = "ドメイン"
+        verbose_name = pgettext_lazy("singular", "ドメイン")
+        verbose_name_plural = _("ドメイン")
         ordering = ["domain"]
 
     def __str__(self) -> str:
@@ -102,23 +102,24 @@ class OffboardingRecord(models.Model):
         DONE = "done", _("完了")
         FAILED = "failed", _("失敗")
 
-    schema_name = models.CharField("スキーマ", max_length=63)
-    name = models.CharField("名称", max_length=100)
-    status = models.CharField("状態", max_length=10, choices=Status.choices, default=Status.REQUESTED)
-    error = models.TextField("エラー", blank=True)
-    offboarded_at = models.DateTimeField("削除日時", null=True, blank=True)
-    export_key = models.CharField("最終出力の保存先", max_length=300, blank=True)
-    export_size = models.BigIntegerField("最終出力のサイズ", default=0)
-    requested_by = models.CharField("実施者", max_length=150)
+    schema_name = models.CharField(_("スキーマ"), max_length=63)
+    name = models.CharField(_("名称"), max_length=100)
+    status = models.CharField(_("状態"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    error = models.TextField(_("エラー"), blank=True)
+    offboarded_at = models.DateTimeField(_("削除日時"), null=True, blank=True)
+    export_key = models.CharField(_("最終出力の保存先"), max_length=300, blank=True)
+    export_size = models.BigIntegerField(_("最終出力のサイズ"), default=0)
+    requested_by = models.CharField(_("実施者"), max_length=150)
     # The disposal certificate (issue 14 §3): what was destroyed, when, at whose request.
-    export_sha256 = models.CharField("最終出力のSHA-256", max_length=64, blank=True)
-    asked_by = models.CharField("依頼者（自治体）", max_length=200, blank=True)
-    started_at = models.DateTimeField("開始日時", null=True, blank=True)
-    tables = models.JSONField("削除した表と行数", default=list, blank=True)  # [{"table", "rows"}]
-    files = models.JSONField("削除したファイル", default=list, blank=True)  # [{"key", "size"}]
+    export_sha256 = models.CharField(_("最終出力のSHA-256"), max_length=64, blank=True)
+    asked_by = models.CharField(_("依頼者（自治体）"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("開始日時"), null=True, blank=True)
+    tables = models.JSONField(_("削除した表と行数"), default=list, blank=True)  # [{"table", "rows"}]
+    files = models.JSONField(_("削除したファイル"), default=list, blank=True)  # [{"key", "size"}]
 
     class Meta:
-        verbose_name = "解約・データ削除の記録"
+        verbose_name = pgettext_lazy("singular", "解約・データ削除の記録")
+        verbose_name_plural = _("解約・データ削除の記録")
         ordering = ["-pk"]
 
     def __str__(self) -> str:
@@ -135,16 +136,32 @@ class OplogCheckpoint(models.Model):
     refuses UPDATE, DELETE and TRUNCATE, so rows are only ever added.
     """
 
-    schema_name = models.CharField("スキーマ", max_length=63)
-    kind = models.CharField("種類", max_length=10)
-    seq = models.BigIntegerField("番号")
+    schema_name = models.CharField(_("スキーマ"), max_length=63)
+    kind = models.CharField(_("種類"), max_length=10)
+    seq = models.BigIntegerField(_("番号"))
     digest = models.CharField(max_length=64)
-    at = models.DateTimeField("日時")
+    at = models.DateTimeField(_("日時"))
     signature = models.CharField(max_length=64)
 
     class Meta:
-        verbose_name = "操作ログのチェックポイント"
+        verbose_name = _("操作ログのチェックポイント")
+        verbose_name_plural = pgettext_lazy("plural", "操作ログのチェックポイント")
         indexes = [models.Index(fields=["schema_name", "seq"], name="tenants_checkpoint_schema_seq")]
 
     def __str__(self) -> str:
         return f"{self.schema_name} {self.kind} {self.seq}"
+
+
+def _label(model: type[models.Model], name: str, label: Any) -> None:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    field.verbose_name = label
+
+
+# django-tenants' own fields carry no labels (the console's admin showed "Schema name", "Domain", "Is primary"
+# in English on Japanese pages). Labelled here rather than by redefining the fields: `verbose_name` only, not
+# the field's recorded argument (`_verbose_name`), so the migrations' state does not change.
+_label(Municipality, "schema_name", _("スキーマ名"))
+_label(Domain, "domain", pgettext_lazy("singular", "ドメイン"))
+_label(Domain, "tenant", _("自治体"))
+_label(Domain, "is_primary", _("主ドメイン"))

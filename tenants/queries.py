@@ -45,3 +45,13 @@ def current_tenant_name() -> str:
     db = tenant_connection()
     name = getattr(db.tenant, "name", "")
     return str(name) if name else tenant_display_name(db.schema_name)
+
+
+def current_tenant_name_en() -> str:
+    """The English name of the municipality whose schema is in use, for the English part of a mail; its
+    Japanese name when it has none."""
+    db = tenant_connection()
+    if getattr(db.tenant, "name", ""):  # the real row (a request's); schema_context's stand-in has no names
+        return str(db.tenant.name_en or db.tenant.name)
+    names = Municipality.objects.filter(schema_name=db.schema_name).values_list("name_en", "name").first()
+    return str(names[0] or names[1]) if names else db.schema_name

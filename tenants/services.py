@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from booking import provisioning
@@ -24,7 +25,8 @@ RESERVED_SCHEMA_NAMES = {"public", "information_schema"}
 
 
 class ProvisioningError(Exception):
-    """A provisioning request that cannot be carried out as asked; the message says why (ja / en)."""
+    """A provisioning request that cannot be carried out as asked; the message says why and what to do, in the
+    active language (Japanese on the command line, the page's language in the vendor console)."""
 
 
 @dataclass
@@ -46,10 +48,8 @@ def validate_host(host: str) -> str:
     host = normalise_host(host)
     labels = host.split(".")
     if not host or len(host) > 253 or not all(HOST_LABEL_RE.match(label) for label in labels):
-        raise ProvisioningError(
-            f"ドメイン名が正しくありません: {host!r}（英小文字・数字・ハイフンとドットのみ）/ "
-            f"invalid host name: {host!r} (letters, digits, hyphens and dots only)"
-        )
+        message = _("ドメイン名が正しくありません: %(host)s（英小文字・数字・ハイフンとドットのみ）")
+        raise ProvisioningError(message % {"host": host})
     return host
 
 
@@ -60,9 +60,11 @@ def validate_schema_name(schema_name: str) -> str:
         or schema_name.startswith("pg_")
     ):
         raise ProvisioningError(
-            f"スキーマ名が正しくありません: {schema_name!r}（英小文字で始まる2〜40文字の英小文字・数字・_）/ "
-            f"invalid schema name: {schema_name!r} (2-40 of a-z, 0-9, _, starting with a letter; "
-            "not public or pg_*)"
+            _(
+                "スキーマ名が正しくありません: %(schema)s（英小文字で始まる2〜40文字の英小文字・数字・_。"
+                "public と pg_ で始まる名前は使えません）"
+            )
+            % {"schema": schema_name}
         )
     return schema_name
 
@@ -105,11 +107,11 @@ def do_provision_tenant(
     host = validate_host(domain)
     name = name.strip()
     if not name:
-        raise ProvisioningError("名称を指定してください / --name must not be empty")
+        raise ProvisioningError(_("名称を入力してください。"))
     if preset not in provisioning.PRESETS:
         raise ProvisioningError(
-            f"プリセット {preset!r} はありません / unknown preset {preset!r} "
-            f"(choose from: {', '.join(sorted(provisioning.PRESETS))})"
+            _("プリセット %(preset)s はありません。%(choices)s から選んでください。")
+            % {"preset": preset, "choices": ", ".join(sorted(provisioning.PRESETS))}
         )
 
     public = ensure_public_tenant()
@@ -118,8 +120,8 @@ def do_provision_tenant(
     owner = Domain.objects.filter(domain=host).select_related("tenant").first()
     if owner is not None and owner.tenant.schema_name != schema_name:
         raise ProvisioningError(
-            f"ドメイン {host} は既に {owner.tenant.schema_name} に割り当てられています / "
-            f"domain {host} already belongs to tenant {owner.tenant.schema_name}"
+            _("ドメイン %(host)s は既に %(owner)s で使われています。")
+            % {"host": host, "owner": owner.tenant.schema_name}
         )
 
     tenant = Municipality.objects.filter(schema_name=schema_name).first()
@@ -130,9 +132,16 @@ def do_provision_tenant(
         tenant.save(verbosity=0)
         changes.append(f"created tenant {schema_name} ({name}) and its schema")
     elif tenant.name != name:
+        # Nothing renames a municipality (the console and its admin do not, nor any command): say what the
+        # operator can do, finish this one under its name or make another under another schema name.
         raise ProvisioningError(
-            f"テナント {schema_name} は別の名称（{tenant.name}）で既に存在します / "
-            f"tenant {schema_name} already exists with the name {tenant.name!r}; rename it in the console"
+            _(
+                "自治体 %(schema)s は既に「%(name)s」という名称で作成されています"
+                "（名称は後から変更できません）。"
+                "この自治体の作成を続けるときは、名称に「%(name)s」を入力してください。"
+                "別の自治体を作るときは、別のスキーマ名を使ってください。"
+            )
+            % {"schema": schema_name, "name": tenant.name}
         )
     elif name_en.strip() and not tenant.name_en:
         tenant.name_en = name_en.strip()
@@ -142,9 +151,12 @@ def do_provision_tenant(
     if not created and not schema_exists(schema_name):
         if tenant.provisioned:
             raise ProvisioningError(
-                f"テナント {schema_name} のスキーマがありません（プリセット適用済み: 復元が必要です） / "
-                f"tenant {schema_name} was provisioned but its schema is gone: restore it from the backup "
-                "(docs/operations.md); a new, empty schema would hide the loss"
+                _(
+                    "自治体 %(schema)s は作成済みですが、スキーマがありません（データの消失）。"
+                    "空のスキーマを作ると消失が見えなくなるため、作りません。"
+                    "バックアップから復元してください（運用手順書 3.2）。"
+                )
+                % {"schema": schema_name}
             )
         tenant.create_schema(check_if_exists=True, verbosity=0)
         changes.append(f"made the schema of {schema_name} (an earlier run ended before it)")
@@ -158,8 +170,12 @@ def do_provision_tenant(
 
         if tenant.provisioned and tenant.preset != preset:
             raise ProvisioningError(
-                f"テナント {schema_name} には既にプリセット {tenant.preset} が適用されています / "
-                f"tenant {schema_name} was already seeded with preset {tenant.preset!r}"
+                _(
+                    "自治体 %(schema)s には既にプリセット %(preset)s が適用されています"
+                    "（後から変更できません）。"
+                    "プリセットに %(preset)s を指定してください。"
+                )
+                % {"schema": schema_name, "preset": tenant.preset}
             )
         if not tenant.provisioned:
             with schema_context(tenant.schema_name):

@@ -149,9 +149,9 @@ def do_invite_administrator(actor: oplog.Actor, username: str, email: str) -> In
 
 
 def _mail(invitation: Invitation) -> tuple[str, str]:
-    from tenants.queries import current_tenant_name
+    from tenants.queries import current_tenant_name, current_tenant_name_en
 
-    name = current_tenant_name()
+    name, name_en = current_tenant_name(), current_tenant_name_en()  # the English part: its English name
     expires = timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d %H:%M")
     subject = f"【{name}】Madoguchi 職員用管理画面へのご招待 / Invitation to the staff console"
     body = (
@@ -161,7 +161,7 @@ def _mail(invitation: Invitation) -> tuple[str, str]:
         f"{invitation.url}\n\n"
         f"有効期限: {expires}（日本時間）。期限を過ぎたときは、運用窓口に招待の再送を依頼してください。\n"
         "このメールに心当たりがない場合は、リンクを開かずに破棄してください。\n\n"
-        f"You have been invited as an administrator of the Madoguchi staff console of {name}.\n"
+        f"You have been invited as an administrator of the Madoguchi staff console of {name_en}.\n"
         f"User ID: {invitation.username}. Open the link above to set your own password; it works once "
         f"and expires at {expires} (Japan time).\n"
     )

@@ -195,7 +195,7 @@ class VendorAdminSite(OTPAdminSite):
     # Our own sign-in page: django-otp's labels its code field "OTP Token" in English and offers an
     # "OTP challenge" button that TOTP does not use.
     login_template = "console/login.html"
-    site_header = "Madoguchi 運用コンソール"
+    site_header = gettext_lazy("Madoguchi 運用コンソール")
     site_title = "Madoguchi"
 
     def __init__(self, name: str = "admin") -> None:

@@ -11,6 +11,12 @@ from django.http import HttpRequest
 from console.access import _actor
 from console.models import OperatorSignIn, PlannedStop
 from console.services import do_delete_stops, do_record_stop, stop_problems
+from tenants.models import Municipality
+from tenants.queries import customer_tenants
+
+
+def _tenant_choice(tenant: Municipality) -> str:
+    return f"{tenant.label} ({tenant.schema_name})"
 
 
 class PlannedStopForm(forms.ModelForm):
@@ -36,6 +42,11 @@ class PlannedStopForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # blank: the notice shows from the moment the stop is recorded (do_record_stop fills it in)
         self.fields["announced_from"].required = False
+        # the municipalities only, by their names in the page's language: the platform's own row (the
+        # console's host) is no municipality, and a stop of it would reach no one (blank: all of them)
+        tenant = self.fields["tenant"]
+        tenant.queryset = customer_tenants()  # type: ignore[attr-defined]
+        tenant.label_from_instance = _tenant_choice  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

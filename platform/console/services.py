@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tenants.utils import get_public_schema_name
 
 from console import vendor_log
 from console.announcements import stops_changed
@@ -170,6 +171,12 @@ def stop_problems(stop: PlannedStop, today: dt.date | None = None) -> dict[str, 
     the admin's form shows these next to its fields, and do_record_stop refuses a stop that has any."""
     today = today or timezone.localdate()
     problems: dict[str, str] = {}
+    if stop.tenant is not None and stop.tenant.schema_name == get_public_schema_name():
+        # the platform's own row (the vendor console's host): a stop of it would reach no municipality
+        problems["tenant"] = _(
+            "運用コンソールの行は自治体ではないため、停止の対象にできません。"
+            "全ての自治体を止めるときは、自治体を空欄にしてください。"
+        )
     if stop.starts_at and stop.ends_at and stop.ends_at <= stop.starts_at:
         problems["ends_at"] = _("停止終了は停止開始より後にしてください。")
     if not (stop.reason or "").strip():

@@ -1,12 +1,9 @@
 """URLs on the platform's own host (BASE_DOMAIN): the vendor console."""
 
-from django.contrib import admin
+from django.contrib import admin  # the vendor console's site (console.access.VendorAdminSite: its header)
 from django.urls import include, path
 
 from madoguchi import accessibility, views
-
-admin.site.site_header = "Madoguchi 運用コンソール"
-admin.site.site_title = "Madoguchi"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from booking.models import ExportJob, OperationLogEntry
@@ -119,11 +120,13 @@ def test_provision_from_the_console_invites_the_first_administrator(ops: Client)
     ("change", "message"),
     [
         ({"schema_name": "Uji!"}, "スキーマ名が正しくありません"),
-        ({"domain": KYOTO_HOST}, "既に kyoto に割り当てられています"),
+        ({"domain": KYOTO_HOST}, "既に kyoto で使われています"),
         ({"domain": "bad_host..jp"}, "ドメイン名が正しくありません"),
         ({"admin_email": "not-an-address"}, "有効なメールアドレス"),
         ({"admin_username": "名前 空白"}, "管理者のユーザーID"),
         ({"name": ""}, "名称（日本語）"),
+        # one message, in the page's language, saying what can be done (no rename exists)
+        ({"schema_name": "mihon", "name": "別の名前"}, "名称に「見本市」を入力してください"),
     ],
 )
 def test_bad_provisioning_input_is_refused_and_changes_nothing(
@@ -133,6 +136,7 @@ def test_bad_provisioning_input_is_refused_and_changes_nothing(
     response = ops.post("/municipalities/new/", {**PROVISION, **change})
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert " / " not in response.content.decode().split("<main", 1)[-1]
     assert not Municipality.objects.filter(schema_name__in=["uji", "Uji!"]).exists()
     assert not mail.outbox and actions() == before
 
@@ -156,6 +160,15 @@ def test_the_command_line_invites_too_and_stays_idempotent(tenants: Tenants) -> 
     first, second = path_of(link_in(mail.outbox[0])), path_of(link_in(mail.outbox[1]))
     mihon = Client(HTTP_HOST=MIHON_HOST)
     assert mihon.get(first).status_code == 410 and mihon.get(second).status_code == 200
+
+
+def test_the_invitations_english_part_names_the_municipality_in_english(tenants: Tenants) -> None:
+    lifecycle.do_invite(ACTOR, tenants.kyoto, "kyoto-admin", "k@city.kyoto.example.jp")
+    lifecycle.do_invite(ACTOR, tenants.mihon, "mihon-admin", "m@mihon.example.jp")  # no English name
+    kyoto, mihon = (message.body for message in mail.outbox)
+    assert "京都市 の Madoguchi 職員用管理画面" in kyoto
+    assert "staff console of Kyoto City." in kyoto and "of 京都市" not in kyoto
+    assert "staff console of 見本市." in mihon  # the Japanese name when there is no English one
 
 
 def test_an_invitation_expires(tenants: Tenants, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -586,3 +599,23 @@ def test_the_same_domain_added_twice_at_once_is_refused_not_a_500(tenants: Tenan
         other.execute("DELETE FROM tenants_domain WHERE domain = %s", ["same.localhost"])
         other.commit()
         other.close()
+
+
+def test_the_console_names_municipalities_in_the_pages_language(ops: Client, tenants: Tenants) -> None:
+    """English pages show the English name (Kyoto City), and a Japanese name without one marked lang="ja";
+    Japanese pages the Japanese name."""
+    month = timezone.localdate().strftime("%Y-%m")
+    pages = ["/", "/municipalities/kyoto/", "/municipalities/kyoto/offboard/", "/waiting-room/"]
+    pages += ["/waiting-room/kyoto/", "/availability/", f"/availability/kyoto/{month}/"]
+    ops.cookies["django_language"] = "en"
+    for path in pages:
+        response = ops.get(path)
+        page = response.content.decode().replace('<dd><span lang="ja">京都市</span></dd>', "")  # its own row
+        assert response.status_code == 200 and "Kyoto City" in page and "京都市" not in page, path
+    assert '<span lang="ja">見本市</span>' in ops.get("/").content.decode()  # no English name: marked
+    waiting = ops.get("/waiting-room/kyoto/").content.decode()
+    assert "<title>Waiting room of Kyoto City" in waiting and "<h1>Waiting room of Kyoto City</h1>" in waiting
+    ops.cookies["django_language"] = "ja"
+    page = ops.get("/municipalities/kyoto/").content.decode()
+    assert "<h1>京都市 (kyoto)</h1>" in page and "Kyoto City" in page  # the English name in its own row
+    assert "<h1>京都市の待合室</h1>" in ops.get("/waiting-room/kyoto/").content.decode()

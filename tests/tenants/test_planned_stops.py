@@ -4,6 +4,7 @@ approval 30 days ahead, announced on each affected municipality's top page until
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from console import vendor_log
 from console.admin import PlannedStopForm
 from console.models import PlannedStop, VendorLogEntry
 from console.services import do_record_stop, stop_problems
+from tenants.models import Municipality
 from tests.conftest import KYOTO_HOST, MIHON_HOST, Tenants
 from tests.vendor_helpers import operator_client
 
@@ -258,3 +260,29 @@ def test_the_admin_goes_through_the_service(tenants: Tenants, django_user_model:
     backwards = admin_add(client, starts, timezone.localdate(), kind="emergency", ends_at_1="21:00:00")
     assert backwards.status_code == 200 and "停止終了は停止開始より後" in backwards.content.decode()
     assert "violated" not in backwards.content.decode()  # the rule's own message, not the constraint's
+
+
+def test_the_platforms_own_row_is_no_municipality_to_stop(tenants: Tenants, django_user_model: Any) -> None:
+    """The public schema's row ("Madoguchi platform (public)", the console's host) is not offered, and a stop
+    of it is refused with its reason: it was saved and reached no one."""
+    public = Municipality.objects.get(schema_name="public")
+    with pytest.raises(ValidationError) as refused:
+        do_record_stop(unsaved(tenant=public), actor=OPS)
+    assert list(refused.value.message_dict) == ["tenant"]
+    assert "自治体を空欄にしてください" in refused.value.message_dict["tenant"][0]
+    assert not PlannedStop.objects.exists() and not VendorLogEntry.objects.exists()
+
+    operator = django_user_model.objects.create_superuser("ops", password="Ops-Console1!")
+    client = operator_client(operator, TOTPDevice.objects.create(user=operator, name="t", confirmed=True))
+    page = client.get("/admin/console/plannedstop/add/").content.decode()
+    offered = re.findall(r'<option value="(\d*)"', page.split('name="tenant"', 1)[1].split("</select>", 1)[0])
+    assert offered[0] == "" and {str(tenants.kyoto.pk), str(tenants.mihon.pk)} <= set(offered)
+    assert str(public.pk) not in offered
+    assert "(public)" not in page and "京都市 (kyoto)" in page
+    starts = timezone.now() + dt.timedelta(days=40)
+    forged = admin_add(client, starts, timezone.localdate(), tenant=str(public.pk))
+    assert forged.status_code == 200 and not PlannedStop.objects.exists()
+    # in English, each municipality by its English name (Mihon has none: its Japanese one)
+    client.cookies["django_language"] = "en"
+    page = client.get("/admin/console/plannedstop/add/").content.decode()
+    assert "Kyoto City (kyoto)" in page and "見本市 (mihon)" in page

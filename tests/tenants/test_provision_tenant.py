@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 
 import pytest
@@ -11,6 +12,7 @@ from django_tenants.utils import schema_context, schema_exists
 from booking.models import OpeningPattern, Place
 from tenants.db import tenant_connection
 from tenants.models import Domain, Municipality
+from tenants.services import ProvisioningError, do_provision_tenant
 from tests.conftest import KYOTO_HOST, Tenants
 
 pytestmark = pytest.mark.django_db
@@ -71,14 +73,17 @@ def test_completes_a_tenant_whose_preset_was_not_applied(tenants: Tenants) -> No
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["mihon", "--name", "別の名前", "--domain", "mihon.localhost"], "already exists with the name"),
-        (["other", "--name", "他市", "--domain", KYOTO_HOST], "already belongs to tenant kyoto"),
-        (["Bad-Name", "--name", "x", "--domain", "bad.localhost"], "invalid schema name"),
-        (["public", "--name", "x", "--domain", "p.localhost"], "invalid schema name"),
-        (["pg_evil", "--name", "x", "--domain", "p.localhost"], "invalid schema name"),
-        (["good", "--name", "x", "--domain", "bad host.localhost"], "invalid host name"),
-        (["good", "--name", "   ", "--domain", "good.localhost"], "--name must not be empty"),
-        (["mihon", "--name", "見本市", "--domain", "mihon.localhost", "--preset", "kyoto"], "already seeded"),
+        (["mihon", "--name", "別の名前", "--domain", "mihon.localhost"], "既に「見本市」という名称で作成"),
+        (["other", "--name", "他市", "--domain", KYOTO_HOST], "既に kyoto で使われています"),
+        (["Bad-Name", "--name", "x", "--domain", "bad.localhost"], "スキーマ名が正しくありません"),
+        (["public", "--name", "x", "--domain", "p.localhost"], "スキーマ名が正しくありません"),
+        (["pg_evil", "--name", "x", "--domain", "p.localhost"], "スキーマ名が正しくありません"),
+        (["good", "--name", "x", "--domain", "bad host.localhost"], "ドメイン名が正しくありません"),
+        (["good", "--name", "   ", "--domain", "good.localhost"], "名称を入力してください"),
+        (
+            ["mihon", "--name", "見本市", "--domain", "mihon.localhost", "--preset", "kyoto"],
+            "既にプリセット blank",
+        ),
     ],
 )
 def test_refuses_bad_or_conflicting_requests_and_changes_nothing(
@@ -89,6 +94,32 @@ def test_refuses_bad_or_conflicting_requests_and_changes_nothing(
         provision(*args)
     assert (Municipality.objects.count(), Domain.objects.count()) == before
     assert not schema_exists("good")
+
+
+def test_refusals_are_in_one_language_and_say_what_can_be_done(tenants: Tenants) -> None:
+    """Each refusal is one message in the active language (was "日本語 / English" in one message), and the
+    other name's refusal says what the operator can do: nothing renames a municipality (the admin is
+    read-only, the console and the commands have no rename)."""
+    refusals = []
+    for schema, name, domain, preset in [
+        ("mihon", "別の名前", "mihon.localhost", "blank"),
+        ("other", "他市", KYOTO_HOST, "blank"),
+        ("Bad-Name", "x", "bad.localhost", "blank"),
+        ("good", "x", "bad_host.localhost", "blank"),
+        ("good", " ", "good.localhost", "blank"),
+        ("good", "x", "good.localhost", "osaka"),
+        ("mihon", "見本市", "mihon.localhost", "kyoto"),
+    ]:
+        with pytest.raises(ProvisioningError) as refused:
+            do_provision_tenant(schema, name=name, domain=domain, preset=preset)
+        refusals.append(str(refused.value))
+    for message in refusals:
+        assert " / " not in message and not re.search(r"invalid|already|must|unknown|tenant", message)
+    renamed = refusals[0]
+    assert "rename" not in renamed and "コンソールで" not in renamed
+    assert "名称は後から変更できません" in renamed and "名称に「見本市」を入力してください" in renamed
+    assert "別のスキーマ名を使ってください" in renamed
+    assert "osaka" in refusals[5] and "blank, kyoto" in refusals[5]
 
 
 def test_unknown_preset_is_refused_by_the_command_line(tenants: Tenants) -> None:
@@ -121,7 +152,7 @@ def test_refuses_to_remake_the_schema_of_a_provisioned_municipality(tenants: Ten
     """A preset applied means the schema existed: gone, it is a loss for a restore, not a run to finish (a
     new, empty schema would put the municipality back online without its data)."""
     Municipality.objects.bulk_create([Municipality(schema_name="moriyama", name="守山市", preset="blank")])
-    with pytest.raises(CommandError, match="restore it from the backup"):
+    with pytest.raises(CommandError, match="バックアップから復元してください"):
         provision("moriyama", "--name", "守山市", "--domain", "moriyama.localhost", "--preset", "blank")
     assert not schema_exists("moriyama")
     assert not Domain.objects.filter(domain="moriyama.localhost").exists()

@@ -187,5 +187,5 @@ def test_an_existing_schema_is_left_alone(tenants: Tenants) -> None:
 
 
 def test_no_tenant_can_take_the_templates_name() -> None:
-    with pytest.raises(ProvisioningError, match="invalid schema name"):
+    with pytest.raises(ProvisioningError, match="スキーマ名が正しくありません"):
         validate_schema_name(template_schema.template_name())

@@ -7,15 +7,21 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
+from booking.models import BookingSettings
+from console import vendor_log
 from console.models import QueueEvent, VendorLogEntry, WaitingRoom
+from console.waiting_room import services
 from tests.conftest import KYOTO_HOST
 from tests.vendor_helpers import CONSOLE_HOST, make_operator, operator_client
 from tests.waiting_room.conftest import visitor
 
 pytestmark = pytest.mark.django_db
+ACTOR = vendor_log.Actor("wr-ops", None, "127.0.0.1")
 
 
 @pytest.fixture
@@ -80,13 +86,40 @@ def test_set_limits_is_saved_with_its_vendor_log_entry(operator: Client, tenants
 def test_bad_limits_are_refused_with_a_specific_message_and_change_nothing(
     operator: Client, fields: dict[str, str], field: str, message: str
 ) -> None:
-    data = {"enabled": "on", "active_limit": "10", "per_minute": "10", "idle_minutes": "10", **fields}
+    data = {"enabled": "on", "active_limit": "10", "per_minute": "10", "idle_minutes": "15", **fields}
     response = operator.post("/waiting-room/kyoto/limits/", data)
     assert response.status_code == 400
     page = response.content.decode()
     assert message in page and f'href="#id_{field}"' in page and "<title>エラー: " in page
     assert not WaitingRoom.objects.exists()
     assert not VendorLogEntry.objects.filter(action__startswith="waiting_room").exists()
+
+
+def test_an_idle_time_not_longer_than_the_hold_is_refused(operator: Client, tenants: Any) -> None:
+    """A pass that lapses before a held time does (10 minutes by default) would leave a resident confirming
+    their booking in the line, their POST unprocessed (docs/operations.md §2.7): refused, nothing saved."""
+    data = {"enabled": "on", "active_limit": "300", "per_minute": "120"}
+    for idle in ("5", "10"):
+        response = operator.post("/waiting-room/kyoto/limits/", {**data, "idle_minutes": idle})
+        assert response.status_code == 400, idle
+        page = response.content.decode()
+        assert "この自治体の予約の確保時間（10分）より長くしてください。" in page
+        assert 'href="#id_idle_minutes"' in page
+    assert not WaitingRoom.objects.exists()
+    assert not VendorLogEntry.objects.filter(action__startswith="waiting_room").exists()
+    # the municipality's own hold is the measure: Mihon's staff set theirs to 20 minutes
+    with schema_context("mihon"):
+        BookingSettings.objects.filter(singleton=True).update(hold_minutes=20)
+    response = operator.post("/waiting-room/mihon/limits/", {**data, "idle_minutes": "15"})
+    assert response.status_code == 400 and "予約の確保時間（20分）" in response.content.decode()
+    assert operator.post("/waiting-room/mihon/limits/", {**data, "idle_minutes": "21"}).status_code == 302
+    assert operator.post("/waiting-room/kyoto/limits/", {**data, "idle_minutes": "11"}).status_code == 302
+    with pytest.raises(ValidationError) as refused:
+        services.do_set_waiting_room(
+            tenants.kyoto, enabled=True, active_limit=1, per_minute=1, idle_minutes=3, actor=ACTOR
+        )
+    assert list(refused.value.message_dict) == ["idle_minutes"]
+    assert WaitingRoom.objects.get(tenant=tenants.kyoto).idle_minutes == 11
 
 
 def test_events_are_scheduled_refused_when_wrong_and_cancelled(operator: Client, tenants: Any) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OperatorSignIn(models.Model):
@@ -13,14 +15,18 @@ class OperatorSignIn(models.Model):
     """
 
     user = models.OneToOneField(
-        "auth.User", on_delete=models.CASCADE, primary_key=True, related_name="vendor_sign_in"
+        "auth.User",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="vendor_sign_in",
+        verbose_name=_("運用者"),
     )
-    failures = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(_("続けて失敗した回数"), default=0)
+    locked_until = models.DateTimeField(_("ロックの期限"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "運用者のサインイン状態"
-        verbose_name_plural = "運用者のサインイン状態"
+        verbose_name = _("運用者のサインイン状態")
+        verbose_name_plural = pgettext_lazy("plural", "運用者のサインイン状態")
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.failures}"
@@ -35,20 +41,20 @@ class VendorLogEntry(models.Model):
     UPDATE and DELETE, and each digest covers the previous one, so an edit or a removed entry is named.
     """
 
-    seq = models.PositiveBigIntegerField("番号", unique=True)
-    at = models.DateTimeField("日時", db_index=True)
-    actor = models.CharField("運用者", max_length=150)
+    seq = models.PositiveBigIntegerField(_("番号"), unique=True)
+    at = models.DateTimeField(_("日時"), db_index=True)
+    actor = models.CharField(_("運用者"), max_length=150)
     actor_id = models.BigIntegerField(null=True, blank=True)
-    address = models.CharField("接続元", max_length=45, blank=True)
-    action = models.CharField("操作", max_length=40)
-    target = models.CharField("対象", max_length=200, blank=True)
-    detail = models.JSONField("内容", default=dict, blank=True)
+    address = models.CharField(_("接続元"), max_length=45, blank=True)
+    action = models.CharField(_("操作"), max_length=40)
+    target = models.CharField(_("対象"), max_length=200, blank=True)
+    detail = models.JSONField(pgettext_lazy("details", "内容"), default=dict, blank=True)
     digest = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-seq"]
-        verbose_name = "運用操作ログ"
-        verbose_name_plural = "運用操作ログ"
+        verbose_name = _("運用操作ログ")
+        verbose_name_plural = _("運用操作ログ")
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ProbeSample(models.Model):
@@ -12,11 +14,11 @@ class ProbeSample(models.Model):
     resident reaches it: the top page, availability, a sign-in with the probe card. `ok` only if all three
     answered as they should; `reason` names the first that did not."""
 
-    at = models.DateTimeField("日時")
+    at = models.DateTimeField(_("日時"))
     tenant = models.ForeignKey("tenants.Municipality", on_delete=models.CASCADE, related_name="probe_samples")
-    ok = models.BooleanField("正常")
-    latency_ms = models.PositiveIntegerField("応答時間（ミリ秒）")
-    reason = models.CharField("失敗の理由", max_length=300, blank=True)
+    ok = models.BooleanField(_("正常"))
+    latency_ms = models.PositiveIntegerField(_("応答時間（ミリ秒）"))
+    reason = models.CharField(_("失敗の理由"), max_length=300, blank=True)
 
     # The reason of a municipality's samples while its service is suspended (issue 14 §3): the prober does
     # not call its site, and the report counts those minutes as caused by the municipality, not by us.
@@ -24,8 +26,8 @@ class ProbeSample(models.Model):
 
     class Meta:
         ordering = ["-at"]
-        verbose_name = "稼働監視の記録"
-        verbose_name_plural = "稼働監視の記録"
+        verbose_name = _("稼働監視の記録")
+        verbose_name_plural = pgettext_lazy("plural", "稼働監視の記録")
         indexes = [models.Index(fields=["tenant", "at"], name="probe_sample_tenant_at")]
 
     def __str__(self) -> str:
@@ -40,24 +42,24 @@ class Outage(models.Model):
     the stopped minutes; it changes no figure."""
 
     class Cause(models.TextChoices):
-        MUNICIPALITY = "municipality", "自治体の原因"
-        OURS = "ours", "当社の原因"
+        MUNICIPALITY = "municipality", _("自治体の原因")
+        OURS = "ours", _("当社の原因")
 
     tenant = models.ForeignKey(
-        "tenants.Municipality", on_delete=models.CASCADE, related_name="outages", verbose_name="自治体"
+        "tenants.Municipality", on_delete=models.CASCADE, related_name="outages", verbose_name=_("自治体")
     )
-    cause = models.CharField("原因", max_length=12, choices=Cause.choices)
-    reference = models.CharField("自治体の文書・受付番号", max_length=100, blank=True)
-    starts_at = models.DateTimeField("停止開始")
-    ends_at = models.DateTimeField("停止終了")
-    note = models.CharField("内容", max_length=300, blank=True)
-    recorded_by = models.CharField("登録した運用者", max_length=150)
-    recorded_at = models.DateTimeField("登録日時")
+    cause = models.CharField(_("原因"), max_length=12, choices=Cause.choices)
+    reference = models.CharField(_("自治体の文書・受付番号"), max_length=100, blank=True)
+    starts_at = models.DateTimeField(_("停止開始"))
+    ends_at = models.DateTimeField(_("停止終了"))
+    note = models.CharField(pgettext_lazy("details", "内容"), max_length=300, blank=True)
+    recorded_by = models.CharField(_("登録した運用者"), max_length=150)
+    recorded_at = models.DateTimeField(_("登録日時"))
 
     class Meta:
         ordering = ["starts_at"]
-        verbose_name = "停止の記録"
-        verbose_name_plural = "停止の記録"
+        verbose_name = pgettext_lazy("singular", "停止の記録")
+        verbose_name_plural = _("停止の記録")
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__gt=models.F("starts_at")), name="outage_ends_after_start"
@@ -85,8 +87,8 @@ class ProbeAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name = "監視用カード"
-        verbose_name_plural = "監視用カード"
+        verbose_name = _("監視用カード")
+        verbose_name_plural = pgettext_lazy("plural", "監視用カード")
 
     def __str__(self) -> str:
         return f"probe card of {self.tenant_id}"
@@ -97,14 +99,16 @@ class AvailabilityReportMail(models.Model):
     while the mail goes out, so a retried or repeated run sends it once."""
 
     tenant = models.ForeignKey("tenants.Municipality", on_delete=models.CASCADE, related_name="+")
-    month = models.DateField("対象月（初日）")
-    sent_at = models.DateTimeField("送信日時", null=True, blank=True)
-    recipients = models.TextField("送信先", blank=True)
-    attempts = models.PositiveSmallIntegerField("送信試行回数", default=0)
+    month = models.DateField(_("対象月（初日）"))
+    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
+    recipients = models.TextField(_("送信先"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("送信試行回数"), default=0)
     last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-month"]
+        verbose_name = _("稼働率報告のメール")
+        verbose_name_plural = pgettext_lazy("plural", "稼働率報告のメール")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "month"], name="availability_report_once_per_month")
         ]

@@ -8,6 +8,8 @@ only say how many residents each municipality's site admits, and when.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Defaults for a room switched on without figures of its own: a site that serves ~100 bookings a second
 # (docs/performance.md) is calm with a few hundred residents inside and as many arriving each minute.
@@ -23,20 +25,23 @@ class WaitingRoom(models.Model):
     """
 
     tenant = models.OneToOneField(
-        "tenants.Municipality", on_delete=models.CASCADE, related_name="waiting_room", verbose_name="自治体"
+        "tenants.Municipality",
+        on_delete=models.CASCADE,
+        related_name="waiting_room",
+        verbose_name=_("自治体"),
     )
-    enabled = models.BooleanField("待合室を使う", default=False)
-    active_limit = models.PositiveIntegerField("同時に利用できる住民の数", default=DEFAULT_ACTIVE_LIMIT)
-    per_minute = models.PositiveIntegerField("1分間に新たに案内する住民の数", default=DEFAULT_PER_MINUTE)
+    enabled = models.BooleanField(_("待合室を使う"), default=False)
+    active_limit = models.PositiveIntegerField(_("同時に利用できる住民の数"), default=DEFAULT_ACTIVE_LIMIT)
+    per_minute = models.PositiveIntegerField(_("1分間に新たに案内する住民の数"), default=DEFAULT_PER_MINUTE)
     idle_minutes = models.PositiveSmallIntegerField(
-        "操作がないまま利用枠を保つ時間（分）", default=DEFAULT_IDLE_MINUTES
+        _("操作がないまま利用枠を保つ時間（分）"), default=DEFAULT_IDLE_MINUTES
     )
-    updated_at = models.DateTimeField("更新日時", auto_now=True)
-    updated_by = models.CharField("更新した運用者", max_length=150, blank=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+    updated_by = models.CharField(_("更新した運用者"), max_length=150, blank=True)
 
     class Meta:
-        verbose_name = "待合室"
-        verbose_name_plural = "待合室"
+        verbose_name = _("待合室")
+        verbose_name_plural = pgettext_lazy("plural", "待合室")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(active_limit__gte=1, per_minute__gte=1, idle_minutes__gte=1),
@@ -55,20 +60,23 @@ class QueueEvent(models.Model):
     """
 
     tenant = models.ForeignKey(
-        "tenants.Municipality", on_delete=models.CASCADE, related_name="queue_events", verbose_name="自治体"
+        "tenants.Municipality",
+        on_delete=models.CASCADE,
+        related_name="queue_events",
+        verbose_name=_("自治体"),
     )
-    name = models.CharField("名前", max_length=100)
-    starts_at = models.DateTimeField("開始")
-    ends_at = models.DateTimeField("終了")
-    active_limit = models.PositiveIntegerField("同時に利用できる住民の数")
-    per_minute = models.PositiveIntegerField("1分間に新たに案内する住民の数")
-    created_by = models.CharField("登録した運用者", max_length=150, blank=True)
+    name = models.CharField(_("名前"), max_length=100)
+    starts_at = models.DateTimeField(_("開始"))
+    ends_at = models.DateTimeField(_("終了"))
+    active_limit = models.PositiveIntegerField(_("同時に利用できる住民の数"))
+    per_minute = models.PositiveIntegerField(_("1分間に新たに案内する住民の数"))
+    created_by = models.CharField(_("登録した運用者"), max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["starts_at"]
-        verbose_name = "待合室の予定"
-        verbose_name_plural = "待合室の予定"
+        verbose_name = _("待合室の予定")
+        verbose_name_plural = pgettext_lazy("plural", "待合室の予定")
         indexes = [models.Index(fields=["tenant", "ends_at"], name="queue_event_tenant_ends")]
         constraints = [
             models.CheckConstraint(

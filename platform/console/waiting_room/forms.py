@@ -17,9 +17,12 @@ WHEN_ERRORS = {
 }
 
 
-def _number(label: Any) -> forms.IntegerField:
+def _number(label: Any, help_text: Any = "") -> forms.IntegerField:
     return forms.IntegerField(
-        label=label, error_messages=NUMBER_ERRORS, widget=forms.NumberInput(attrs={"min": 1})
+        label=label,
+        help_text=help_text,
+        error_messages=NUMBER_ERRORS,
+        widget=forms.NumberInput(attrs={"min": 1}),
     )
 
 
@@ -36,7 +39,10 @@ class LimitsForm(forms.Form):
     enabled = forms.BooleanField(label=_("待合室を使う（上限を超えた住民は順番待ちになる）"), required=False)
     active_limit = _number(_("同時に利用できる住民の数"))
     per_minute = _number(_("1分間に新たに案内する住民の数"))
-    idle_minutes = _number(_("操作がないまま利用枠を保つ時間（分）"))
+    idle_minutes = _number(
+        _("操作がないまま利用枠を保つ時間（分）"),
+        help_text=_("この自治体の予約の確保時間（既定10分）より長くしてください。"),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -9,11 +9,14 @@ from typing import Any
 from django.core.cache import caches
 from django.utils import timezone
 
+from booking import provisioning
 from console.models import QueueEvent, WaitingRoom
 from console.waiting_room import redis_line as queue
 from console.waiting_room.rules import limits_for
+from tenants.lifecycle import in_schema_of
 from tenants.models import Municipality
 from tenants.queries import customer_tenants
+from tenants.services import ProvisioningError
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,13 @@ def events_of(tenant: Municipality, now: dt.datetime | None = None) -> list[Queu
     return list(
         QueueEvent.objects.filter(tenant=tenant, ends_at__gt=now or timezone.now()).order_by("starts_at")
     )
+
+
+def hold_minutes(tenant: Municipality) -> int:
+    """How long the municipality holds a resident's chosen time (its staff set it, 10 minutes by default); the
+    default when its schema is missing (its site answers 503 then, and holds nothing)."""
+    try:
+        with in_schema_of(tenant):
+            return provisioning.hold_minutes()
+    except ProvisioningError:
+        return provisioning.DEFAULT_HOLD_MINUTES

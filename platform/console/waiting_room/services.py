@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from console import vendor_log
 from console.models import QueueEvent, WaitingRoom
-from console.waiting_room import rules
+from console.waiting_room import queries, rules
 from tenants.models import Municipality
 
 MAX_ACTIVE = 1_000_000
@@ -24,8 +24,13 @@ MAX_PER_MINUTE = 100_000
 MAX_IDLE_MINUTES = 240
 
 
-def limit_problems(active_limit: int, per_minute: int, idle_minutes: int | None = None) -> dict[str, str]:
-    """What is wrong with these limits, field by field (empty: they may be saved)."""
+def limit_problems(
+    active_limit: int, per_minute: int, idle_minutes: int | None = None, hold_minutes: int | None = None
+) -> dict[str, str]:
+    """What is wrong with these limits, field by field (empty: they may be saved). The idle time must be
+    longer than the municipality's hold (`hold_minutes`, when given): a resident confirming a time they hold
+    would otherwise lose their pass, and their booking's POST would wait in line unprocessed
+    (docs/operations.md §2.7)."""
     problems: dict[str, str] = {}
     if not 1 <= active_limit <= MAX_ACTIVE:
         problems["active_limit"] = _(
@@ -39,6 +44,11 @@ def limit_problems(active_limit: int, per_minute: int, idle_minutes: int | None 
         problems["idle_minutes"] = _("利用枠を保つ時間は1から%(max)d分までで入力してください。") % {
             "max": MAX_IDLE_MINUTES
         }
+    elif idle_minutes is not None and hold_minutes is not None and idle_minutes <= hold_minutes:
+        problems["idle_minutes"] = _(
+            "利用枠を保つ時間は、この自治体の予約の確保時間（%(hold)d分）より長くしてください。"
+            "短いと、確保した時間を確定する前に住民の利用枠が切れ、予約が受け付けられません。"
+        ) % {"hold": hold_minutes}
     return problems
 
 
@@ -52,7 +62,7 @@ def do_set_waiting_room(
     actor: vendor_log.Actor,
 ) -> WaitingRoom:
     """Set a municipality's standing limits and switch its room on or off; ValidationError writes nothing."""
-    problems = limit_problems(active_limit, per_minute, idle_minutes)
+    problems = limit_problems(active_limit, per_minute, idle_minutes, queries.hold_minutes(tenant))
     if problems:
         raise ValidationError(problems)
     with transaction.atomic():
