@@ -2,9 +2,8 @@
 models or fields ("Municipalities (tenants)", "Otp_Totp", "TOTP devices", "Tenant:"), English pages no
 Japanese ones ("運用コンソール", "計画停止"), and no name is mis-pluralised ("…の記録s").
 
-The names are translatable strings (gettext_lazy, Japanese source) checked here by structure; their English
-comes from the catalogue (platform/madoguchi/locale), so the English page test that needs strings not yet in
-it is marked xfail (strict: it fails once they are there, and the mark is to be removed).
+The names are translatable strings (gettext_lazy, Japanese source), checked here by structure and on the
+pages; their English comes from the catalogue (platform/madoguchi/locale).
 """
 
 from __future__ import annotations
@@ -108,11 +107,6 @@ def test_english_admin_pages_use_the_catalogues_names(console: Client) -> None:
     assert "Offboarding and data deletion records" in index and "記録s" not in index
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the English of the new msgids in NEW_MSGIDS.txt in the catalogue (django.po/.mo); "
-    "remove this mark once `make messages` has them",
-)
 def test_english_admin_pages_show_no_japanese_names(console: Client) -> None:
     console.cookies["django_language"] = "en"
     found = {}
