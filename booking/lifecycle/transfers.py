@@ -76,6 +76,8 @@ class Entry:
 
     @property
     def where_label(self) -> str:
+        if self.card.state == CardState.HANDED_OVER:
+            return _("本人（交付済み）")
         return self.card.at_place.label if self.card.at_place else _("事務室")
 
     @property
@@ -113,6 +115,11 @@ class TransferList:
     def coming(self) -> list[Entry]:
         """The cards that should be at this counter on the day (not a no-show's: nobody takes it)."""
         return [entry for entry in self.regular + self.added if not entry.no_show]
+
+    @property
+    def has_no_shows(self) -> bool:
+        """Whether the day's lists hold a no-show (their tables then say so, and offer its card's return)."""
+        return any(entry.no_show for entry in self.regular + self.added)
 
     @property
     def to_move(self) -> list[Entry]:

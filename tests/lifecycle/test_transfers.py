@@ -581,7 +581,9 @@ def test_two_clerks_confirming_at_once_move_each_card_exactly_once(
     committed_kyoto(scenario)
 
 
-def test_a_no_show_is_no_card_coming_and_a_moved_one_goes_back(day: dt.date) -> None:
+def test_a_no_show_is_no_card_coming_and_a_moved_one_goes_back(
+    day: dt.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On the day, after the counter marked no-shows: neither is counted as a card to hand over here; the one
     moved to the counter is to go back, the one still in the back office is not to be moved (a new user's walk
     saw both counted, and the back-office one under "move the card")."""
@@ -604,3 +606,8 @@ def test_a_no_show_is_no_card_coming_and_a_moved_one_goes_back(day: dt.date) -> 
     }
     assert labels[number(moved_no_show)] == "事務室へ戻す"
     assert labels[number(office_no_show)] == "移送しない"
+    # the screen offers the moved one's return in its own row (the count said 1 and no button was there)
+    fix_clock(monkeypatch, after + dt.timedelta(minutes=1))
+    page = staff("counter").get("/staff/transfers/", params(day)).content.decode()
+    row = page[page.index(number(moved_no_show)) :].split("</tr>")[0]
+    assert 'name="card"' in row and "（来庁なし）" in row
