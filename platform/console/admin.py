@@ -62,6 +62,14 @@ class PlannedStopForm(forms.ModelForm):
         return data
 
 
+class MunicipalityFilter(admin.RelatedFieldListFilter):
+    """The list's filter by municipality: the municipalities only (not the platform's own row, which no stop
+    may name), by their names in the page's language."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[Any]:
+        return [(tenant.pk, _tenant_choice(tenant)) for tenant in customer_tenants()]
+
+
 @admin.register(PlannedStop)
 class PlannedStopAdmin(admin.ModelAdmin):
     """Stops are recorded by do_record_stop, which writes their vendor-log entry itself, and deleted by
@@ -81,7 +89,7 @@ class PlannedStopAdmin(admin.ModelAdmin):
         "approval_reference",
         "recorded_by",
     ]
-    list_filter = ["tenant", "kind"]
+    list_filter = [("tenant", MunicipalityFilter), "kind"]
     readonly_fields = ["recorded_by", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: PlannedStop, form: Any, change: bool) -> None:

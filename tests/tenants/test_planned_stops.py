@@ -286,3 +286,10 @@ def test_the_platforms_own_row_is_no_municipality_to_stop(tenants: Tenants, djan
     client.cookies["django_language"] = "en"
     page = client.get("/admin/console/plannedstop/add/").content.decode()
     assert "Kyoto City (kyoto)" in page and "見本市 (mihon)" in page
+    # nor in the list's filter by municipality
+    listed = client.get("/admin/console/plannedstop/").content.decode()
+    assert (
+        "Kyoto City (kyoto)" in listed
+        and "(public)" not in listed
+        and f"tenant__id__exact={public.pk}" not in listed
+    )
