@@ -726,3 +726,18 @@ def test_the_command_reports_bad_lines_and_wrong_names(kyoto: Path, tmp_path: Pa
             "nowhere", "--pdf", str(tmp_path / "b.pdf"), "--csv", str(tmp_path / "b.csv"), "--all-set-up"
         )
     assert not NoticeRun.objects.exists()
+
+
+def test_a_letter_scanned_twice_is_printed_once_and_said_so(kyoto: Path) -> None:
+    """As the cards' bulk change takes a repeated scan (the reader beeps, the clerk scans again): once, with a
+    note; it used to stop the whole selection (a new user's walk: two rules for one gesture)."""
+    make_staff("admin1", "administrator")
+    card = factories.issue_card(state=CardState.SET_UP).card
+    other = factories.issue_card(state=CardState.SET_UP).card
+    client = sign_in("admin1")
+    lines = "\n".join([card.application_id, other.application_id, card.application_id])
+    confirm = client.post("/staff/notices/new/", {"selection": "lines", "lines": lines})
+    page = confirm.content.decode()
+    assert confirm.status_code == 200 and "2通を印刷する" in page
+    assert "同じカードを重ねて読み取った行が1行あります" in page and "3行目" in page
+    assert confirm.context["selection"].card_ids == [card.pk, other.pk]
