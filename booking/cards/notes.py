@@ -28,7 +28,7 @@ def import_note(file: str, job: int | None = None) -> str:
 def shown_note(note: str) -> str:
     """`note` in the page's language: an import's rebuilt, a fixed one translated, a typed one as typed."""
     if found := _IMPORT_JOB.fullmatch(note):
-        return _("%(file)s の取込（ジョブ %(job)s）") % {"file": found["file"], "job": found["job"]}
+        return _("%(file)sの取込（ジョブ %(job)s）") % {"file": found["file"], "job": found["job"]}
     if found := _IMPORT_COMMAND.fullmatch(note):
-        return _("%(file)s の取込（import_cards コマンド）") % {"file": found["file"]}
+        return _("%(file)sの取込（import_cards コマンド）") % {"file": found["file"]}
     return _(note) if note else ""

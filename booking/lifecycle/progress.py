@@ -65,7 +65,7 @@ def place_counts() -> list[PlaceRow]:
 @dataclass(frozen=True)
 class WaitingCard:
     card: Card
-    reason: str  # "stranded" | "overdue" | "stale" (the template words them)
+    reason: str  # "no_show" | "stranded" | "overdue" | "stale" (the template words them)
     since: dt.datetime
     days: int
 
@@ -83,8 +83,10 @@ def waiting_cards(now: dt.datetime | None = None, limit: int = 500) -> tuple[lis
     start_of_today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     active = Booking.objects.filter(card=OuterRef("pk"), status=Booking.Status.CONFIRMED, outcome="")
     stale = Q(state__in=WAITING_STATES, state_changed_at__lt=now - dt.timedelta(days=days))
+    last = Booking.objects.filter(card=OuterRef("pk")).order_by("-slot__starts_at", "-pk")
     cards = Card.objects.annotate(
         booking_starts=Subquery(active.values("slot__starts_at")[:1]),
+        last_outcome=Subquery(last.values("outcome")[:1]),
     ).select_related("at_place")
     overdue = Q(state__in=[CardState.BOOKED, CardState.MOVED], booking_starts__lt=start_of_today)
     stranded = Q(state=CardState.MOVED, booking_starts__isnull=True)
@@ -99,7 +101,9 @@ def waiting_cards(now: dt.datetime | None = None, limit: int = 500) -> tuple[lis
 def _why(card: Card) -> tuple[str, dt.datetime]:
     starts = card.booking_starts  # type: ignore[attr-defined]
     if card.state == CardState.MOVED and starts is None:
-        return "stranded", card.state_changed_at
+        # nobody came (the counter's no-show), or the booking was cancelled or moved away: said apart
+        no_show = card.last_outcome == Booking.Outcome.NO_SHOW  # type: ignore[attr-defined]
+        return ("no_show" if no_show else "stranded"), card.state_changed_at
     if starts is not None:
         return "overdue", starts
     return "stale", card.state_changed_at

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("note", "japanese", "english"),
     [
-        (import_note("CARDS.csv", 12), "CARDS.csv の取込（ジョブ 12）", "Import of CARDS.csv (job 12)"),
+        (import_note("CARDS.csv", 12), "CARDS.csvの取込（ジョブ 12）", "Import of CARDS.csv (job 12)"),
         (
             import_note("J-LIS"),
-            "J-LIS の取込（import_cards コマンド）",
+            "J-LISの取込（import_cards コマンド）",
             "Import of J-LIS (import_cards command)",
         ),
         (notices.PRINT_NOTE, "通知書印刷", "Notice letter printed"),
