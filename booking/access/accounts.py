@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from booking.access import bearer, throttle
+from booking.access import bearer, passwords, throttle, totp_wait
 from booking.audit import oplog
 from booking.lib.japanese import nfkc
 from booking.models import AllowedNetwork, StaffProfile, StaffRole, StaffSecurity, StaffToken
@@ -33,7 +33,7 @@ TOKEN_LIFETIME = dt.timedelta(hours=8)
 
 class StaffLoginRefused(Exception):
     def __init__(self, code: str) -> None:
-        # invalid_credentials | locked | otp_required | otp_setup_required | ip_not_allowed
+        # invalid_credentials | locked | otp_required | otp_wait | otp_setup_required | ip_not_allowed
         # | too_many_attempts
         self.code = code
         super().__init__(code)
@@ -196,6 +196,7 @@ def do_set_role(actor: oplog.Actor, profile: StaffProfile, role: str) -> bool:
     if role not in StaffRole.values:
         raise StaffAccountError(_("役割が正しくありません: %(role)s") % {"role": role[:40]})
     with transaction.atomic():
+        _lock_administrators()
         current = StaffProfile.objects.select_for_update().get(pk=profile.pk).role
         if current == role:
             profile.role = current
@@ -212,17 +213,29 @@ def do_set_active(actor: oplog.Actor, profile: StaffProfile, active: bool) -> bo
     """Let the account sign in, or stop it (its tokens go); False (nothing written, nothing logged) when it
     is so already."""
     with transaction.atomic():
+        _lock_administrators()
         user = type(profile.user).objects.select_for_update().get(pk=profile.user_id)
         if user.is_active == active:
             profile.user.is_active = active
             return False
-        if not active and profile.role == StaffRole.ADMINISTRATOR:
+        role = StaffProfile.objects.get(pk=profile.pk).role  # as locked, not as the caller read it
+        if not active and role == StaffRole.ADMINISTRATOR:
             _keep_one_administrator(profile)
         profile.user.is_active = active
         profile.user.save(update_fields=["is_active"])
         StaffToken.objects.filter(user=profile.user).delete()
         oplog.record(actor, "staff.activate" if active else "staff.deactivate", profile.user.get_username())
     return True
+
+
+def _lock_administrators() -> None:
+    """Every administrator's row, locked in one order: two demotions or stops at once wait for each other, so
+    the check that one administrator stays (`_keep_one_administrator`) sees the other's change."""
+    list(
+        StaffProfile.objects.select_for_update(of=("self",))
+        .filter(role=StaffRole.ADMINISTRATOR)
+        .order_by("pk")
+    )
 
 
 def _keep_one_administrator(leaving: StaffProfile) -> None:
@@ -235,7 +248,7 @@ def _keep_one_administrator(leaving: StaffProfile) -> None:
 
 def do_reset_password(actor: oplog.Actor, profile: StaffProfile) -> str:
     """A temporary password the person must change at the next sign-in."""
-    temporary = _temporary_password()
+    temporary = passwords.temporary_password()
     with transaction.atomic():
         profile.user.set_password(temporary)
         profile.user.save(update_fields=["password"])
@@ -252,16 +265,6 @@ def do_unlock(actor: oplog.Actor, profile: StaffProfile) -> None:
     with transaction.atomic():
         StaffProfile.objects.filter(pk=profile.pk).update(failed_logins=0, locked_at=None)
         oplog.record(actor, "staff.unlock", profile.user.get_username())
-
-
-def _temporary_password() -> str:
-    parts = [
-        secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ"),
-        secrets.choice("abcdefghijkmnopqrstuvwxyz"),
-        secrets.choice("23456789"),
-        secrets.choice("!#$%&*+-=?@"),
-    ]
-    return "".join(parts) + secrets.token_urlsafe(9)
 
 
 # --- second factor -------------------------------------------------------------------------------------
@@ -397,6 +400,9 @@ def _check_sign_in(
     if otp is None:
         _give_back_attempt(profile)  # the password was right and no code was asked yet: not a failure
         raise StaffLoginRefused("otp_required")
+    if totp_wait.seconds(device):
+        _give_back_attempt(profile)  # django-otp's pause: no code checked, none counted
+        raise StaffLoginRefused("otp_required")
     if not device.verify_token(otp.strip()):
         _failed(actor, profile, rules, failures)  # the claimed attempt stays counted, as the code's failure
         # The staff API answers no "locked" (finding 4): a wrong code is otp_required, locking or not.
@@ -522,6 +528,9 @@ def do_staff_second_factor(user_id: int, otp: str, address: str) -> StaffProfile
         _lock(actor, profile, rules, failures)
         raise StaffLoginRefused("locked")
     device = totp_device(profile.user)
+    if device is not None and totp_wait.seconds(device):
+        _give_back_attempt(profile)  # django-otp's pause after a wrong code: no code was checked
+        raise StaffLoginRefused("otp_wait")
     if device is None or not device.verify_token(otp.strip()):
         _failed(actor, profile, rules, failures)
         raise StaffLoginRefused("locked" if failures >= rules.lockout_threshold else "otp_required")

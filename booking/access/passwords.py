@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,3 +34,14 @@ class CharacterMixValidator:
 
     def get_help_text(self) -> str:
         return _("英大文字・英小文字・数字・記号をすべて含めてください。")
+
+
+def temporary_password() -> str:
+    """A one-time password an administrator hands over: every character class, then random."""
+    parts = [
+        secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ"),
+        secrets.choice("abcdefghijkmnopqrstuvwxyz"),
+        secrets.choice("23456789"),
+        secrets.choice("!#$%&*+-=?@"),
+    ]
+    return "".join(parts) + secrets.token_urlsafe(9)

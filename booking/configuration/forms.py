@@ -196,7 +196,11 @@ class ContactForm(SeenForm, _Checked):
         super().__init__(*args, **kwargs)
         # the stored digits shown as people write them
         if "callcenter_phone" in self.initial:
-            self.initial["callcenter_phone"] = format_phone(self.initial["callcenter_phone"])
+            # a new dict: the caller's (the saved values) is what the page's mark must hold, unformatted
+            self.initial = {
+                **self.initial,
+                "callcenter_phone": format_phone(self.initial["callcenter_phone"]),
+            }
 
     def problems(self, data: rule_settings.ContactInput) -> Mapping[str, str]:
         return rule_settings.contact_problems(data)

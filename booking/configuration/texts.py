@@ -254,6 +254,8 @@ def do_update_bring_texts(
         services = {
             s.code: s for s in Service.objects.select_for_update().filter(code__in=[i.code for i in items])
         }
+        if len(services) < len(items):  # a service deleted since the check above
+            raise SettingsInvalid({NON_FIELD: _("このサービスはありません。画面を開き直してください。")})
         check_unchanged(seen, bring_values(services.values()))
         for item in items:
             service = services[item.code]

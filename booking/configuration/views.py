@@ -498,8 +498,12 @@ def pattern_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
         return redirect("staff:settings_places")
     try:
         do_delete_pattern(actor_of(request), pattern)
+    except OpeningPattern.DoesNotExist:  # two deletes crossed: the other one did it
+        messages.info(request, _("この受付パターンはすでに削除されています。"))
+        return redirect("staff:settings_places")
     except SettingsRefused as refused:
-        form = PatternForm(initial=initial_of(pattern, PATTERN_FIELDS))
+        current = initial_of(pattern, PATTERN_FIELDS)
+        form = PatternForm(initial=current).show(current)  # with its mark, so that it saves
         return _pattern_page(request, pattern.place, pattern, form, 400, **_refusal(refused))
     messages.success(request, _("受付パターンを削除しました。"))
     return redirect("staff:settings_place", pk=pattern.place.pk)

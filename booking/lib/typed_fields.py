@@ -20,6 +20,10 @@ DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"]
 TIME_FORMATS = ["%H:%M", "%H:%M:%S", "%H時%M分"]
 
 
+# The dashes a Japanese IME gives for "-" (NFKC keeps them): the long vowel mark, hyphen, bar, minus sign.
+_DASHES = str.maketrans(dict.fromkeys("ー‐―−", "-"))
+
+
 def _as_typed(value: Any) -> Any:
     return nfkc(value).strip() if isinstance(value, str) else value
 
@@ -28,7 +32,8 @@ class TypedDateField(forms.DateField):
     input_formats = DATE_FORMATS
 
     def to_python(self, value: Any) -> dt.date | None:
-        return super().to_python(_as_typed(value))
+        typed = _as_typed(value)
+        return super().to_python(typed.translate(_DASHES) if isinstance(typed, str) else typed)
 
 
 class TypedTimeField(forms.TimeField):

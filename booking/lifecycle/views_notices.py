@@ -178,31 +178,27 @@ def _index(
     )
 
 
+class _NotStarted(Exception):
+    """The selection no longer stands as confirmed; `answer` says so (nothing written, no key kept)."""
+
+    def __init__(self, answer: HttpResponse) -> None:
+        self.answer = answer
+
+
 @staff_view(Can.PRINT_NOTICES)
 @require_POST
 def notices_start(request: HttpRequest) -> HttpResponse:
-    """First the counts to confirm; with `confirm` (and the count confirmed unchanged), the run."""
+    """First the counts to confirm; with `confirm` (and the counts confirmed unchanged), the run."""
     form = _form(request.POST)
     if not form.is_valid():
         return _index(request, form, status=400)
-    selection = _selected(form)
-    if selection.problems:
-        return _index(request, form, selection, status=400)
-    if not selection.card_ids:
-        form.add_error(None, _("印刷できるカードがありません（交付前設定済みのカードがありません）。"))
-        return _index(request, form, status=400)
-    confirmed = request.POST.get("confirm") == "1"
-    expected = request.POST.get("expected", "")
-    if confirmed and expected != str(selection.total):
-        messages.warning(
-            request, _("確認のあとで対象のカードが変わりました。件数をもう一度確認してください。")
-        )
-        confirmed = False
-    if not confirmed:
-        context = {"form": form, "selection": selection, "form_token": idempotency.form_token("notices")}
-        return render(request, "booking/staff/notices/confirm.html", context)
+    if request.POST.get("confirm") != "1":
+        return _checked(request, form, confirming=False)
 
     def request_run() -> idempotency.Answer:
+        # The selection is read here, inside the key's transaction: a resend of a page whose run finished
+        # finds that run before its cards (all printed now) are looked at.
+        selection = _selection_to_print(request, form)
         reprints = whole_number(request.POST.get("reprints", ""))  # as the confirmed page counted them
         run = notices.do_request_notice_run(selection.card_ids, actor=actor_of(request), reprints=reprints)
         return idempotency.Answer(302, {"run": run.pk}, reverse("staff:notice_run", args=[run.pk]))
@@ -211,6 +207,8 @@ def notices_start(request: HttpRequest) -> HttpResponse:
         # The confirm page sent again (Back, a second press, a resend) goes to the run it made, never a
         # second run: that would reprint the same cards and void the letters of the first (a new user's walk).
         answer, replayed = idempotency.form_once(request, f"staff:{request.user.pk}", "notices", request_run)
+    except _NotStarted as refused:
+        return refused.answer
     except notices.NoticePrintError as exc:
         form.add_error(None, exc.shown)
         return _index(request, form, status=409)
@@ -223,6 +221,35 @@ def notices_start(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("印刷を開始しました。完了するとこの画面からダウンロードできます。"))
     return redirect(answer.redirect_to)
+
+
+def _checked(request: HttpRequest, form: NoticeSelectionForm, *, confirming: bool) -> HttpResponse:
+    """The selection's problems (400), or its counts to confirm; `confirming`: the counts changed since the
+    page that confirmed them, said so."""
+    selection = _selected(form)
+    if selection.problems:
+        return _index(request, form, selection, status=400)
+    if not selection.card_ids:
+        form.add_error(None, _("印刷できるカードがありません（交付前設定済みのカードがありません）。"))
+        return _index(request, form, status=400)
+    if confirming:
+        messages.warning(
+            request, _("確認のあとで対象のカードが変わりました。件数をもう一度確認してください。")
+        )
+    context = {"form": form, "selection": selection, "form_token": idempotency.form_token("notices")}
+    return render(request, "booking/staff/notices/confirm.html", context)
+
+
+def _selection_to_print(request: HttpRequest, form: NoticeSelectionForm) -> Selection:
+    """The selection as the confirm page counted it, or `_NotStarted` with the page to show instead."""
+    selection = _selected(form)
+    if (
+        selection.problems
+        or not selection.card_ids
+        or request.POST.get("expected", "") != str(selection.total)
+    ):
+        raise _NotStarted(_checked(request, form, confirming=True))
+    return selection
 
 
 @staff_view(Can.PRINT_NOTICES)

@@ -166,7 +166,6 @@ def _security_page(
         "booking/staff/security.html",
         {
             "rules": shown,
-            "refused": typed,
             "networks": AllowedNetwork.objects.all(),
             "in_force": accounts.networks_in_force(),  # what applies while the tenant lists none
             "form": form,

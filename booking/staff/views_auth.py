@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from booking.access import accounts, sessions
+from booking.access import accounts, sessions, totp_wait
 from booking.access.gate import Refusal, actor_of, profile_of, refused, staff_view
 from booking.staff.forms import OtpForm, PasswordChangeForm, StaffLoginForm
 from integrations import qr
@@ -46,6 +46,10 @@ REFUSALS = {
     ),
     "too_many_attempts": gettext_lazy(
         "この端末からのログインの失敗が続いたため、しばらく受け付けを停止しています。"
+    ),
+    # django-otp's pause of a few seconds after a wrong code: the code typed was not checked nor counted
+    "otp_wait": gettext_lazy(
+        "確認コードの誤りの直後のため、数秒間は確認できません。少し待ってから、もう一度入力してください。"
     ),
 }
 
@@ -180,17 +184,20 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
         device = accounts.do_start_totp(profile.user)
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if accounts.do_confirm_totp(actor_of(request), device, form.cleaned_data["otp"]):
+        if totp_wait.seconds(device):
+            form.add_error("otp", str(REFUSALS["otp_wait"]))
+        elif accounts.do_confirm_totp(actor_of(request), device, form.cleaned_data["otp"]):
             otp_login(request, device)
             messages.success(request, _("二要素認証を設定しました。次回から確認コードの入力が必要です。"))
             return redirect("staff:home")
-        form.add_error(
-            "otp",
-            _(
-                "確認コードが違います。端末の時刻がずれていないか確認し、認証アプリのいまの6桁を入力してください"
-                "（一度使ったコードは使えません）。"
-            ),
-        )
+        else:
+            form.add_error(
+                "otp",
+                _(
+                    "確認コードが違います。端末の時刻がずれていないか確認し、認証アプリのいまの6桁を入力して"
+                    "ください（一度使ったコードは使えません）。"
+                ),
+            )
     secret = base64.b32encode(device.bin_key).decode()
     return render(
         request,

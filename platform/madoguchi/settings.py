@@ -326,11 +326,6 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 OTP_TOTP_ISSUER = "Madoguchi"
-# No django-otp delay after a wrong code: both sign-ins count every wrong code themselves and lock the account
-# (booking.access.accounts for staff, StaffSecurity.lockout_threshold; console.services for operators, plus a
-# throttle per client address). django-otp's own delay (1 s, 2 s, 4 s… per device) on top refused a right
-# code typed within seconds of a wrong one as "wrong", and the staff sign-in then counted it toward the lock.
-OTP_TOTP_THROTTLE_FACTOR = 0
 # Database sessions whose save is made again when a failover cut its connection (issue 11)
 SESSION_ENGINE = "madoguchi.session_store"
 SESSION_COOKIE_HTTPONLY = True

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 
 from booking.access import accounts
@@ -193,6 +194,19 @@ def test_the_staff_list_says_who_has_a_second_factor(kyoto: None) -> None:
     assert "未設定" in rows["desk-2"] and 'value="remove_totp"' not in rows["desk-2"]
 
 
+def test_the_language_switch_of_a_refused_form_goes_back_to_its_page(kyoto: None) -> None:
+    """A page shown in answer to a POST-only address (staff registration refused): the switch leads to the
+    page the form was on, not to the POST's address (a 405 page)."""
+    make_staff("net-admin", "administrator")
+    admin = sign_in("net-admin")
+    referer = f"http://{KYOTO_HOST}/staff/users/"
+    refused = admin.post("/staff/users/new/", {"username": "", "role": "viewer"}, HTTP_REFERER=referer)
+    assert refused.status_code == 400
+    assert f'<input name="next" type="hidden" value="{referer}">' in refused.content.decode()
+    security = admin.post("/staff/security/update/", {"action": "sessions", "session_idle_minutes": "x"})
+    assert '<input name="next" type="hidden" value="/staff/security/">' in security.content.decode()
+
+
 def test_stopping_an_account_twice_says_so_the_second_time(kyoto: None) -> None:
     make_staff("net-admin", "administrator")
     target = make_staff("desk-1", "counter")
@@ -358,10 +372,33 @@ def test_totp_setup_then_sign_in_needs_the_code(kyoto: None) -> None:
     assert "確認コード" in fresh.get("/staff/login/").content.decode()
     assert fresh.post("/staff/login/", {"otp": "000000"}).status_code == 400
     assert StaffProfile.objects.get(pk=profile.pk).failed_logins == 1
-    # The right code typed at once is taken (django-otp's delay refused it as "wrong" and it was counted
-    # toward the lock: a new user's walk); the wrong one stays counted until the sign-in succeeds.
+    # The right code typed at once meets django-otp's pause after a wrong one: said as a pause and not
+    # counted (it was answered "wrong code" and counted toward the lock: a new user's walk).
+    paused = fresh.post("/staff/login/", {"otp": totp_next(profile)})
+    assert paused.status_code == 400 and "数秒間は確認できません" in paused.content.decode()
+    assert StaffProfile.objects.get(pk=profile.pk).failed_logins == 1
+    time.sleep(1.1)  # the pause after one wrong code
     assert fresh.post("/staff/login/", {"otp": totp_next(profile)}).status_code == 302
     assert fresh.get("/staff/bookings/").status_code == 200
+
+
+def test_wrong_codes_lock_the_account(kyoto: None) -> None:
+    """The second step counts wrong codes as the password step counts wrong passwords: at the threshold the
+    account locks, and a right code then opens nothing (django-otp's pause between them is waited out)."""
+    profile = make_staff("admin1", "administrator")
+    device = accounts.do_start_totp(profile.user)
+    device.confirmed = True
+    device.save()
+    threshold = accounts.security().lockout_threshold
+    client = Client(HTTP_HOST=KYOTO_HOST)
+    assert client.post("/staff/login/", {"username": "admin1", "password": PASSWORD}).status_code == 302
+    for _attempt in range(threshold):
+        TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)  # the pause, waited
+        last = client.post("/staff/login/", {"otp": "000000"})
+    assert "ロックされています" in last.content.decode()
+    assert StaffProfile.objects.get(pk=profile.pk).locked_at is not None
+    again = Client(HTTP_HOST=KYOTO_HOST).post("/staff/login/", {"username": "admin1", "password": PASSWORD})
+    assert again.status_code == 400, "locked: the right password reaches no second step"
 
 
 def test_the_password_never_waits_in_the_session_between_the_two_steps(kyoto: None) -> None:

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
     [
         "2027-01-15",
         "２０２７－０１－１５",
+        "２０２７ー０１ー１５",  # the long vowel mark, as an IME may give "-"
         "2027/1/15",
         "２０２７／０１／１５",
         "2027年1月15日",

@@ -741,3 +741,19 @@ def test_a_letter_scanned_twice_is_printed_once_and_said_so(kyoto: Path) -> None
     assert confirm.status_code == 200 and "2通を印刷する" in page
     assert "同じカードを重ねて読み取った行が1行あります" in page and "3行目" in page
     assert confirm.context["selection"].card_ids == [card.pk, other.pk]
+
+
+def test_all_set_up_cards_confirmed_again_after_their_run_goes_to_that_run(
+    kyoto: Path, eager_celery: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    """ "All set-up cards": once printed there are none left, and a resend of the confirm page answered "no
+    cards to print" (400) instead of the run it had made."""
+    make_staff("admin1", "administrator")
+    factories.issue_card(state=CardState.SET_UP)
+    client = sign_in("admin1")
+    sent = confirmed(client, {"selection": "set_up"})
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post("/staff/notices/new/", sent)
+    again = client.post("/staff/notices/new/", sent)
+    assert again.status_code == 302 and again["Location"] == first["Location"]
+    assert NoticeRun.objects.count() == 1

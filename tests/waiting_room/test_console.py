@@ -120,6 +120,11 @@ def test_an_idle_time_not_longer_than_the_hold_is_refused(operator: Client, tena
         )
     assert list(refused.value.message_dict) == ["idle_minutes"]
     assert WaitingRoom.objects.get(tenant=tenants.kyoto).idle_minutes == 11
+    # switching a room off in an incident is never refused over the idle time (one set before the rule)
+    WaitingRoom.objects.filter(tenant=tenants.kyoto).update(enabled=True, idle_minutes=5)
+    off = {"active_limit": "300", "per_minute": "120", "idle_minutes": "5"}  # "enabled" unticked
+    assert operator.post("/waiting-room/kyoto/limits/", off).status_code == 302
+    assert not WaitingRoom.objects.get(tenant=tenants.kyoto).enabled
 
 
 def test_events_are_scheduled_refused_when_wrong_and_cancelled(operator: Client, tenants: Any) -> None:

@@ -61,8 +61,11 @@ def do_set_waiting_room(
     idle_minutes: int,
     actor: vendor_log.Actor,
 ) -> WaitingRoom:
-    """Set a municipality's standing limits and switch its room on or off; ValidationError writes nothing."""
-    problems = limit_problems(active_limit, per_minute, idle_minutes, queries.hold_minutes(tenant))
+    """Set a municipality's standing limits and switch its room on or off; ValidationError writes nothing.
+    The idle time is held to the municipality's hold only for a room switched on: switching one off in an
+    incident is never refused over a limit set before the rule."""
+    hold = queries.hold_minutes(tenant) if enabled else None
+    problems = limit_problems(active_limit, per_minute, idle_minutes, hold)
     if problems:
         raise ValidationError(problems)
     with transaction.atomic():
