@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +53,9 @@ def day_bookings(place: Place, day: dt.date, show: str = "") -> QuerySet[Booking
     )
     if show in FILTERS:
         rows = rows.filter(FILTERS[show])
+    # whether the person booked again after a no-show (the late hand-over is then that booking's)
+    again = Booking.objects.filter(card=OuterRef("card"), status=Booking.Status.CONFIRMED, outcome="")
+    rows = rows.annotate(rebooked=Exists(again.exclude(pk=OuterRef("pk"))))
     return rows.select_related("card__at_place", "slot__service").order_by("slot__starts_at", "pk")
 
 

@@ -65,6 +65,7 @@ class Entry:
     changed_at: dt.datetime | None = None
     other: Slot | None = None
     no_show: bool = False  # nobody came: the card is not handed over here (moved back, or to go back)
+    rebooked_here: bool = False  # a no-show who booked this counter again: the card stays for that booking
 
     @property
     def kind_label(self) -> str:
@@ -138,7 +139,7 @@ class TransferList:
 
     def needs_return(self, entry: Entry) -> bool:
         return (
-            (entry.kind == REMOVED or entry.no_show)
+            (entry.kind == REMOVED or (entry.no_show and not entry.rebooked_here))
             and entry.card.state == CardState.MOVED
             and entry.card.at_place_id == self.place.pk
         )
@@ -163,17 +164,38 @@ def transfer_list(place: Place, day: dt.date, now: dt.datetime | None = None) ->
         card = events[0].booking.card
         assert card is not None  # the query keeps card bookings only
         no_show = events[0].booking.outcome == Booking.Outcome.NO_SHOW
+        again = Booking.objects.filter(
+            card=card, status=Booking.Status.CONFIRMED, outcome="", slot__place=place
+        )
+        rebooked_here = no_show and again.exists()  # a query per no-show only: few on a day's list
         now_slot = _slot_at(events, now)
         if now < cut:
             if here(now_slot):
-                regular.append(Entry(REGULAR, booking_id, card, _start(now_slot), no_show=no_show))
+                regular.append(
+                    Entry(
+                        REGULAR,
+                        booking_id,
+                        card,
+                        _start(now_slot),
+                        no_show=no_show,
+                        rebooked_here=rebooked_here,
+                    )
+                )
             continue
         cut_slot = _slot_at(events, cut)
         if here(cut_slot) and here(now_slot):
-            regular.append(Entry(REGULAR, booking_id, card, _start(now_slot), no_show=no_show))
+            regular.append(
+                Entry(
+                    REGULAR, booking_id, card, _start(now_slot), no_show=no_show, rebooked_here=rebooked_here
+                )
+            )
         elif here(now_slot):
             came = _last(events, lambda e: here(e.to_slot) and not here(e.from_slot))
-            added.append(Entry(ADDED, booking_id, card, _start(now_slot), came.at, came.from_slot, no_show))
+            added.append(
+                Entry(
+                    ADDED, booking_id, card, _start(now_slot), came.at, came.from_slot, no_show, rebooked_here
+                )
+            )
         elif here(cut_slot):
             left = _last(events, lambda e: here(e.from_slot) and not here(e.to_slot))
             removed.append(Entry(REMOVED, booking_id, card, _start(cut_slot), left.at, left.to_slot))
@@ -246,6 +268,8 @@ def action_label(transfers: TransferList, entry: Entry) -> str:
     """What staff must do with the card, if anything."""
     if transfers.needs_return(entry):
         return _("事務室へ戻す")
+    if entry.no_show and entry.rebooked_here:
+        return _("窓口に置く（新しい予約あり）")
     if entry.kind == REMOVED or entry.no_show:
         return _("移送しない")
     if entry.in_back_office_booked and transfers.is_cut:

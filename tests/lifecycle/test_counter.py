@@ -226,6 +226,21 @@ def test_a_no_show_leaves_a_moved_card_at_the_counter_until_it_is_brought_back(d
     assert do_return_to_back_office(stranded, actor=CLERK) == CardState.NOTICE_SENT
 
 
+def test_a_no_show_who_booked_again_gets_no_late_hand_over_button(on_the_day: dt.date) -> None:
+    """The service refuses it ("rebooked": hand it over with the new booking); the row says so instead of
+    offering a button that only fails."""
+    day = on_the_day
+    booking = book(day, 0)
+    moved_to_counter(day)
+    counter.do_mark_no_show(booking, actor=CLERK, now=at(day, 9, 30))
+    later = open_day(day + dt.timedelta(days=3))
+    do_book(
+        factories.card_of(booking), center(), factories.card_issuance(), starts(later)[0], now=at(day, 9, 31)
+    )
+    shown = page(staff("counter"), place=center().pk, day=day, show="no_show")
+    assert "遅れて来庁・交付した" not in shown and "その予約で交付してください" in shown
+
+
 def test_a_late_arrival_after_a_no_show_is_handed_over(day: dt.date) -> None:
     booking = book(day, 0)
     moved_to_counter(day)

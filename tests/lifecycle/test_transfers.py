@@ -611,3 +611,21 @@ def test_a_no_show_is_no_card_coming_and_a_moved_one_goes_back(
     page = staff("counter").get("/staff/transfers/", params(day)).content.decode()
     row = page[page.index(number(moved_no_show)) :].split("</tr>")[0]
     assert 'name="card"' in row and "（来庁なし）" in row
+
+
+def test_a_no_show_who_booked_this_counter_again_keeps_the_card_here(day: dt.date) -> None:
+    """Its card stays at the counter for the new booking: bringing it back would be a round trip the next
+    list undoes (the review of the no-show change)."""
+    from booking.lifecycle import counter
+
+    no_show = book(day, 0)
+    do_confirm_transfer(center(), day, actor=CLERK, now=cut_of(day) + dt.timedelta(minutes=5))
+    after = starts(day)[0] + dt.timedelta(minutes=30)
+    counter.do_mark_no_show(no_show, actor=CLERK, now=after)
+    later = open_day(day + dt.timedelta(days=3))
+    do_book(factories.card_of(no_show), center(), factories.card_issuance(), starts(later)[0], now=after)
+
+    listing = transfers.transfer_list(center(), day, after + dt.timedelta(minutes=1))
+    assert not listing.to_return
+    (entry,) = listing.regular
+    assert transfers.action_label(listing, entry) == "窓口に置く（新しい予約あり）"
