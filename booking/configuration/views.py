@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from booking.access.gate import actor_of, staff_view
@@ -33,6 +34,7 @@ from booking.configuration.forms import (
     PatternForm,
     PlaceForm,
     SeenForm,
+    Text,
     TextsForm,
     WindowForm,
     add_problems,
@@ -81,30 +83,37 @@ def _saved(request: HttpRequest, changes: dict[str, Any], what: str) -> None:
         messages.info(request, _("変更はありませんでした。"))
 
 
-def _tell_saved_over(request: HttpRequest, form: SeenForm, changed: SettingsChangedMeanwhile) -> None:
+def _tell_saved_over(
+    request: HttpRequest, form: SeenForm, changed: SettingsChangedMeanwhile, *, typed_kept: bool = False
+) -> None:
     """The settings were changed since the page was shown: nothing was saved; the person is told which
-    fields, and shown the page again with what is saved now."""
-    messages.warning(
-        request,
-        _(
-            "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容は保存して"
-            "いません。いまの設定を確かめて、もう一度入力してください。"
-        )
-        % {"fields": _("、").join(form.labels(changed.fields))},
-    )
-
-
-def _tell_typed_kept(request: HttpRequest, form: SeenForm, changed: SettingsChangedMeanwhile) -> None:
-    """As `_tell_saved_over`, for a page of long texts that is shown again as typed (emptying it would lose
-    the typing): saved again, it replaces the other change."""
-    messages.warning(
-        request,
-        _(
+    fields. The page is shown again with what is saved now, or (`typed_kept`: a page of long texts, which
+    emptying would lose) as typed, to replace the other change when saved again."""
+    if typed_kept:
+        text = _(
             "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容はまだ保存して"
             "いません（入力欄は入力したままです）。もう一度保存すると、入力した内容で上書きします。"
         )
-        % {"fields": _("、").join(form.labels(changed.fields))},
-    )
+    else:
+        text = _(
+            "この設定は、画面を開いた後に別の画面で変更されました（%(fields)s）。入力した内容は保存して"
+            "いません。いまの設定を確かめて、もう一度入力してください。"
+        )
+    messages.warning(request, text % {"fields": _("、").join(form.labels(changed.fields))})
+
+
+# A place or pattern deleted since its page was shown, or deleted twice
+PLACE_GONE = gettext_lazy("この交付場所は、画面を開いた後に削除されました。何も保存していません。")
+PATTERN_GONE = gettext_lazy("この受付パターンは、画面を開いた後に削除されました。何も保存していません。")
+PLACE_DELETED = gettext_lazy("この交付場所はすでに削除されています。")
+PATTERN_DELETED = gettext_lazy("この受付パターンはすでに削除されています。")
+
+
+def _gone(request: HttpRequest, message: Text) -> HttpResponseBase:
+    """A place or pattern deleted since its page was shown (another tab, a second click): said so, not a
+    404 page, back to the places."""
+    messages.warning(request, message)
+    return redirect("staff:settings_places")
 
 
 def _refusal(refused: SettingsRefused) -> dict[str, Any]:
@@ -241,7 +250,7 @@ def bring_texts(request: HttpRequest) -> HttpResponseBase:
         except SettingsInvalid as exc:
             add_problems(form, exc.errors)
         except SettingsChangedMeanwhile as changed:
-            _tell_typed_kept(request, form, changed)
+            _tell_saved_over(request, form, changed, typed_kept=True)
             services = list(Service.objects.order_by("display_order", "code"))
             form, status = BringTextsForm(services, form.typed_over(bring_values(services))), 409
         else:
@@ -275,7 +284,7 @@ def texts(request: HttpRequest) -> HttpResponseBase:
                 except SettingsInvalid as exc:
                     add_problems(form, exc.errors)
                 except SettingsChangedMeanwhile as changed:
-                    _tell_typed_kept(request, form, changed)
+                    _tell_saved_over(request, form, changed, typed_kept=True)
                     form = TextsForm(form.typed_over(initial_of(booking_rules(), TEXT_FIELDS)))
                     status = 409
                 else:
@@ -355,7 +364,7 @@ def _place_page(
 def place_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     place = Place.objects.filter(pk=pk).first()
     if place is None and request.method == "POST":
-        return _place_gone(request)
+        return _gone(request, PLACE_GONE)
     if place is None:
         raise Http404
     current = initial_of(place, PLACE_FIELDS)
@@ -371,7 +380,7 @@ def place_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
         except SettingsInvalid as exc:
             add_problems(form, exc.errors)
         except Place.DoesNotExist:  # deleted in another tab since this page was shown
-            return _place_gone(request)
+            return _gone(request, PLACE_GONE)
         except SettingsChangedMeanwhile as changed:
             _tell_saved_over(request, form, changed)
             place.refresh_from_db()
@@ -385,23 +394,16 @@ def place_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     return _place_page(request, place, form, 400, **context)
 
 
-def _place_gone(request: HttpRequest) -> HttpResponseBase:
-    messages.warning(request, _("この交付場所は、画面を開いた後に削除されました。何も保存していません。"))
-    return redirect("staff:settings_places")
-
-
 @staff_view(Can.EDIT_SETTINGS)
 @require_POST
 def place_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
     place = Place.objects.filter(pk=pk).first()
-    if place is None:  # deleted meanwhile (a second click, another tab): said so, not a 404 page
-        messages.info(request, _("この交付場所はすでに削除されています。"))
-        return redirect("staff:settings_places")
+    if place is None:
+        return _gone(request, PLACE_DELETED)
     try:
         do_delete_place(actor_of(request), place)
-    except Place.DoesNotExist:
-        messages.info(request, _("この交付場所はすでに削除されています。"))
-        return redirect("staff:settings_places")
+    except Place.DoesNotExist:  # two deletes crossed: the other one did it
+        return _gone(request, PLACE_DELETED)
     except SettingsRefused as refused:
         current = initial_of(place, PLACE_FIELDS)
         form = PlaceForm(initial=current, place=place).show(current)
@@ -429,11 +431,6 @@ def _pattern_page(
     )
 
 
-def _pattern_gone(request: HttpRequest) -> HttpResponseBase:
-    messages.warning(request, _("この受付パターンは、画面を開いた後に削除されました。何も保存していません。"))
-    return redirect("staff:settings_places")
-
-
 def _save_pattern(request: HttpRequest, place: Place, pattern: OpeningPattern | None) -> HttpResponseBase:
     form = PatternForm(request.POST)
     context: dict[str, Any] = {}
@@ -445,7 +442,7 @@ def _save_pattern(request: HttpRequest, place: Place, pattern: OpeningPattern | 
         except SettingsInvalid as exc:
             add_problems(form, exc.errors)
         except OpeningPattern.DoesNotExist:  # deleted in another tab since this page was shown
-            return _pattern_gone(request)
+            return _gone(request, PATTERN_GONE)
         except SettingsChangedMeanwhile as changed:
             _tell_saved_over(request, form, changed)
             assert pattern is not None  # a new pattern is compared with nothing
@@ -480,7 +477,7 @@ def pattern_new(request: HttpRequest, pk: int) -> HttpResponseBase:
 def pattern_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
     pattern = OpeningPattern.objects.select_related("place", "service").filter(pk=pk).first()
     if pattern is None and request.method == "POST":
-        return _pattern_gone(request)
+        return _gone(request, PATTERN_GONE)
     if pattern is None:
         raise Http404
     if request.method == "POST":
@@ -493,14 +490,12 @@ def pattern_edit(request: HttpRequest, pk: int) -> HttpResponseBase:
 @require_POST
 def pattern_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
     pattern = OpeningPattern.objects.select_related("place", "service").filter(pk=pk).first()
-    if pattern is None:  # deleted meanwhile (a second click, another tab): said so, not a 404 page
-        messages.info(request, _("この受付パターンはすでに削除されています。"))
-        return redirect("staff:settings_places")
+    if pattern is None:
+        return _gone(request, PATTERN_DELETED)
     try:
         do_delete_pattern(actor_of(request), pattern)
     except OpeningPattern.DoesNotExist:  # two deletes crossed: the other one did it
-        messages.info(request, _("この受付パターンはすでに削除されています。"))
-        return redirect("staff:settings_places")
+        return _gone(request, PATTERN_DELETED)
     except SettingsRefused as refused:
         current = initial_of(pattern, PATTERN_FIELDS)
         form = PatternForm(initial=current).show(current)  # with its mark, so that it saves

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -54,8 +55,7 @@ def day_bookings(place: Place, day: dt.date, show: str = "") -> QuerySet[Booking
     if show in FILTERS:
         rows = rows.filter(FILTERS[show])
     # whether the person booked again after a no-show (the late hand-over is then that booking's)
-    again = Booking.objects.filter(card=OuterRef("card"), status=Booking.Status.CONFIRMED, outcome="")
-    rows = rows.annotate(rebooked=Exists(again.exclude(pk=OuterRef("pk"))))
+    rows = rows.annotate(rebooked=Exists(_booked_again(OuterRef("card"), OuterRef("pk"))))
     return rows.select_related("card__at_place", "slot__service").order_by("slot__starts_at", "pk")
 
 
@@ -283,14 +283,17 @@ def _check_card_can_be_handed_over(card: Card, row: Booking) -> None:
             "card_not_ready",
             _("カードの状態が「%(state)s」のため交付を記録できません") % {"state": state},
         )
-    rebooked = Booking.objects.filter(card=card, status=Booking.Status.CONFIRMED, outcome="").exclude(
-        pk=row.pk
-    )
-    if row.outcome == Booking.Outcome.NO_SHOW and rebooked.exists():
+    if row.outcome == Booking.Outcome.NO_SHOW and _booked_again(card, row.pk).exists():
         raise CounterError(
             "rebooked",
             _("この方は来庁なしの後に別の予約をしています。その予約で交付してください"),
         )
+
+
+def _booked_again(card: Any, booking: Any) -> QuerySet[Booking]:
+    """The card's standing bookings other than `booking` (a card or its id, or outer references): after a
+    no-show, the one the card is handed over with. The counter's row and its service ask this alike."""
+    return Booking.objects.filter(card=card, status=Booking.Status.CONFIRMED, outcome="").exclude(pk=booking)
 
 
 def _day_of(row: Booking) -> dt.date:
